@@ -1,0 +1,159 @@
+"""The validated catalog as immutable Python values.
+
+Everything money-like is a `Decimal`; dates are `datetime.date` (UTC). The validator
+(`validate.py`) is the only producer of these objects, so code that receives a `Catalog`
+may rely on every rule of CONTRACT.md §2 holding.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+Aggregation = Literal["count", "sum", "count_unique", "max", "latest"]
+ChargeModel = Literal["per_unit", "graduated", "volume", "package"]
+
+#: Decimal places of each supported currency's minor unit (CONTRACT.md §3).
+CURRENCY_MINOR_UNITS: dict[str, int] = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0}
+
+
+@dataclass(frozen=True)
+class Metric:
+    code: str
+    event_name: str
+    aggregation: Aggregation
+    property: str | None = None
+    #: property name -> accepted values, compared as text
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    group_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Tier:
+    up_to: Decimal | None  # None = unbounded (only the last tier)
+    unit_price: Decimal
+    flat_fee: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Price:
+    """How a quantity is turned into an amount: one charge model and its parameters."""
+
+    model: ChargeModel
+    unit_price: Decimal | None = None  # per_unit
+    tiers: tuple[Tier, ...] = ()  # graduated, volume
+    package_size: Decimal | None = None  # package
+    package_price: Decimal | None = None  # package
+    free_units: Decimal = Decimal(0)  # package
+
+
+@dataclass(frozen=True)
+class Charge:
+    metric: str
+    price: Price
+    #: group value -> price used for that group instead of `price`
+    group_prices: dict[str, Price] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FixedFee:
+    code: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    feature: str
+    limit: Decimal | None = None
+    enforcement: Literal["soft", "hard"] | None = None
+    enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class PlanVersion:
+    plan: str
+    version: int
+    effective_from: date
+    currency: str
+    fixed_fees: tuple[FixedFee, ...] = ()
+    minimum_amount: Decimal | None = None
+    charges: tuple[Charge, ...] = ()
+    entitlements: tuple[Entitlement, ...] = ()
+
+    def canonical_json(self) -> str:
+        """Stable text of the version's content: equal text <=> equal version."""
+        return json.dumps(asdict(self), sort_keys=True, default=str, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Plan:
+    code: str
+    name: str
+    versions: tuple[PlanVersion, ...]
+
+
+@dataclass(frozen=True)
+class Discount:
+    type: Literal["percentage", "fixed"]
+    value: Decimal  # percent (0..100) for percentage, amount for fixed
+    months: int | None = None  # periods from the subscription's start month; None = forever
+
+
+@dataclass(frozen=True)
+class Overrides:
+    charges: dict[str, Price] = field(default_factory=dict)  # metric -> price
+    fixed_fees: dict[str, Decimal] = field(default_factory=dict)  # fee code -> amount
+    minimum_amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str  # "<customer>:<plan>:<start>", stable across catalog versions
+    customer: str
+    plan: str
+    version: int  # resolved: explicit, or latest version effective on `start`
+    start: date
+    end: date | None  # exclusive; None = open-ended
+    overrides: Overrides = field(default_factory=Overrides)
+    discounts: tuple[Discount, ...] = ()
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    name: str
+    tax_rate: Decimal = Decimal(0)
+    subscriptions: tuple[Subscription, ...] = ()
+
+
+@dataclass(frozen=True)
+class CreditGrant:
+    id: str
+    customer: str
+    amount: Decimal
+    effective: date
+    expires: date | None
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Catalog:
+    metrics: tuple[Metric, ...]
+    plans: tuple[Plan, ...]
+    customers: tuple[Customer, ...]
+    credit_grants: tuple[CreditGrant, ...] = ()
+
+    def plan_version(self, plan: str, version: int) -> PlanVersion:
+        for p in self.plans:
+            if p.code == plan:
+                for v in p.versions:
+                    if v.version == version:
+                        return v
+        raise KeyError(f"{plan} v{version}")
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(s for c in self.customers for s in c.subscriptions)
