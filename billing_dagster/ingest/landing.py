@@ -1,0 +1,114 @@
+"""The landing zone: where event files wait, by the day they arrived, until loaded.
+
+`<home>/landing/events/dt=YYYY-MM-DD/<landed at>-<sha256>.<ext>`. A file is named by its
+content hash, so landing the same bytes twice finds the first copy, and the load ledger
+(keyed by that hash) makes loading it again a no-op. Names sort in landing order, which is
+the ingestion order that decides which copy of an event is first (CONTRACT.md §1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".ndjson", ".ndjson.gz")
+_CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    path: Path
+    sha256: str
+    original_name: str
+    landing_date: date
+
+
+def landing_root(home: Path) -> Path:
+    return Path(home) / "landing" / "events"
+
+
+def day_directory(home: Path, day: date) -> Path:
+    return landing_root(home) / f"dt={day.isoformat()}"
+
+
+def suffix_of(name: str) -> str:
+    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    raise ValueError(
+        f"{name}: unsupported event file type; expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+    )
+
+
+def land(home: Path, source: Path, day: date, position: int = 0) -> LandedFile:
+    """Copy `source` into the landing zone of `day`, hashing it on the way.
+
+    `position` orders files landed in the same instant (the order given on the command line).
+    """
+    suffix = suffix_of(source.name)
+    directory = day_directory(home, day)
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".{source.name}.partial"
+    digest = hashlib.sha256()
+    with open(source, "rb") as reader, open(partial, "wb") as writer:
+        while chunk := reader.read(_CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+    sha256 = digest.hexdigest()
+    existing = find_landed(home, sha256)
+    if existing:
+        partial.unlink()
+        return existing
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time_ns() % 10**9:09d}"
+    target = directory / f"{stamp}-{position:04d}-{sha256}{suffix}"
+    partial.replace(target)
+    (directory / f"{target.name}.name").write_text(source.name)
+    return LandedFile(target, sha256, source.name, day)
+
+
+def find_landed(home: Path, sha256: str) -> LandedFile | None:
+    for path in landing_root(home).glob(f"dt=*/*-{sha256}.*"):
+        if not path.name.endswith(".name"):
+            return _landed(path)
+    return None
+
+
+def landed_files(home: Path, day: date) -> list[LandedFile]:
+    """Files landed on `day`, in landing order."""
+    directory = day_directory(home, day)
+    if not directory.exists():
+        return []
+    files = []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or path.name.endswith(".name"):
+            continue
+        try:
+            suffix_of(path.name)
+        except ValueError:
+            continue
+        files.append(_landed(path))
+    return files
+
+
+def _landed(path: Path) -> LandedFile:
+    """A landed file as named by `land`, or dropped in by another tool under any name."""
+    name_file = path.with_name(path.name + ".name")
+    original = name_file.read_text() if name_file.exists() else path.name
+    stem = path.name.removesuffix(suffix_of(path.name))
+    sha256 = stem.rsplit("-", 1)[-1]
+    if len(sha256) != 64:
+        sha256 = _hash_file(path)
+    day = date.fromisoformat(path.parent.name.removeprefix("dt="))
+    return LandedFile(path, sha256, original, day)
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as reader:
+        while chunk := reader.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+

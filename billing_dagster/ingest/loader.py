@@ -1,0 +1,375 @@
+"""Load one landed event file into the event store, inside ClickHouse.
+
+Valid lines are parsed by the engine, not row by row in Python (DESIGN.md §2). One load is
+one file; its steps are:
+
+1. parse every line into a staging table `load_<seq>` with its problem, if any;
+2. decide first copies: the first line of a key in this file, unless the key is already in
+   the store (earlier loads win);
+3. insert first copies into `raw_events`, later copies into `event_duplicates` (with a
+   conflict flag when their content differs), bad lines into `quarantined_events`;
+4. commit by writing the ledger row in `event_loads`, then drop the staging table.
+
+Readers only see rows of committed loads, so a load that dies midway leaves nothing
+visible; the next load removes its rows before starting (`discard_unfinished_loads`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+from billing_dagster.warehouse.sql_text import quote_string
+
+#: Events before this date cannot be in any metering partition.
+FIRST_EVENT_DATE = date(2020, 1, 1)
+
+_TIMESTAMP = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r":[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load_seq: int
+    lines: int
+    accepted: int
+    duplicates: int
+    conflicts: int
+    quarantined: int
+    event_dates: tuple[date, ...]  # metering days whose usage this load changed
+
+
+def _json_kind(field: str) -> str:
+    """SQL naming the JSON kind of a field the way users write JSON: "a number", "null"..."""
+    kind = f"JSONType(line, '{field}')"
+    return (
+        f"multiIf({kind} IN ('Int64', 'UInt64', 'Double'), 'a number', {kind} = 'String', "
+        f"'a string', {kind} = 'Bool', 'a bool', {kind} = 'Array', 'an array', "
+        f"{kind} = 'Object', 'an object', 'null')"
+    )
+
+
+def _required_string(field: str, max_length: int | None = None) -> str:
+    """multiIf branches for a required string field: present, a string, not empty."""
+    length_rule = (
+        f"lengthUTF8(JSONExtractString(line, '{field}')) > {max_length}, "
+        f"'field \"{field}\" must be at most {max_length} characters',"
+        if max_length
+        else ""
+    )
+    return f"""
+        NOT JSONHas(line, '{field}'), 'missing required field "{field}"',
+        JSONType(line, '{field}') != 'String',
+            concat('field "{field}" must be a string, got ', {_json_kind(field)}),
+        JSONExtractString(line, '{field}') = '', 'field "{field}" must not be empty',
+        {length_rule}"""
+
+
+def _optional(field: str, json_type: str, expected: str) -> str:
+    return f"""
+        JSONType(line, '{field}') NOT IN ('Null', '{json_type}'),
+            concat('field "{field}" must be {expected}, got ', {_json_kind(field)}),"""
+
+
+# Property values keep their JSON text: strings unescaped, numbers and bools as written.
+# The engine's JSON reader re-prints numbers through a double; that is exact for up to 15
+# significant digits, so longer numbers (and exponents) are re-read exactly in Python.
+_STAGE_SELECT = """
+SELECT
+    {seq} AS load_seq,
+    toUInt64(_row_number + 1) AS line_no,
+    JSONExtractKeysAndValuesRaw(line, 'properties') AS raw_properties,
+    arrayFirst(kv -> substring(kv.2, 1, 1) IN ('n', '[', '{{'), raw_properties) AS bad_property,
+    upper(JSONExtractString(line, 'timestamp')) AS timestamp_text,
+    parseDateTime64BestEffortOrNull(timestamp_text, 3, 'UTC') AS parsed_timestamp,
+    JSONExtractString(line, 'customer_id') AS customer,
+    multiIf(
+        NOT isValidJSON(line), 'line is not valid JSON',
+        JSONType(line) != 'Object', 'line is not a JSON object',
+        {event_id}
+        {customer_id}
+        {event_name}
+        NOT JSONHas(line, 'timestamp'), 'missing required field "timestamp"',
+        JSONType(line, 'timestamp') != 'String',
+            concat('field "timestamp" must be a string, got ', {timestamp_kind}),
+        NOT match(timestamp_text, {timestamp_pattern}) OR parsed_timestamp IS NULL,
+            concat('field "timestamp" is not an RFC 3339 timestamp with an offset or Z: "',
+                   JSONExtractString(line, 'timestamp'), '"'),
+        toDate(parsed_timestamp) < {first_date},
+            concat('field "timestamp" is before {first_date_text}, the first metering day: "',
+                   JSONExtractString(line, 'timestamp'), '"'),
+        JSONType(line, 'properties') NOT IN ('Null', 'Object'),
+            concat('field "properties" must be an object, got ',
+                   {properties_kind}),
+        bad_property.1 != '',
+            concat('property "', bad_property.1, '" must be a string, number or bool, got ',
+                   multiIf(bad_property.2 = 'null', 'null',
+                           startsWith(bad_property.2, '['), 'array', 'object')),
+        {source}
+        {replaces}
+        JSONType(line, 'replaces') = 'String' AND JSONExtractString(line, 'replaces') = '',
+            'field "replaces" must not be empty',
+        JSONExtractString(line, 'replaces') = JSONExtractString(line, 'event_id'),
+            'field "replaces" names the event itself; it must name an earlier event',
+        {void}
+        customer NOT IN (SELECT customer_id FROM {db}.catalog_customers
+                         WHERE catalog_version = {catalog_version}),
+            concat('unknown customer_id "', customer, '": not a customer in the catalog'),
+        ''
+    ) AS reason,
+    if(reason = '', customer, '') AS customer_id,
+    if(reason = '', JSONExtractString(line, 'event_id'), '') AS event_id,
+    if(reason = '', JSONExtractString(line, 'event_name'), '') AS event_name,
+    if(reason = '', parsed_timestamp, toDateTime64(0, 3, 'UTC')) AS timestamp,
+    mapFromArrays(
+        arrayMap(kv -> kv.1, raw_properties),
+        arrayMap(kv -> if(startsWith(kv.2, '"'), JSONExtractString(kv.2), kv.2), raw_properties)
+    ) AS properties,
+    if(JSONType(line, 'source') = 'String', JSONExtractString(line, 'source'), NULL) AS source,
+    if(JSONType(line, 'replaces') = 'String', JSONExtractString(line, 'replaces'), NULL)
+        AS replaces,
+    JSONExtractBool(line, 'void') AS void,
+    reason = '' AND arrayExists(
+        kv -> NOT startsWith(kv.2, '"') AND kv.2 NOT IN ('true', 'false')
+             AND (match(kv.2, '[eE]') OR length(replaceRegexpAll(kv.2, '[^0-9]', '')) >= 15),
+        raw_properties) AS needs_exact_numbers,
+    if(reason != '' OR needs_exact_numbers, line, '') AS raw_line,
+    sipHash128(customer_id, event_id) AS key_hash,
+    sipHash128(event_name, timestamp, mapSort(properties), isNull(source), ifNull(source, ''),
+               isNull(replaces), ifNull(replaces, ''), void, if(needs_exact_numbers, line, ''))
+        AS content_hash
+FROM file({path}, 'LineAsString')
+WHERE notEmpty(trimBoth(line))
+"""
+
+_STAGE_COLUMNS = (
+    "load_seq, line_no, reason, customer_id, event_id, event_name, timestamp, properties, "
+    "source, replaces, void, needs_exact_numbers, raw_line, key_hash, content_hash"
+)
+
+_STAGE_TABLE = """
+CREATE TABLE {db}.{stage} (
+    load_seq UInt64, line_no UInt64, reason String, customer_id String, event_id String,
+    event_name String, timestamp DateTime64(3, 'UTC'), properties Map(String, String),
+    source Nullable(String), replaces Nullable(String), void Bool,
+    needs_exact_numbers Bool, raw_line String, key_hash FixedString(16),
+    content_hash FixedString(16)
+) ENGINE = MergeTree ORDER BY (key_hash, line_no)
+"""
+
+
+class EventLoader:
+    """Loads files into the event store of one database; one load at a time."""
+
+    def __init__(self, client: Client, database: str):
+        self.client = client
+        self.db = f"`{database}`"
+
+    def discard_unfinished_loads(self) -> list[int]:
+        """Remove rows of loads that died before committing; their staging tables remain."""
+        stale = [int(name.removeprefix("load_")) for name in self._staging_tables()]
+        for seq in stale:
+            for table in ("raw_events", "event_duplicates", "quarantined_events"):
+                self.client.command(
+                    f"DELETE FROM {self.db}.{table} WHERE load_seq = {seq}",
+                    settings={"mutations_sync": 2},
+                )
+            self.client.command(f"DROP TABLE IF EXISTS {self.db}.load_{seq}")
+        return stale
+
+    def already_loaded(self, file_sha256: str) -> bool:
+        return bool(
+            self.client.command(
+                f"SELECT count() FROM {self.db}.event_loads WHERE file_sha256 = {{sha:String}}",
+                parameters={"sha": file_sha256},
+            )
+        )
+
+    def load(
+        self,
+        path: Path,
+        file_sha256: str,
+        file_name: str,
+        landing_date: date,
+        catalog_version: int,
+    ) -> LoadResult:
+        seq = self._next_seq()
+        stage = f"load_{seq}"
+        self.client.command(_STAGE_TABLE.format(db=self.db, stage=stage))
+        self._stage(stage, seq, path, catalog_version)
+        self._read_long_numbers_exactly(stage)
+        counts = self._store(stage, seq, file_name)
+        event_dates = self._event_dates(seq)
+        self.client.insert(
+            f"{self.db}.event_loads",
+            [[seq, file_sha256, file_name, str(path), landing_date, counts["lines"],
+              counts["accepted"], counts["duplicates"], counts["conflicts"],
+              counts["quarantined"], list(event_dates)]],
+            column_names=["load_seq", "file_sha256", "file_name", "landing_path",
+                          "landing_date", "lines", "accepted", "duplicates", "conflicts",
+                          "quarantined", "event_dates"],
+        )  # fmt: skip
+        self.client.command(f"DROP TABLE {self.db}.{stage}")
+        return LoadResult(seq, event_dates=event_dates, **counts)
+
+    def _staging_tables(self) -> list[str]:
+        rows = self.client.query(
+            "SELECT name FROM system.tables WHERE database = {db:String} "
+            "AND match(name, '^load_[0-9]+$')",
+            parameters={"db": self.db.strip("`")},
+        ).result_rows
+        return [row[0] for row in rows]
+
+    def _next_seq(self) -> int:
+        committed = self.client.command(f"SELECT max(load_seq) FROM {self.db}.event_loads")
+        return int(committed or 0) + 1
+
+    def _stage(self, stage: str, seq: int, path: Path, catalog_version: int) -> None:
+        select = _STAGE_SELECT.format(
+            seq=seq,
+            db=self.db,
+            path=quote_string(str(path)),
+            catalog_version=catalog_version,
+            timestamp_pattern=quote_string(_TIMESTAMP),
+            first_date=f"toDate('{FIRST_EVENT_DATE.isoformat()}')",
+            first_date_text=FIRST_EVENT_DATE.isoformat(),
+            timestamp_kind=_json_kind("timestamp"),
+            properties_kind=_json_kind("properties"),
+            event_id=_required_string("event_id", max_length=256),
+            customer_id=_required_string("customer_id"),
+            event_name=_required_string("event_name"),
+            source=_optional("source", "String", "a string"),
+            replaces=_optional("replaces", "String", "a string"),
+            void=_optional("void", "Bool", "true or false"),
+        )
+        self.client.command(
+            f"INSERT INTO {self.db}.{stage} ({_STAGE_COLUMNS}) "
+            f"SELECT {_STAGE_COLUMNS} FROM ({select})"
+        )
+
+    def _read_long_numbers_exactly(self, stage: str) -> None:
+        """Re-read the properties of the rare lines whose numbers a double cannot hold."""
+        rows = self.client.query(
+            f"SELECT line_no, raw_line FROM {self.db}.{stage} WHERE needs_exact_numbers"
+        ).result_rows
+        if not rows:
+            return
+        exact = [[line_no, exact_properties(line)] for line_no, line in rows]
+        self.client.command(
+            f"CREATE TABLE {self.db}.{stage}_exact (line_no UInt64, properties "
+            f"Map(String, String)) ENGINE = Join(ANY, LEFT, line_no)"
+        )
+        self.client.insert(f"{self.db}.{stage}_exact", exact, column_names=["line_no", "properties"])
+        self.client.command(
+            f"ALTER TABLE {self.db}.{stage} UPDATE properties = "
+            f"joinGet('{self.db.strip('`')}.{stage}_exact', 'properties', line_no) "
+            f"WHERE needs_exact_numbers",
+            settings={"mutations_sync": 2},
+        )
+        self.client.command(f"DROP TABLE {self.db}.{stage}_exact")
+
+    def _store(self, stage: str, seq: int, file_name: str) -> dict[str, int]:
+        db = self.db
+        valid = f"SELECT key_hash FROM {db}.{stage} WHERE reason = ''"
+        # First copies already in the store, from committed loads (earlier loads win).
+        existing = (
+            f"SELECT key_hash, true AS found, "
+            f"argMin(content_hash, (load_seq, line_no)) AS first_hash, "
+            f"min((load_seq, line_no)) AS first_position FROM {db}.raw_events "
+            f"WHERE key_hash IN ({valid}) "
+            f"AND load_seq IN (SELECT load_seq FROM {db}.event_loads) GROUP BY key_hash"
+        )
+        # Keys seen more than once in this file, with their first line.
+        repeated = (
+            f"SELECT key_hash, argMin(content_hash, line_no) AS first_hash, "
+            f"min(line_no) AS first_line FROM {db}.{stage} WHERE reason = '' "
+            f"GROUP BY key_hash HAVING count() > 1"
+        )
+        self.client.command(
+            f"CREATE TABLE {db}.{stage}_existing ENGINE = MergeTree ORDER BY key_hash "
+            f"AS {existing}"
+        )
+        self.client.command(
+            f"CREATE TABLE {db}.{stage}_repeated ENGINE = MergeTree ORDER BY key_hash "
+            f"AS {repeated}",
+            settings={"optimize_aggregation_in_order": 1},
+        )
+        is_first = (
+            f"key_hash NOT IN (SELECT key_hash FROM {db}.{stage}_existing) AND "
+            f"(key_hash NOT IN (SELECT key_hash FROM {db}.{stage}_repeated) OR "
+            f"(key_hash, line_no) IN (SELECT key_hash, first_line FROM {db}.{stage}_repeated))"
+        )
+        self.client.command(
+            f"INSERT INTO {db}.raw_events (event_date, customer_id, event_id, event_name, "
+            f"timestamp, properties, source, replaces, void, key_hash, content_hash, "
+            f"load_seq, line_no) "
+            f"SELECT toDate(timestamp), customer_id, event_id, event_name, timestamp, "
+            f"properties, source, replaces, void, key_hash, content_hash, load_seq, line_no "
+            f"FROM {db}.{stage} WHERE reason = '' AND {is_first}"
+        )
+        self.client.command(
+            f"INSERT INTO {db}.event_duplicates SELECT s.customer_id, s.event_id, s.timestamp, "
+            f"s.content_hash != if(e.found, e.first_hash, r.first_hash), "
+            f"s.load_seq, s.line_no, "
+            f"if(e.found, e.first_position.1, {seq}), "
+            f"if(e.found, e.first_position.2, r.first_line) "
+            f"FROM (SELECT * FROM {db}.{stage} WHERE reason = '' AND NOT ({is_first})) AS s "
+            f"LEFT JOIN {db}.{stage}_existing AS e ON s.key_hash = e.key_hash "
+            f"LEFT JOIN {db}.{stage}_repeated AS r ON s.key_hash = r.key_hash",
+            settings={"join_use_nulls": 0},
+        )
+        self.client.command(
+            f"INSERT INTO {db}.quarantined_events SELECT load_seq, {quote_string(file_name)}, "
+            f"line_no, raw_line, reason, now64(3) FROM {db}.{stage} WHERE reason != ''"
+        )
+        self.client.command(f"DROP TABLE {db}.{stage}_existing")
+        self.client.command(f"DROP TABLE {db}.{stage}_repeated")
+        counts = self.client.query(
+            f"SELECT count(), countIf(reason != '') FROM {db}.{stage}"
+        ).result_rows[0]
+        accepted = self.client.command(f"SELECT count() FROM {db}.raw_events WHERE load_seq = {seq}")
+        duplicates, conflicts = self.client.query(
+            f"SELECT count(), countIf(is_conflict) FROM {db}.event_duplicates "
+            f"WHERE load_seq = {seq}"
+        ).result_rows[0]
+        return {
+            "lines": int(counts[0]),
+            "accepted": int(accepted),
+            "duplicates": int(duplicates),
+            "conflicts": int(conflicts),
+            "quarantined": int(counts[1]),
+        }
+
+    def _event_dates(self, seq: int) -> tuple[date, ...]:
+        """Days whose usage changed: days of the new events and of the events they replace."""
+        rows = self.client.query(
+            f"SELECT DISTINCT event_date FROM {self.db}.raw_events WHERE load_seq = {seq} "
+            f"UNION DISTINCT SELECT DISTINCT event_date FROM {self.db}.raw_events "
+            f"WHERE (customer_id, event_id) IN (SELECT customer_id, assumeNotNull(replaces) "
+            f"FROM {self.db}.raw_events WHERE load_seq = {seq} AND replaces IS NOT NULL) "
+            f"ORDER BY event_date"
+        ).result_rows
+        return tuple(row[0] for row in rows)
+
+
+def exact_properties(line: str) -> dict[str, str]:
+    """Property values as text, with every number exactly as written (CONTRACT.md §1)."""
+    properties = json.loads(line, parse_float=Decimal, parse_int=Decimal).get("properties") or {}
+    return {key: property_text(value) for key, value in properties.items()}
+
+
+def property_text(value: str | bool | Decimal) -> str:
+    """How a property value compares as text: numbers in plain notation, no trailing zeros."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return "0" if text in ("-0", "0") else text
+    return value

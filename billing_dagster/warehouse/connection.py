@@ -1,0 +1,89 @@
+"""Where the warehouse is: a ClickHouse server named by the environment, or the embedded one.
+
+The CLI, the Dagster resource and the dbt profile read the same variables
+(`CLICKHOUSE_HOST`, `CLICKHOUSE_PORT`, `CLICKHOUSE_USER`, `CLICKHOUSE_PASSWORD`,
+`CLICKHOUSE_SECURE`, `CLICKHOUSE_DATABASE`); with no host set, everything uses the embedded
+warehouse under the billing home, started on demand. One code path, only the endpoint differs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from billing_dagster.warehouse import embedded
+
+DEFAULT_DATABASE = "billing"
+
+
+def billing_home(explicit: str | os.PathLike | None = None) -> Path:
+    """`--home`, else `BILLING_HOME`, else `./.billing`; always absolute."""
+    return Path(explicit or os.environ.get("BILLING_HOME") or ".billing").resolve()
+
+
+@dataclass(frozen=True)
+class ClickHouseSettings:
+    host: str
+    port: int
+    user: str = "default"
+    password: str = ""
+    secure: bool = False
+    database: str = DEFAULT_DATABASE
+
+    @classmethod
+    def resolve(
+        cls,
+        home: Path,
+        host: str = "",
+        port: int = 0,
+        user: str = "default",
+        password: str = "",
+        secure: bool = False,
+        database: str = DEFAULT_DATABASE,
+    ) -> ClickHouseSettings:
+        """The server named by `host`, or the embedded warehouse of `home` when empty."""
+        if host:
+            return cls(host, port or (8443 if secure else 8123), user, password, secure, database)
+        endpoint = embedded.ensure_running(home)
+        return cls(endpoint.host, endpoint.port, "default", "", False, database)
+
+    @classmethod
+    def from_env(cls, home: Path) -> ClickHouseSettings:
+        return cls.resolve(
+            home,
+            host=os.environ.get("CLICKHOUSE_HOST", ""),
+            port=int(os.environ.get("CLICKHOUSE_PORT") or 0),
+            user=os.environ.get("CLICKHOUSE_USER") or "default",
+            password=os.environ.get("CLICKHOUSE_PASSWORD", ""),
+            secure=os.environ.get("CLICKHOUSE_SECURE", "").lower() in ("1", "true", "yes"),
+            database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
+        )
+
+    def client(self, **settings) -> Client:
+        """A clickhouse-connect client; the database may not exist yet, so none is selected."""
+        return clickhouse_connect.get_client(
+            host=self.host,
+            port=self.port,
+            username=self.user,
+            password=self.password,
+            secure=self.secure,
+            settings=settings or None,
+            query_limit=0,
+            connect_timeout=10,
+            send_receive_timeout=3600,
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """The variables the dbt profile reads, pointing at this same endpoint."""
+        return {
+            "CLICKHOUSE_HOST": self.host,
+            "CLICKHOUSE_PORT": str(self.port),
+            "CLICKHOUSE_USER": self.user,
+            "CLICKHOUSE_PASSWORD": self.password,
+            "CLICKHOUSE_SECURE": "true" if self.secure else "false",
+            "CLICKHOUSE_DATABASE": self.database,
+        }
