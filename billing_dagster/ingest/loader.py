@@ -24,6 +24,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.formatting import decimal_text
 from billing_dagster.warehouse.sql_text import quote_string
 
 #: Events before this date cannot be in any metering partition.
@@ -104,6 +105,9 @@ SELECT
                    JSONExtractString(line, 'timestamp'), '"'),
         toDate(parsed_timestamp) < {first_date},
             concat('field "timestamp" is before {first_date_text}, the first metering day: "',
+                   JSONExtractString(line, 'timestamp'), '"'),
+        parsed_timestamp > now64(3, 'UTC') + INTERVAL 1 DAY,
+            concat('field "timestamp" is more than a day in the future: "',
                    JSONExtractString(line, 'timestamp'), '"'),
         JSONType(line, 'properties') NOT IN ('Null', 'Object'),
             concat('field "properties" must be an object, got ',
@@ -370,6 +374,5 @@ def property_text(value: str | bool | Decimal) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return "0" if text in ("-0", "0") else text
+        return decimal_text(value)
     return value

@@ -116,6 +116,11 @@ CREATE TABLE IF NOT EXISTS {db}.event_duplicates (
     first_line_no UInt64
 ) ENGINE = MergeTree ORDER BY (load_seq, line_no)
 ;
+CREATE TABLE IF NOT EXISTS {db}.dbt_deployments (
+    manifest_sha256 String,
+    deployed_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY deployed_at
+;
 CREATE TABLE IF NOT EXISTS {db}.quarantined_events (
     load_seq UInt64,
     file_name String,

@@ -1,0 +1,48 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BILLING := $(VENV)/bin/billing
+export BILLING_HOME ?= $(CURDIR)/.billing
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+MANIFEST := dbt_project/target/manifest.json
+N ?= 10000000
+
+.PHONY: install demo test lint bench dev stop clean
+
+install: $(VENV)/.installed $(MANIFEST)
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	@touch $@
+
+# dagster-dbt loads the dbt manifest when definitions load; parsing needs no warehouse.
+$(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
+	cd dbt_project && ../$(VENV)/bin/dbt parse --quiet --profiles-dir . --project-dir .
+	@touch $@
+
+demo: install
+	$(PY) -m billing_dagster.demo
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: install
+	$(PY) benchmarks/ingest_and_metering.py --events $(N)
+
+dev: install
+	mkdir -p $(BILLING_HOME)/dagster/.nux && echo "seen: 1" > $(BILLING_HOME)/dagster/.nux/nux.yaml
+	DAGSTER_HOME=$(BILLING_HOME)/dagster $(VENV)/bin/dagster dev -w workspace.yaml
+
+stop:
+	$(BILLING) warehouse stop
+
+clean: stop
+	rm -rf $(BILLING_HOME) dbt_project/target dbt_project/logs

@@ -1,0 +1,159 @@
+"""The catalog in the warehouse: every applied catalog is a new numbered version.
+
+Readers (dbt staging models, the loader) use the highest version. Its rows are written
+first and the `catalog_versions` row last, so a half-written version is never in force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from clickhouse_connect.driver.client import Client
+
+from billing_dagster.catalog.model import Catalog, Metric, PlanVersion, Subscription
+
+
+class CatalogConflict(Exception):
+    """The catalog would change something that must not change; nothing was written."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class AppliedCatalog:
+    version: int
+    changed: bool  # False when the same catalog was already in force
+
+
+def latest_catalog_version(client: Client, database: str) -> int | None:
+    version = client.command(f"SELECT max(catalog_version) FROM `{database}`.catalog_versions")
+    return int(version) or None
+
+
+def apply_catalog(
+    client: Client, database: str, catalog: Catalog, source_file: str, document: str
+) -> AppliedCatalog:
+    """Store `catalog` as the new version, unless it is the one in force already."""
+    db = f"`{database}`"
+    digest = hashlib.sha256(_canonical(catalog).encode()).hexdigest()
+    current = latest_catalog_version(client, database)
+    if current is not None:
+        in_force = client.command(
+            f"SELECT content_sha256 FROM {db}.catalog_versions WHERE catalog_version = {current}"
+        )
+        if in_force == digest:
+            return AppliedCatalog(current, changed=False)
+    problems = _immutability_problems(client, db, catalog)
+    if problems:
+        raise CatalogConflict(problems)
+    version = (current or 0) + 1
+    _insert_rows(client, db, version, catalog)
+    client.insert(
+        f"{db}.catalog_versions",
+        [[version, digest, source_file, document, datetime.now(UTC)]],
+        column_names=["catalog_version", "content_sha256", "source_file", "document", "applied_at"],
+    )
+    return AppliedCatalog(version, changed=True)
+
+
+def _canonical(value) -> str:
+    return json.dumps(asdict(value), sort_keys=True, default=str, separators=(",", ":"))
+
+
+def metric_digest(metric: Metric) -> str:
+    return hashlib.sha256(_canonical(metric).encode()).hexdigest()
+
+
+def plan_version_digest(version: PlanVersion) -> str:
+    return hashlib.sha256(version.canonical_json().encode()).hexdigest()
+
+
+def _immutability_problems(client: Client, db: str, catalog: Catalog) -> list[str]:
+    """Plan versions and metric definitions that exist already must keep their content:
+    invoices of past periods were computed from them and must reproduce to the cent."""
+    stored_versions = dict(
+        ((plan, version), digest)
+        for plan, version, digest in client.query(
+            f"SELECT plan, version, argMax(content_sha256, catalog_version) "
+            f"FROM {db}.catalog_plan_versions GROUP BY plan, version"
+        ).result_rows
+    )
+    stored_metrics = dict(
+        client.query(
+            f"SELECT code, argMax(definition_sha256, catalog_version) "
+            f"FROM {db}.catalog_metrics GROUP BY code"
+        ).result_rows
+    )
+    problems = []
+    for plan_index, plan in enumerate(catalog.plans):
+        for version_index, version in enumerate(plan.versions):
+            stored = stored_versions.get((plan.code, version.version))
+            if stored and stored != plan_version_digest(version):
+                problems.append(
+                    f"plans[{plan_index}].versions[{version_index}]: plan {plan.code!r} "
+                    f"version {version.version} already exists with different content; plan "
+                    f"versions are immutable, so add the change as version "
+                    f"{max(v.version for v in plan.versions) + 1} instead"
+                )
+    for index, metric in enumerate(catalog.metrics):
+        stored = stored_metrics.get(metric.code)
+        if stored and stored != metric_digest(metric):
+            problems.append(
+                f"metrics[{index}]: metric {metric.code!r} already exists with a different "
+                f"definition; past usage was metered with it, so define the new meaning under "
+                f"a new metric code"
+            )
+    return problems
+
+
+def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> None:
+    _insert_if_any(
+        client,
+        f"{db}.catalog_metrics",
+        [[version, m.code, m.event_name, m.aggregation, m.property,
+          {k: list(v) for k, v in m.filters.items()}, m.group_by, metric_digest(m)]
+         for m in catalog.metrics],
+        column_names=["catalog_version", "code", "event_name", "aggregation", "property",
+                      "filters", "group_by", "definition_sha256"],
+    )  # fmt: skip
+    _insert_if_any(
+        client,
+        f"{db}.catalog_plan_versions",
+        [[version, plan.code, plan.name, v.version, v.effective_from, v.currency,
+          v.canonical_json(), plan_version_digest(v)]
+         for plan in catalog.plans for v in plan.versions],
+        column_names=["catalog_version", "plan", "plan_name", "version", "effective_from",
+                      "currency", "content_json", "content_sha256"],
+    )  # fmt: skip
+    _insert_if_any(
+        client,
+        f"{db}.catalog_customers",
+        [[version, c.id, c.name, c.tax_rate] for c in catalog.customers],
+        column_names=["catalog_version", "customer_id", "name", "tax_rate"],
+    )
+    _insert_if_any(
+        client,
+        f"{db}.catalog_subscriptions",
+        [[version, s.id, s.customer, s.plan, s.version, s.start, s.end, _canonical(s)]
+         for s in catalog.subscriptions],
+        column_names=["catalog_version", "subscription_id", "customer_id", "plan",
+                      "plan_version", "start_date", "end_date", "content_json"],
+    )  # fmt: skip
+    _insert_if_any(
+        client,
+        f"{db}.catalog_credit_grants",
+        [[version, g.id, g.customer, g.amount, g.effective, g.expires, g.priority]
+         for g in catalog.credit_grants],
+        column_names=["catalog_version", "grant_id", "customer_id", "amount", "effective",
+                      "expires", "priority"],
+    )  # fmt: skip
+
+
+def _insert_if_any(client: Client, table: str, rows: list, column_names: list[str]) -> None:
+    if rows:
+        client.insert(table, rows, column_names=column_names)

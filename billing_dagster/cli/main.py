@@ -1,0 +1,237 @@
+"""`billing`: the command line of CONTRACT.md §4.
+
+Thin by design: each command validates its input, then launches the same Dagster jobs the
+schedules and the UI run. Results go to stdout; logs and progress go to stderr. Exit codes:
+0 success, 2 bad input (one line per problem on stderr), 1 any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from billing_dagster.catalog.store import CatalogConflict, apply_catalog, latest_catalog_version
+from billing_dagster.catalog.validate import CatalogError, validate_catalog_file
+from billing_dagster.formatting import decimal_text, table
+from billing_dagster.ingest import landing
+from billing_dagster.warehouse import embedded
+from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home
+from billing_dagster.warehouse.schema import ensure_schema
+
+
+class BadInput(Exception):
+    """Input the user must fix; each problem is printed on its own line."""
+
+    def __init__(self, *problems: str):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    home = billing_home(args.home)
+    try:
+        return args.command(args, home)
+    except BadInput as error:
+        for problem in error.problems:
+            print(f"billing: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("billing: interrupted", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - the last resort: one clear line, exit 1
+        print(f"billing: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home",
+        default=argparse.SUPPRESS,
+        help="billing home: warehouse, Dagster instance, landing zone (default $BILLING_HOME "
+        "or ./.billing)",
+    )
+    parser = argparse.ArgumentParser(prog="billing", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", default=None, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    warehouse = commands.add_parser("warehouse", parents=[common], help="embedded warehouse")
+    warehouse.add_argument("action", choices=["start", "stop", "status"])
+    warehouse.set_defaults(command=cmd_warehouse)
+
+    catalog = commands.add_parser("catalog", parents=[common], help="the catalog")
+    catalog_actions = catalog.add_subparsers(required=True, metavar="ACTION")
+    apply = catalog_actions.add_parser("apply", parents=[common], help="validate and load")
+    apply.add_argument("file", type=Path)
+    apply.set_defaults(command=cmd_catalog_apply)
+
+    ingest = commands.add_parser("ingest", parents=[common], help="load event files")
+    ingest.add_argument("files", nargs="+", type=Path)
+    ingest.set_defaults(command=cmd_ingest)
+
+    usage = commands.add_parser("usage", parents=[common], help="metered quantities")
+    usage.add_argument("--period", required=True, help="billing period, YYYY-MM")
+    usage.add_argument("--format", choices=["table", "json"], default="table")
+    usage.set_defaults(command=cmd_usage)
+    return parser
+
+
+def _connect(home: Path):
+    settings = ClickHouseSettings.from_env(home)
+    client = settings.client()
+    ensure_schema(client, settings.database)
+    return settings, client
+
+
+def _require_catalog(client, database: str) -> int:
+    version = latest_catalog_version(client, database)
+    if version is None:
+        raise BadInput("no catalog has been applied yet; run `billing catalog apply FILE` first")
+    return version
+
+
+def _runner(home: Path):
+    from billing_dagster.cli.runs import JobRunner  # Dagster is slow to import; only when used
+
+    return JobRunner(home)
+
+
+def cmd_warehouse(args, home: Path) -> int:
+    if args.action == "start":
+        endpoint = embedded.ensure_running(home, idle_timeout_s=0)
+        print(json.dumps({"status": "running", "host": endpoint.host, "port": endpoint.port,
+                          "pid": endpoint.pid}))  # fmt: skip
+    elif args.action == "stop":
+        print(json.dumps({"status": "stopped" if embedded.stop(home) else "not running"}))
+    else:
+        endpoint = embedded.running_endpoint(home)
+        status = {"status": "running", "host": endpoint.host, "port": endpoint.port,
+                  "pid": endpoint.pid} if endpoint else {"status": "not running"}  # fmt: skip
+        print(json.dumps(status))
+    return 0
+
+
+def cmd_catalog_apply(args, home: Path) -> int:
+    if not args.file.is_file():
+        raise BadInput(f"{args.file}: no such file")
+    try:
+        catalog = validate_catalog_file(args.file)
+    except CatalogError as error:
+        raise BadInput(*error.problems) from None
+    settings, client = _connect(home)
+    previous = latest_catalog_version(client, settings.database)
+    try:
+        applied = apply_catalog(
+            client, settings.database, catalog, str(args.file), args.file.read_text()
+        )
+    except CatalogConflict as error:
+        raise BadInput(*(f"{args.file}: {problem}" for problem in error.problems)) from None
+    if applied.changed:
+        runner = _runner(home)
+        runner.report_catalog_applied(applied.version)
+        if previous is not None and _metrics_changed(client, settings.database, applied.version):
+            runner.ensure_models_deployed(client, settings.database)
+            runner.remeter_all(client, settings.database)
+    print(json.dumps({
+        "catalog_version": applied.version,
+        "changed": applied.changed,
+        "metrics": len(catalog.metrics),
+        "plans": len(catalog.plans),
+        "customers": len(catalog.customers),
+        "subscriptions": len(catalog.subscriptions),
+    }))  # fmt: skip
+    return 0
+
+
+def _metrics_changed(client, database: str, version: int) -> bool:
+    """Daily usage is per metric: a new or removed metric means re-metering history."""
+    query = (
+        f"SELECT groupArraySorted(1000000)(definition_sha256) FROM `{database}`.catalog_metrics "
+        f"WHERE catalog_version = {{v:UInt32}}"
+    )
+    now = client.query(query, parameters={"v": version}).result_rows[0][0]
+    before = client.query(query, parameters={"v": version - 1}).result_rows[0][0]
+    return now != before
+
+
+def cmd_ingest(args, home: Path) -> int:
+    missing = [f"{path}: no such file" for path in args.files if not path.is_file()]
+    for path in args.files:
+        try:
+            landing.suffix_of(path.name)
+        except ValueError as error:
+            missing.append(str(error))
+    if missing:
+        raise BadInput(*missing)
+    settings, client = _connect(home)
+    _require_catalog(client, settings.database)
+    today = datetime.now(UTC).date()
+    landed, seen = [], set()
+    for position, path in enumerate(args.files):
+        file = landing.land(home, path, today, position)
+        if file.sha256 in seen or _already_loaded(client, settings.database, file.sha256):
+            print(f"billing: {path}: already loaded, nothing to do", file=sys.stderr)
+        else:
+            landed.append(file)
+        seen.add(file.sha256)
+    summary = {"accepted": 0, "duplicates": 0, "quarantined": 0}
+    if landed:
+        runner = _runner(home)
+        runner.ensure_models_deployed(client, settings.database)
+        runner.run("ingest_job", partition_key=today.isoformat())
+        rows = client.query(
+            f"SELECT sum(accepted), sum(duplicates), sum(quarantined), "
+            f"min(arrayMin(event_dates)), max(arrayMax(event_dates)), countIf(notEmpty(event_dates)) "
+            f"FROM `{settings.database}`.event_loads WHERE file_sha256 IN {{shas:Array(String)}}",
+            parameters={"shas": [file.sha256 for file in landed]},
+        ).result_rows[0]
+        summary = {"accepted": int(rows[0]), "duplicates": int(rows[1]), "quarantined": int(rows[2])}
+        if rows[5]:
+            runner.meter_days(rows[3], rows[4])
+    print(json.dumps(summary))
+    return 0
+
+
+def _already_loaded(client, database: str, sha256: str) -> bool:
+    return bool(client.command(
+        f"SELECT count() FROM `{database}`.event_loads WHERE file_sha256 = {{sha:String}}",
+        parameters={"sha": sha256},
+    ))  # fmt: skip
+
+
+def parse_period(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise BadInput(f"--period {text!r}: expected a month as YYYY-MM, e.g. 2026-10")
+    return text
+
+
+def cmd_usage(args, home: Path) -> int:
+    period = parse_period(args.period)
+    settings, client = _connect(home)
+    _require_catalog(client, settings.database)
+    _runner(home).ensure_models_deployed(client, settings.database)
+    rows = client.query(
+        f"SELECT customer_id, metric_code, group_value, period, quantity "
+        f"FROM `{settings.database}`.fct_subscription_usage WHERE period = {{period:String}} "
+        f"ORDER BY customer_id, metric_code, ifNull(group_value, ''), subscription_id",
+        parameters={"period": period},
+    ).result_rows
+    usage = [
+        {"customer_id": customer, "metric": metric, "group": group, "period": period,
+         "quantity": decimal_text(quantity)}
+        for customer, metric, group, period, quantity in rows
+    ]  # fmt: skip
+    if args.format == "json":
+        print(json.dumps(usage, indent=2))
+    else:
+        print(table(usage, ["customer_id", "metric", "group", "period", "quantity"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

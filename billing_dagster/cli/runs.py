@@ -1,0 +1,108 @@
+"""Launching the project's Dagster jobs from the command line, against the instance under
+`--home`, so every CLI run shows in the Dagster UI like a scheduled or manual one."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from billing_dagster.defs.catalog import CATALOG_TABLES
+from billing_dagster.defs.metering.project import metering_project
+from billing_dagster.defs.metering.runs import metering_range_tags
+
+_INSTANCE_CONFIG = """\
+# The Dagster instance of this billing home; `make dev` shows its runs.
+telemetry:
+  enabled: false
+"""
+
+
+class JobFailed(RuntimeError):
+    """A Dagster run failed; the message names the run and the step's error."""
+
+
+def dagster_home(home: Path) -> Path:
+    path = home / "dagster"
+    path.mkdir(parents=True, exist_ok=True)
+    config = path / "dagster.yaml"
+    if not config.exists():
+        config.write_text(_INSTANCE_CONFIG)
+    return path
+
+
+class JobRunner:
+    """Runs jobs in this process (no run-launcher start-up cost), recorded in the instance."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        os.environ["DAGSTER_HOME"] = str(dagster_home(home))
+        os.environ["BILLING_HOME"] = str(home)
+        from billing_dagster.definitions import build_definitions  # after BILLING_HOME is set
+
+        self.definitions = build_definitions()
+        self.instance = dg.DagsterInstance.get()
+
+    def run(self, job_name: str, partition_key: str | None = None, tags=None):
+        job = self.definitions.resolve_job_def(job_name)
+        # Dagster and dbt write progress to stdout; results own stdout, so send it to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = job.execute_in_process(
+                instance=self.instance,
+                partition_key=partition_key,
+                tags=tags or {},
+                raise_on_error=False,
+            )
+        if not result.success:
+            raise JobFailed(f"Dagster run {result.run_id} of {job_name} failed: "
+                            f"{_first_failure(result)}")
+        return result
+
+    def meter_days(self, first: date, last: date) -> None:
+        self.run("metering_job", tags=metering_range_tags(first.isoformat(), last.isoformat()))
+
+    def remeter_all(self, client, database: str) -> None:
+        """Recompute daily usage for every day that has events (after a metric change)."""
+        first, last = client.query(
+            f"SELECT min(event_date), max(event_date) FROM `{database}`.raw_events"
+        ).result_rows[0]
+        if client.command(f"SELECT count() FROM `{database}`.raw_events"):
+            self.meter_days(first, last)
+
+    def report_catalog_applied(self, version: int) -> None:
+        """The catalog tables are assets; an apply is their materialization in the UI."""
+        for table in CATALOG_TABLES:
+            self.instance.report_runless_asset_event(
+                dg.AssetMaterialization(table, metadata={"catalog_version": version})
+            )
+
+    def ensure_models_deployed(self, client, database: str) -> None:
+        """Create or update the dbt views when the dbt project changed since last time."""
+        digest = hashlib.sha256(Path(metering_project.manifest_path).read_bytes()).hexdigest()
+        deployed = client.command(
+            f"SELECT argMax(manifest_sha256, deployed_at) FROM `{database}`.dbt_deployments"
+        )
+        if deployed == digest:
+            return
+        today = datetime.now(UTC).date()
+        self.run("metering_views_job")
+        if not client.command(f"EXISTS TABLE `{database}`.fct_metric_usage_daily"):
+            self.meter_days(today, today)  # creates the daily table the period views read
+        self.run("period_usage_job")
+        client.insert(
+            f"`{database}`.dbt_deployments",
+            [[digest, datetime.now(UTC)]],
+            column_names=["manifest_sha256", "deployed_at"],
+        )
+
+
+def _first_failure(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            return event.step_failure_data.error.message.strip().splitlines()[0]
+    return "see the run's logs in the Dagster UI"

@@ -1,0 +1,55 @@
+"""Assembles the Dagster definitions; every piece lives in `billing_dagster/defs/<area>/`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+import schedules
+import sensors
+from billing_dagster.defs import jobs
+from billing_dagster.defs.catalog import catalog_tables
+from billing_dagster.defs.ingestion.assets import event_store
+from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
+from billing_dagster.defs.metering.project import metering_project
+from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
+from billing_dagster.warehouse.connection import DEFAULT_DATABASE, billing_home
+
+
+def _secret(name: str) -> str | dg.EnvVar:
+    """A secret is read by Dagster at run time (never logged), only when it is set."""
+    return dg.EnvVar(name) if os.environ.get(name) else ""
+
+
+def build_definitions() -> dg.Definitions:
+    home = str(billing_home())
+    return dg.Definitions(
+        assets=[*catalog_tables, event_store, metering_views, metering_daily, period_usage],
+        jobs=[jobs.ingest_job, jobs.metering_job, jobs.metering_views_job, jobs.period_usage_job],
+        schedules=schedules.all_schedules,
+        sensors=sensors.all_sensors,
+        resources={
+            "clickhouse": ClickHouseResource(
+                home=home,
+                host=os.environ.get("CLICKHOUSE_HOST", ""),
+                port=int(os.environ.get("CLICKHOUSE_PORT") or 0),
+                user=os.environ.get("CLICKHOUSE_USER") or "default",
+                password=_secret("CLICKHOUSE_PASSWORD"),
+                secure=os.environ.get("CLICKHOUSE_SECURE", "").lower() in ("1", "true", "yes"),
+                database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
+            ),
+            "billing_home": BillingHomeResource(home=home),
+            "dbt": DbtCliResource(
+                project_dir=metering_project,
+                # The dbt of this environment, whether or not its bin/ is on PATH.
+                dbt_executable=str(Path(sys.executable).with_name("dbt")),
+            ),
+        },
+    )
+
+
+defs = build_definitions()

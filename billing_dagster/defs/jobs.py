@@ -1,0 +1,33 @@
+"""Jobs: what the CLI, schedules and sensors launch."""
+
+import dagster as dg
+
+from billing_dagster.defs.ingestion.assets import event_store
+from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
+from billing_dagster.defs.partitions import landing_days, metering_days
+
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=dg.AssetSelection.assets(event_store),
+    partitions_def=landing_days,
+    description="Load the event files that landed on a day.",
+)
+
+metering_job = dg.define_asset_job(
+    "metering_job",
+    selection=dg.AssetSelection.assets(metering_daily),
+    partitions_def=metering_days,
+    description="Recompute daily usage for a day or a range of days (one dbt run).",
+)
+
+metering_views_job = dg.define_asset_job(
+    "metering_views_job",
+    selection=dg.AssetSelection.assets(metering_views),
+    description="Create the staging and intermediate views of the dbt project.",
+)
+
+period_usage_job = dg.define_asset_job(
+    "period_usage_job",
+    selection=dg.AssetSelection.assets(period_usage),
+    description="Create the per-period usage views over the daily usage table.",
+)

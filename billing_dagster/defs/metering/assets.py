@@ -1,0 +1,61 @@
+"""Metering: dbt models that turn effective events into usage per day and per period.
+
+Three sets, in dependency order: `metering_views` (staging and intermediate views, rebuilt
+when the dbt project changes), `metering_daily` (incremental, one partition per event day,
+a range in one dbt run) and `period_usage` (views over the daily table per billing period).
+"""
+
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from billing_dagster.defs.metering.dbt_args import build_args, metering_window
+from billing_dagster.defs.metering.project import metering_project
+from billing_dagster.defs.metering.translator import MeteringTranslator
+from billing_dagster.defs.partitions import metering_days
+from billing_dagster.defs.resources import ClickHouseResource
+
+VIEW_MODELS = "path:models/staging path:models/intermediate"
+DAILY_MODELS = "fct_metric_usage_daily"
+PERIOD_MODELS = "fct_subscription_usage"
+
+
+@dbt_assets(
+    manifest=metering_project.manifest_path,
+    project=metering_project,
+    select=DAILY_MODELS,
+    partitions_def=metering_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=MeteringTranslator(),
+    name="metering_daily",
+    pool="billing_metering",
+)
+def metering_daily(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
+):
+    start, end = context.partition_time_window
+    window = metering_window(start, end)
+    context.log.info(f"metering {window['min_date']} .. {window['max_date']}")
+    with clickhouse.dbt_environment():
+        yield from dbt.cli(build_args(window), context=context).stream()
+
+
+def _unpartitioned_dbt_assets(name: str, select: str):
+    @dbt_assets(
+        manifest=metering_project.manifest_path,
+        project=metering_project,
+        select=select,
+        dagster_dbt_translator=MeteringTranslator(),
+        name=name,
+    )
+    def _assets(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
+    ):
+        with clickhouse.dbt_environment():
+            yield from dbt.cli(build_args(), context=context).stream()
+
+    return _assets
+
+
+metering_views = _unpartitioned_dbt_assets("metering_views", VIEW_MODELS)
+period_usage = _unpartitioned_dbt_assets("period_usage", PERIOD_MODELS)

@@ -1,0 +1,14 @@
+"""The dbt project that meters usage, as dagster-dbt sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+
+metering_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# `dagster dev` re-parses models as they are edited; elsewhere the manifest is built by
+# `make install` (dbt parse) and must exist before definitions load.
+metering_project.prepare_if_dev()

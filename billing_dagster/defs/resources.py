@@ -1,0 +1,61 @@
+"""Resources shared by every area: the warehouse and the billing home."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from clickhouse_connect.driver.client import Client
+
+from billing_dagster.warehouse.connection import DEFAULT_DATABASE, ClickHouseSettings
+from billing_dagster.warehouse.schema import ensure_schema
+
+
+class ClickHouseResource(dg.ConfigurableResource):
+    """The warehouse: a ClickHouse server when `host` is set, else the embedded one of `home`.
+
+    Every client it hands out finds the project's tables in place (`ensure_schema`).
+    """
+
+    home: str
+    host: str = ""
+    port: int = 0
+    user: str = "default"
+    password: str = ""
+    secure: bool = False
+    database: str = DEFAULT_DATABASE
+
+    def settings(self) -> ClickHouseSettings:
+        return ClickHouseSettings.resolve(
+            Path(self.home), self.host, self.port, self.user, self.password, self.secure,
+            self.database,
+        )  # fmt: skip
+
+    def get_client(self) -> Client:
+        client = self.settings().client()
+        ensure_schema(client, self.database)
+        return client
+
+    @contextmanager
+    def dbt_environment(self) -> Iterator[None]:
+        """Point the dbt profile (which reads CLICKHOUSE_*) at this warehouse while dbt runs."""
+        previous = dict(os.environ)
+        os.environ.update(self.settings().dbt_env())
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(previous)
+
+
+class BillingHomeResource(dg.ConfigurableResource):
+    """The billing home (`--home`, `BILLING_HOME`): landing zone, locks, embedded warehouse."""
+
+    home: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.home)

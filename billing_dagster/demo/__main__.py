@@ -1,0 +1,48 @@
+"""`make demo`: the sample catalog and a month of sample events, through the real pipeline.
+
+Runs the same `billing` commands a user would, against the billing home, and prints what
+they print. Safe to run again: the catalog and the event file are the same, so nothing is
+loaded twice.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from billing_dagster.cli.main import main as billing
+from billing_dagster.demo.events import sample_month
+from billing_dagster.warehouse.connection import billing_home
+
+CATALOG = Path(__file__).with_name("sample_catalog.yaml")
+
+
+def previous_month(today: date) -> str:
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def run(*args: str) -> None:
+    print(f"\n$ billing {' '.join(args)}", flush=True)
+    code = billing(list(args))
+    sys.stdout.flush()
+    if code != 0:
+        raise SystemExit(f"demo stopped: `billing {' '.join(args)}` exited with {code}")
+
+
+def main() -> None:
+    home = billing_home()
+    period = previous_month(datetime.now(UTC).date())
+    events = home / "demo" / f"events-{period}.jsonl"
+    events.parent.mkdir(parents=True, exist_ok=True)
+    lines = sample_month(period)
+    events.write_text("\n".join(lines) + "\n")
+    print(f"Billing home: {home}\nSample events: {events} ({len(lines)} lines)")
+    run("catalog", "apply", str(CATALOG))
+    run("ingest", str(events))
+    run("usage", "--period", period)
+
+
+if __name__ == "__main__":
+    main()

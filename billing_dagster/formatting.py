@@ -1,0 +1,33 @@
+"""How numbers are written for people and for JSON: exact decimal strings, never floats."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+def decimal_text(value: Decimal | int) -> str:
+    """Plain notation without exponent or trailing fractional zeros: 0.300 -> "0.3"."""
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A plain aligned text table; numbers (decimal strings) align right."""
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [all(_is_number(r[i]) for r in cells) and cells for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)
+        ).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return text != ""

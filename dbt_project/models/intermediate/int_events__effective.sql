@@ -1,0 +1,14 @@
+-- The events that count, in the metering window: not replaced by a correction, and not a
+-- void correction (a void flag without `replaces` has no effect, CONTRACT.md §1).
+-- Duplicates never reach here: the loader keeps only the first copy of each key.
+select
+    event_date,
+    customer_id,
+    event_id,
+    event_name,
+    event_timestamp,
+    properties
+from {{ ref('stg_billing__events') }}
+where event_date between '{{ var("min_date") }}' and '{{ var("max_date") }}'
+    and not (is_void and replaces_event_id is not null)
+    and (customer_id, event_id) not in (select customer_id, event_id from {{ ref('int_events__replaced') }})

@@ -1,0 +1,51 @@
+-- Each effective event under each metric that counts it: event name matches, every filter
+-- holds, and the properties the aggregation needs are present (and numeric for sum, max
+-- and latest). Values compare as text; numbers become exact decimals, never floats.
+with
+
+events as (
+    select * from {{ ref('int_events__effective') }}
+),
+
+metrics as (
+    select * from {{ ref('stg_billing__metrics') }}
+),
+
+matched as (
+    select
+        events.event_date,
+        events.customer_id,
+        events.event_id,
+        events.event_timestamp,
+        metrics.metric_code,
+        metrics.aggregation,
+        metrics.group_by is not null as is_grouped,
+        if(metrics.group_by is null, '', events.properties[assumeNotNull(metrics.group_by)]) as group_value,
+        metrics.group_by is null or mapContains(events.properties, assumeNotNull(metrics.group_by)) as has_group,
+        events.properties[ifNull(metrics.property, '')] as value_text,
+        metrics.property is null or mapContains(events.properties, assumeNotNull(metrics.property)) as has_value,
+        arrayAll(
+            (name, accepted) -> mapContains(events.properties, name) and has(accepted, events.properties[name]),
+            mapKeys(metrics.filters),
+            mapValues(metrics.filters)
+        ) as passes_filters
+    from events
+    inner join metrics on events.event_name = metrics.event_name
+)
+
+select
+    event_date,
+    customer_id,
+    event_id,
+    event_timestamp,
+    metric_code,
+    aggregation,
+    is_grouped,
+    group_value,
+    value_text,
+    if(aggregation in ('sum', 'max', 'latest'), toDecimal128(value_text, 12), toDecimal128(0, 12)) as value
+from matched
+where passes_filters
+    and has_group
+    and has_value
+    and (aggregation not in ('sum', 'max', 'latest') or match(value_text, '{{ decimal_pattern() }}'))

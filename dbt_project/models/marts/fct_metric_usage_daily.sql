@@ -1,0 +1,31 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        engine='MergeTree()',
+        partition_by='toYYYYMM(usage_date)',
+        order_by='(usage_date, customer_id, metric_code, group_value)',
+        pre_hook="{{ delete_metering_window('usage_date') }}",
+    )
+}}
+
+-- Usage per customer, metric, group and day. Each column combines exactly across days, so
+-- a period's quantity never rescans raw events: counts and sums add, maxima take the max,
+-- `latest` keeps its event's (timestamp, event_id) to compare, and distinct values are kept
+-- as an exact uniqExact state that merges without double counting.
+select
+    event_date as usage_date,
+    customer_id,
+    metric_code,
+    any(aggregation) as aggregation,
+    any(is_grouped) as is_grouped,
+    group_value,
+    count() as event_count,
+    sum(value) as value_sum,
+    max(value) as value_max,
+    argMax(value, (event_timestamp, event_id)) as latest_value,
+    max(event_timestamp) as latest_timestamp,
+    argMax(event_id, (event_timestamp, event_id)) as latest_event_id,
+    uniqExactState(value_text) as distinct_values
+from {{ ref('int_metric_events') }}
+group by usage_date, customer_id, metric_code, group_value

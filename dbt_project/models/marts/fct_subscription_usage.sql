@@ -1,0 +1,44 @@
+{{ config(materialized='view') }}
+
+-- Metered quantity per subscription, billing period (calendar month, UTC), metric and group,
+-- over the part of the period inside the subscription's [start, end) window. Rows exist only
+-- where the metric counted at least one event.
+with
+
+daily as (
+    select * from {{ ref('fct_metric_usage_daily') }}
+),
+
+subscriptions as (
+    select * from {{ ref('stg_billing__subscriptions') }}
+)
+
+select
+    subscriptions.subscription_id,
+    subscriptions.customer_id,
+    subscriptions.plan_code,
+    subscriptions.plan_version,
+    toStartOfMonth(daily.usage_date) as period_start,
+    formatDateTime(period_start, '%Y-%m') as period,
+    daily.metric_code,
+    any(daily.aggregation) as aggregation,
+    if(any(daily.is_grouped), daily.group_value, null) as group_value,
+    multiIf(
+        aggregation = 'count', toDecimal128(sum(daily.event_count), 12),
+        aggregation = 'sum', sum(daily.value_sum),
+        aggregation = 'max', max(daily.value_max),
+        aggregation = 'latest', argMax(daily.latest_value, (daily.latest_timestamp, daily.latest_event_id)),
+        toDecimal128(uniqExactMerge(daily.distinct_values), 12)
+    ) as quantity
+from daily
+inner join subscriptions on daily.customer_id = subscriptions.customer_id
+where daily.usage_date >= subscriptions.start_date
+    and (subscriptions.end_date is null or daily.usage_date < subscriptions.end_date)
+group by
+    subscriptions.subscription_id,
+    subscriptions.customer_id,
+    subscriptions.plan_code,
+    subscriptions.plan_version,
+    period_start,
+    daily.metric_code,
+    daily.group_value

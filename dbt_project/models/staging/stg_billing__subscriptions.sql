@@ -1,0 +1,19 @@
+with
+
+source as (
+    select * from {{ source('billing', 'catalog_subscriptions') }}
+    where catalog_version = (select max(catalog_version) from {{ source('billing', 'catalog_versions') }})
+),
+
+renamed as (
+    select
+        subscription_id,
+        customer_id,
+        plan as plan_code,
+        plan_version,
+        start_date,
+        end_date
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,5 @@
+"""Schedules: each module one cadence; they launch jobs of `billing_dagster` and hold no logic."""
+
+from schedules.landing_ingest import landing_ingest_schedule
+
+all_schedules = [landing_ingest_schedule]
