@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from billing_dagster.catalog.store import CatalogConflict, apply_catalog, latest_catalog_version
-from billing_dagster.catalog.validate import CatalogError, validate_catalog_file
 from billing_dagster.formatting import decimal_text, table
 from billing_dagster.ingest import landing
 from billing_dagster.warehouse import embedded
@@ -117,6 +116,8 @@ def cmd_warehouse(args, home: Path) -> int:
 
 
 def cmd_catalog_apply(args, home: Path) -> int:
+    from billing_dagster.catalog.validate import CatalogError, validate_catalog_file
+
     if not args.file.is_file():
         raise BadInput(f"{args.file}: no such file")
     try:

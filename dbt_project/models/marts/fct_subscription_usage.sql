@@ -14,13 +14,13 @@ subscriptions as (
 )
 
 select
-    subscriptions.subscription_id,
-    subscriptions.customer_id,
-    subscriptions.plan_code,
-    subscriptions.plan_version,
+    subscriptions.subscription_id as subscription_id,
+    subscriptions.customer_id as customer_id,
+    subscriptions.plan_code as plan_code,
+    subscriptions.plan_version as plan_version,
     toStartOfMonth(daily.usage_date) as period_start,
     formatDateTime(period_start, '%Y-%m') as period,
-    daily.metric_code,
+    daily.metric_code as metric_code,
     any(daily.aggregation) as aggregation,
     if(any(daily.is_grouped), daily.group_value, null) as group_value,
     multiIf(
