@@ -353,14 +353,19 @@ class EventLoader:
 
     def _event_dates(self, seq: int) -> tuple[date, ...]:
         """Days whose usage changed: days of the new events and of the events they replace."""
-        rows = self.client.query(
-            f"SELECT DISTINCT event_date FROM {self.db}.raw_events WHERE load_seq = {seq} "
-            f"UNION DISTINCT SELECT DISTINCT event_date FROM {self.db}.raw_events "
-            f"WHERE (customer_id, event_id) IN (SELECT customer_id, assumeNotNull(replaces) "
-            f"FROM {self.db}.raw_events WHERE load_seq = {seq} AND replaces IS NOT NULL) "
-            f"ORDER BY event_date"
-        ).result_rows
-        return tuple(row[0] for row in rows)
+        db = self.db
+        days = {row[0] for row in self.client.query(
+            f"SELECT DISTINCT event_date FROM {db}.raw_events WHERE load_seq = {seq}"
+        ).result_rows}  # fmt: skip
+        corrected = (
+            f"SELECT sipHash128(customer_id, assumeNotNull(replaces)) FROM {db}.raw_events "
+            f"WHERE load_seq = {seq} AND replaces IS NOT NULL"
+        )
+        if self.client.command(f"SELECT count() FROM ({corrected})"):
+            days |= {row[0] for row in self.client.query(
+                f"SELECT DISTINCT event_date FROM {db}.raw_events WHERE key_hash IN ({corrected})"
+            ).result_rows}  # fmt: skip
+        return tuple(sorted(days))
 
 
 def exact_properties(line: str) -> dict[str, str]:
