@@ -4,19 +4,16 @@ import dagster as dg
 
 from billing_dagster.defs.ingestion.assets import event_store
 from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
-from billing_dagster.defs.partitions import landing_days, metering_days
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.assets(event_store),
-    partitions_def=landing_days,
     description="Load the event files that landed on a day.",
 )
 
 metering_job = dg.define_asset_job(
     "metering_job",
     selection=dg.AssetSelection.assets(metering_daily),
-    partitions_def=metering_days,
     description="Recompute daily usage for a day or a range of days (one dbt run).",
 )
 
