@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.catalog.model import Catalog, Metric, PlanVersion, Subscription
+from billing_dagster.catalog.model import Catalog, Metric, PlanVersion
 
 
 class CatalogConflict(Exception):
@@ -115,21 +115,58 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
     _insert_if_any(
         client,
         f"{db}.catalog_metrics",
-        [[version, m.code, m.event_name, m.aggregation, m.property,
-          {k: list(v) for k, v in m.filters.items()}, m.group_by, metric_digest(m)]
-         for m in catalog.metrics],
-        column_names=["catalog_version", "code", "event_name", "aggregation", "property",
-                      "filters", "group_by", "definition_sha256"],
-    )  # fmt: skip
+        [
+            [
+                version,
+                m.code,
+                m.event_name,
+                m.aggregation,
+                m.property,
+                {k: list(v) for k, v in m.filters.items()},
+                m.group_by,
+                metric_digest(m),
+            ]
+            for m in catalog.metrics
+        ],
+        column_names=[
+            "catalog_version",
+            "code",
+            "event_name",
+            "aggregation",
+            "property",
+            "filters",
+            "group_by",
+            "definition_sha256",
+        ],
+    )
     _insert_if_any(
         client,
         f"{db}.catalog_plan_versions",
-        [[version, plan.code, plan.name, v.version, v.effective_from, v.currency,
-          v.canonical_json(), plan_version_digest(v)]
-         for plan in catalog.plans for v in plan.versions],
-        column_names=["catalog_version", "plan", "plan_name", "version", "effective_from",
-                      "currency", "content_json", "content_sha256"],
-    )  # fmt: skip
+        [
+            [
+                version,
+                plan.code,
+                plan.name,
+                v.version,
+                v.effective_from,
+                v.currency,
+                v.canonical_json(),
+                plan_version_digest(v),
+            ]
+            for plan in catalog.plans
+            for v in plan.versions
+        ],
+        column_names=[
+            "catalog_version",
+            "plan",
+            "plan_name",
+            "version",
+            "effective_from",
+            "currency",
+            "content_json",
+            "content_sha256",
+        ],
+    )
     _insert_if_any(
         client,
         f"{db}.catalog_customers",
@@ -139,19 +176,38 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
     _insert_if_any(
         client,
         f"{db}.catalog_subscriptions",
-        [[version, s.id, s.customer, s.plan, s.version, s.start, s.end, _canonical(s)]
-         for s in catalog.subscriptions],
-        column_names=["catalog_version", "subscription_id", "customer_id", "plan",
-                      "plan_version", "start_date", "end_date", "content_json"],
-    )  # fmt: skip
+        [
+            [version, s.id, s.customer, s.plan, s.version, s.start, s.end, _canonical(s)]
+            for s in catalog.subscriptions
+        ],
+        column_names=[
+            "catalog_version",
+            "subscription_id",
+            "customer_id",
+            "plan",
+            "plan_version",
+            "start_date",
+            "end_date",
+            "content_json",
+        ],
+    )
     _insert_if_any(
         client,
         f"{db}.catalog_credit_grants",
-        [[version, g.id, g.customer, g.amount, g.effective, g.expires, g.priority]
-         for g in catalog.credit_grants],
-        column_names=["catalog_version", "grant_id", "customer_id", "amount", "effective",
-                      "expires", "priority"],
-    )  # fmt: skip
+        [
+            [version, g.id, g.customer, g.amount, g.effective, g.expires, g.priority]
+            for g in catalog.credit_grants
+        ],
+        column_names=[
+            "catalog_version",
+            "grant_id",
+            "customer_id",
+            "amount",
+            "effective",
+            "expires",
+            "priority",
+        ],
+    )
 
 
 def _insert_if_any(client: Client, table: str, rows: list, column_names: list[str]) -> None:

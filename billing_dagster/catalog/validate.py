@@ -30,7 +30,13 @@ from billing_dagster.catalog.model import (
     Subscription,
     Tier,
 )
-from billing_dagster.catalog.yaml_source import YamlDoc, YamlError, YamlFloat, format_path, load_yaml
+from billing_dagster.catalog.yaml_source import (
+    YamlDoc,
+    YamlError,
+    YamlFloat,
+    format_path,
+    load_yaml,
+)
 
 AGGREGATIONS = ("count", "sum", "count_unique", "max", "latest")
 #: Fields each charge model requires, and those it may have.
@@ -78,7 +84,9 @@ class _Validator:
         self.plans: dict[str, Plan] = {}
 
     def error(self, path: tuple, message: str) -> None:
-        self.problems.append(f"{self.doc.file}:{self.doc.line(path)}: {format_path(path)}: {message}")
+        self.problems.append(
+            f"{self.doc.file}:{self.doc.line(path)}: {format_path(path)}: {message}"
+        )
 
     # -- the document -----------------------------------------------------------------
 
@@ -115,8 +123,9 @@ class _Validator:
     # -- metrics ----------------------------------------------------------------------
 
     def metric(self, path: tuple, raw: Any) -> Metric | None:
-        spec = self.mapping(path, raw, {"code", "event_name", "aggregation"},
-                            {"property", "filters", "group_by"})  # fmt: skip
+        spec = self.mapping(
+            path, raw, {"code", "event_name", "aggregation"}, {"property", "filters", "group_by"}
+        )
         if spec is None:
             return None
         code = self.string((*path, "code"), spec.get("code"))
@@ -129,10 +138,13 @@ class _Validator:
                 self.error((*path, "property"), "a count takes no property; remove it")
         elif aggregation and aggregation != "count":
             self.error(path, f"missing key 'property' (required by the {aggregation} aggregation)")
-        group_by = self.string((*path, "group_by"), spec["group_by"]) if "group_by" in spec else None
+        group_by = (
+            self.string((*path, "group_by"), spec["group_by"]) if "group_by" in spec else None
+        )
         filters = self.filters((*path, "filters"), spec.get("filters", {}))
-        if None in (code, event_name, aggregation, filters) or (prop is None and aggregation
-                                                                not in (None, "count")):  # fmt: skip
+        if None in (code, event_name, aggregation, filters) or (
+            prop is None and aggregation not in (None, "count")
+        ):
             return None
         return Metric(code, event_name, aggregation, prop, filters, group_by)
 
@@ -174,32 +186,42 @@ class _Validator:
         raw_versions = self.sequence((*path, "versions"), spec.get("versions"), non_empty=True)
         for i, raw_version in enumerate(raw_versions):
             version = self.plan_version((*path, "versions", i), raw_version, code or "")
-            if version and self.unique((*path, "versions", i, "version"), version.version,
-                                       versions, "version"):  # fmt: skip
+            if version and self.unique(
+                (*path, "versions", i, "version"), version.version, versions, "version"
+            ):
                 versions[version.version] = version
         if code is None or name is None or len(versions) != len(raw_versions) or not versions:
             return None
         return Plan(code, name, tuple(sorted(versions.values(), key=lambda v: v.version)))
 
     def plan_version(self, path: tuple, raw: Any, plan: str) -> PlanVersion | None:
-        spec = self.mapping(path, raw, {"version", "effective_from", "currency"},
-                            {"fixed_fees", "minimum_amount", "charges", "entitlements"})  # fmt: skip
+        spec = self.mapping(
+            path,
+            raw,
+            {"version", "effective_from", "currency"},
+            {"fixed_fees", "minimum_amount", "charges", "entitlements"},
+        )
         if spec is None:
             return None
         number = self.integer((*path, "version"), spec.get("version"), minimum=1)
         effective_from = self.date((*path, "effective_from"), spec.get("effective_from"))
-        currency = self.choice((*path, "currency"), spec.get("currency"),
-                               tuple(CURRENCY_MINOR_UNITS))  # fmt: skip
+        currency = self.choice(
+            (*path, "currency"), spec.get("currency"), tuple(CURRENCY_MINOR_UNITS)
+        )
         fees = self.fixed_fees((*path, "fixed_fees"), spec.get("fixed_fees", []))
-        minimum = (self.money((*path, "minimum_amount"), spec["minimum_amount"])
-                   if "minimum_amount" in spec else None)  # fmt: skip
+        minimum = (
+            self.money((*path, "minimum_amount"), spec["minimum_amount"])
+            if "minimum_amount" in spec
+            else None
+        )
         charges = self.charges((*path, "charges"), spec.get("charges", []))
         entitlements = self.entitlements((*path, "entitlements"), spec.get("entitlements", []))
         parts = (number, effective_from, currency, fees, charges, entitlements)
         if None in parts or ("minimum_amount" in spec and minimum is None):
             return None
-        return PlanVersion(plan, number, effective_from, currency, fees, minimum, charges,
-                           entitlements)  # fmt: skip
+        return PlanVersion(
+            plan, number, effective_from, currency, fees, minimum, charges, entitlements
+        )
 
     def fixed_fees(self, path: tuple, raw: Any) -> tuple[FixedFee, ...] | None:
         fees: dict[str, FixedFee] = {}
@@ -230,14 +252,21 @@ class _Validator:
         metric_code = self.string((*path, "metric"), raw.get("metric"))
         metric = self.metrics.get(metric_code) if metric_code else None
         if metric_code and metric is None:
-            self.error((*path, "metric"), f'unknown metric "{metric_code}"; define it under metrics')
-        price = self.price(path, {k: v for k, v in raw.items() if k not in ("metric", "group_prices")},
-                           context_keys={"metric", "group_prices"})  # fmt: skip
+            self.error(
+                (*path, "metric"), f'unknown metric "{metric_code}"; define it under metrics'
+            )
+        price = self.price(
+            path,
+            {k: v for k, v in raw.items() if k not in ("metric", "group_prices")},
+            context_keys={"metric", "group_prices"},
+        )
         group_prices: dict[str, Price] = {}
         if "group_prices" in raw:
             if metric and metric.group_by is None:
-                self.error((*path, "group_prices"),
-                           f'metric "{metric.code}" has no group_by, so it has no groups to price')  # fmt: skip
+                self.error(
+                    (*path, "group_prices"),
+                    f'metric "{metric.code}" has no group_by, so it has no groups to price',
+                )
             elif not isinstance(raw["group_prices"], dict):
                 self.error((*path, "group_prices"), "must be a mapping of group value to a price")
             else:
@@ -250,7 +279,9 @@ class _Validator:
             return None
         return Charge(metric.code, price, group_prices)
 
-    def price(self, path: tuple, spec: Any, context_keys: frozenset | set = frozenset()) -> Price | None:
+    def price(
+        self, path: tuple, spec: Any, context_keys: frozenset | set = frozenset()
+    ) -> Price | None:
         """One charge model and exactly its parameters (CONTRACT.md §3, charge models)."""
         if not isinstance(spec, dict):
             self.error(path, "must be a mapping with a model and its prices")
@@ -267,8 +298,11 @@ class _Validator:
         for key in spec:
             if key == "model" or key in required | optional or key in context_keys:
                 continue
-            reason = (f"does not apply to the {model} model" if key in all_fields
-                      else f"unknown key '{key}'")  # fmt: skip
+            reason = (
+                f"does not apply to the {model} model"
+                if key in all_fields
+                else f"unknown key '{key}'"
+            )
             self.error((*path, key), reason)
         for key in sorted(required - set(spec)):
             self.error(path, f"missing key '{key}' (required by the {model} model)")
@@ -308,9 +342,11 @@ class _Validator:
                     self.error((*path, i, "up_to"), "the last tier must have up_to: null")
                     return None
                 if up_to <= previous:
-                    self.error((*path, i, "up_to"),
-                               f"tiers out of order: {up_to} must be greater than the previous "
-                               f"tier's up_to {previous}")  # fmt: skip
+                    self.error(
+                        (*path, i, "up_to"),
+                        f"tiers out of order: {up_to} must be greater than the previous "
+                        f"tier's up_to {previous}",
+                    )
                     return None
                 previous = up_to
             unit_price = self.money((*path, i, "unit_price"), spec.get("unit_price"))
@@ -340,7 +376,9 @@ class _Validator:
                 self.error((*path, i), "needs either enabled: true|false or limit with enforcement")
                 continue
             limit = self.quantity((*path, i, "limit"), spec["limit"])
-            enforcement = self.choice((*path, i, "enforcement"), spec["enforcement"], ("soft", "hard"))
+            enforcement = self.choice(
+                (*path, i, "enforcement"), spec["enforcement"], ("soft", "hard")
+            )
             if feature and limit is not None and enforcement:
                 result.append(Entitlement(feature, limit=limit, enforcement=enforcement))
         return tuple(result) if len(result) == len(items) else None
@@ -355,8 +393,10 @@ class _Validator:
         name = self.string((*path, "name"), spec.get("name"))
         tax_rate = self.money((*path, "tax_rate"), spec.get("tax_rate", "0"), maximum=Decimal(1))
         items = self.sequence((*path, "subscriptions"), spec.get("subscriptions", []))
-        subscriptions = [self.subscription((*path, "subscriptions", i), item, customer_id or "")
-                         for i, item in enumerate(items)]  # fmt: skip
+        subscriptions = [
+            self.subscription((*path, "subscriptions", i), item, customer_id or "")
+            for i, item in enumerate(items)
+        ]
         valid = [s for s in subscriptions if s is not None]
         self.check_overlaps((*path, "subscriptions"), subscriptions)
         if customer_id is None or name is None or tax_rate is None or len(valid) != len(items):
@@ -364,14 +404,17 @@ class _Validator:
         return Customer(customer_id, name, tax_rate, tuple(valid))
 
     def subscription(self, path: tuple, raw: Any, customer: str) -> Subscription | None:
-        spec = self.mapping(path, raw, {"plan", "start"},
-                            {"version", "end", "overrides", "discounts"})  # fmt: skip
+        spec = self.mapping(
+            path, raw, {"plan", "start"}, {"version", "end", "overrides", "discounts"}
+        )
         if spec is None:
             return None
         start = self.date((*path, "start"), spec.get("start"))
         end = self.date((*path, "end"), spec["end"]) if spec.get("end") is not None else None
         if start and end and end <= start:
-            self.error((*path, "end"), f"must be after start ({start.isoformat()}); end is exclusive")
+            self.error(
+                (*path, "end"), f"must be after start ({start.isoformat()}); end is exclusive"
+            )
             return None
         plan_code = self.string((*path, "plan"), spec.get("plan"))
         plan = self.plans.get(plan_code) if plan_code else None
@@ -386,10 +429,20 @@ class _Validator:
         discounts = self.discounts((*path, "discounts"), spec.get("discounts", []))
         if overrides is None or discounts is None:
             return None
-        return Subscription(f"{customer}:{plan.code}:{start.isoformat()}", customer, plan.code,
-                            version.version, start, end, overrides, discounts)  # fmt: skip
+        return Subscription(
+            f"{customer}:{plan.code}:{start.isoformat()}",
+            customer,
+            plan.code,
+            version.version,
+            start,
+            end,
+            overrides,
+            discounts,
+        )
 
-    def resolve_version(self, path: tuple, spec: dict, plan: Plan, start: date) -> PlanVersion | None:
+    def resolve_version(
+        self, path: tuple, spec: dict, plan: Plan, start: date
+    ) -> PlanVersion | None:
         """The version given, else the latest in effect on the start date (CONTRACT.md §2)."""
         if "version" in spec:
             number = self.integer((*path, "version"), spec["version"], minimum=1)
@@ -400,9 +453,11 @@ class _Validator:
         in_effect = [v for v in plan.versions if v.effective_from <= start]
         if not in_effect:
             first = min(v.effective_from for v in plan.versions)
-            self.error((*path, "start"),
-                       f'no version of plan "{plan.code}" is in effect on {start.isoformat()} '
-                       f"(the first starts {first.isoformat()}); name a version or start later")  # fmt: skip
+            self.error(
+                (*path, "start"),
+                f'no version of plan "{plan.code}" is in effect on {start.isoformat()} '
+                f"(the first starts {first.isoformat()}); name a version or start later",
+            )
             return None
         return max(in_effect, key=lambda v: (v.effective_from, v.version))
 
@@ -420,7 +475,9 @@ class _Validator:
             raw_charges = {}
         for metric, price_spec in raw_charges.items():
             if metric not in charged:
-                self.error((*path, "charges", metric), f'metric "{metric}" is not charged by {where}')
+                self.error(
+                    (*path, "charges", metric), f'metric "{metric}" is not charged by {where}'
+                )
                 continue
             price = self.price((*path, "charges", metric), price_spec)
             if price:
@@ -432,14 +489,21 @@ class _Validator:
             raw_fees = {}
         for code, fee_spec in raw_fees.items():
             if code not in fee_codes:
-                self.error((*path, "fixed_fees", code), f'fee "{code}" is not a fixed fee of {where}')
+                self.error(
+                    (*path, "fixed_fees", code), f'fee "{code}" is not a fixed fee of {where}'
+                )
                 continue
             fee = self.mapping((*path, "fixed_fees", code), fee_spec, {"amount"}, set())
-            amount = self.money((*path, "fixed_fees", code, "amount"), fee["amount"]) if fee else None
+            amount = (
+                self.money((*path, "fixed_fees", code, "amount"), fee["amount"]) if fee else None
+            )
             if amount is not None:
                 fees[code] = amount
-        minimum = (self.money((*path, "minimum_amount"), spec["minimum_amount"])
-                   if "minimum_amount" in spec else None)  # fmt: skip
+        minimum = (
+            self.money((*path, "minimum_amount"), spec["minimum_amount"])
+            if "minimum_amount" in spec
+            else None
+        )
         expected = len(raw_charges) + len(raw_fees)
         if len(prices) + len(fees) != expected or ("minimum_amount" in spec and minimum is None):
             return None
@@ -457,8 +521,11 @@ class _Validator:
             kind = self.choice((*path, i, "type"), kind, ("percentage", "fixed"))
             maximum = Decimal(100) if kind == "percentage" else None
             value = self.money((*path, i, field), spec.get(field), maximum=maximum)
-            months = (self.integer((*path, i, "months"), spec["months"], minimum=1)
-                      if spec.get("months") is not None else None)  # fmt: skip
+            months = (
+                self.integer((*path, i, "months"), spec["months"], minimum=1)
+                if spec.get("months") is not None
+                else None
+            )
             if kind and value is not None and (spec.get("months") is None or months):
                 result.append(Discount(kind, value, months))
         return tuple(result) if len(result) == len(items) else None
@@ -470,14 +537,17 @@ class _Validator:
                 if a is None or b is None:
                     continue
                 if a.start < (b.end or date.max) and b.start < (a.end or date.max):
-                    self.error((*path, later),
-                               f"overlaps subscriptions[{earlier}] ({a.plan} from "
-                               f"{a.start.isoformat()}); a customer has at most one active "
-                               f"subscription at a time, so end one where the next starts")  # fmt: skip
+                    self.error(
+                        (*path, later),
+                        f"overlaps subscriptions[{earlier}] ({a.plan} from "
+                        f"{a.start.isoformat()}); a customer has at most one active "
+                        f"subscription at a time, so end one where the next starts",
+                    )
 
     def credit_grant(self, path: tuple, raw: Any, customers: dict) -> CreditGrant | None:
-        spec = self.mapping(path, raw, {"id", "customer", "amount", "effective"},
-                            {"expires", "priority"})  # fmt: skip
+        spec = self.mapping(
+            path, raw, {"id", "customer", "amount", "effective"}, {"expires", "priority"}
+        )
         if spec is None:
             return None
         grant_id = self.string((*path, "id"), spec.get("id"))
@@ -489,7 +559,9 @@ class _Validator:
         effective = self.date((*path, "effective"), spec.get("effective"))
         expires = self.date((*path, "expires"), spec["expires"]) if spec.get("expires") else None
         if effective and expires and expires < effective:
-            self.error((*path, "expires"), f"must not be before effective ({effective.isoformat()})")
+            self.error(
+                (*path, "expires"), f"must not be before effective ({effective.isoformat()})"
+            )
             return None
         priority = self.integer((*path, "priority"), spec.get("priority", 0), minimum=None)
         if None in (grant_id, customer, amount, effective, priority) or (
@@ -504,8 +576,10 @@ class _Validator:
         """A mapping with all `required` keys and no key outside `required | optional`
         (`optional=None`: any key)."""
         if not isinstance(raw, dict):
-            self.error(path, "must be a mapping" + (f" with {', '.join(sorted(required))}"
-                                                    if required else ""))  # fmt: skip
+            self.error(
+                path,
+                "must be a mapping" + (f" with {', '.join(sorted(required))}" if required else ""),
+            )
             return None
         ok = True
         for key in sorted(required - set(raw)):
@@ -564,8 +638,9 @@ class _Validator:
         self.error(path, f"must be a date written YYYY-MM-DD (UTC), got {raw!r}")
         return None
 
-    def money(self, path: tuple, raw: Any, positive: bool = False,
-              maximum: Decimal | None = None) -> Decimal | None:  # fmt: skip
+    def money(
+        self, path: tuple, raw: Any, positive: bool = False, maximum: Decimal | None = None
+    ) -> Decimal | None:
         """An amount, price or rate: a decimal string, never a float (CONTRACT.md §2)."""
         if isinstance(raw, YamlFloat):
             self.error(path, f'must be a decimal string such as "{raw}", not the float {raw}')
@@ -584,17 +659,21 @@ class _Validator:
     def quantity(self, path: tuple, raw: Any, positive: bool = False) -> Decimal | None:
         """A number of units: a whole number or a decimal string, never a float."""
         if isinstance(raw, YamlFloat):
-            self.error(path, f'must be a whole number or a decimal string such as "{raw}", '
-                             f"not the float {raw}")  # fmt: skip
+            self.error(
+                path,
+                f'must be a whole number or a decimal string such as "{raw}", not the float {raw}',
+            )
             return None
-        if isinstance(raw, bool) or not (isinstance(raw, int) or
-                                         (isinstance(raw, str) and _DECIMAL.fullmatch(raw))):  # fmt: skip
+        if isinstance(raw, bool) or not (
+            isinstance(raw, int) or (isinstance(raw, str) and _DECIMAL.fullmatch(raw))
+        ):
             self.error(path, f"must be a whole number or a decimal string, got {raw!r}")
             return None
         return self.bounded(path, Decimal(raw), positive, None)
 
-    def bounded(self, path: tuple, value: Decimal, positive: bool,
-                maximum: Decimal | None) -> Decimal | None:  # fmt: skip
+    def bounded(
+        self, path: tuple, value: Decimal, positive: bool, maximum: Decimal | None
+    ) -> Decimal | None:
         if value < 0:
             self.error(path, f"must not be negative, got {value}")
             return None

@@ -69,8 +69,10 @@ def _convert(node: yaml.Node, path: Path_, doc: YamlDoc, problems: list[str]) ->
         for key_node, value_node in node.value:
             key = str(_convert(key_node, (*path, "<key>"), doc, problems))
             if key in result:
-                problems.append(f"{doc.file}:{key_node.start_mark.line + 1}: "
-                                f"{format_path((*path, key))}: duplicate key")  # fmt: skip
+                problems.append(
+                    f"{doc.file}:{key_node.start_mark.line + 1}: "
+                    f"{format_path((*path, key))}: duplicate key"
+                )
             result[key] = _convert(value_node, (*path, key), doc, problems)
         return result
     if isinstance(node, yaml.SequenceNode):

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("billing: interrupted", file=sys.stderr)
         return 1
-    except Exception as error:  # noqa: BLE001 - the last resort: one clear line, exit 1
+    except Exception as error:
         print(f"billing: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
 
@@ -103,14 +103,25 @@ def _runner(home: Path):
 def cmd_warehouse(args, home: Path) -> int:
     if args.action == "start":
         endpoint = embedded.ensure_running(home, idle_timeout_s=0)
-        print(json.dumps({"status": "running", "host": endpoint.host, "port": endpoint.port,
-                          "pid": endpoint.pid}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "status": "running",
+                    "host": endpoint.host,
+                    "port": endpoint.port,
+                    "pid": endpoint.pid,
+                }
+            )
+        )
     elif args.action == "stop":
         print(json.dumps({"status": "stopped" if embedded.stop(home) else "not running"}))
     else:
         endpoint = embedded.running_endpoint(home)
-        status = {"status": "running", "host": endpoint.host, "port": endpoint.port,
-                  "pid": endpoint.pid} if endpoint else {"status": "not running"}  # fmt: skip
+        status = (
+            {"status": "running", "host": endpoint.host, "port": endpoint.port, "pid": endpoint.pid}
+            if endpoint
+            else {"status": "not running"}
+        )
         print(json.dumps(status))
     return 0
 
@@ -138,14 +149,18 @@ def cmd_catalog_apply(args, home: Path) -> int:
         if previous is not None and _metrics_changed(client, settings.database, applied.version):
             runner.ensure_models_deployed(client, settings.database)
             runner.remeter_all(client, settings.database)
-    print(json.dumps({
-        "catalog_version": applied.version,
-        "changed": applied.changed,
-        "metrics": len(catalog.metrics),
-        "plans": len(catalog.plans),
-        "customers": len(catalog.customers),
-        "subscriptions": len(catalog.subscriptions),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "catalog_version": applied.version,
+                "changed": applied.changed,
+                "metrics": len(catalog.metrics),
+                "plans": len(catalog.plans),
+                "customers": len(catalog.customers),
+                "subscriptions": len(catalog.subscriptions),
+            }
+        )
+    )
     return 0
 
 
@@ -187,11 +202,16 @@ def cmd_ingest(args, home: Path) -> int:
         runner.run("ingest_job", partition_key=today.isoformat())
         rows = client.query(
             f"SELECT sum(accepted), sum(duplicates), sum(quarantined), "
-            f"min(arrayMin(event_dates)), max(arrayMax(event_dates)), countIf(notEmpty(event_dates)) "
+            f"min(arrayMin(event_dates)), max(arrayMax(event_dates)), "
+            f"countIf(notEmpty(event_dates)) "
             f"FROM `{settings.database}`.event_loads WHERE file_sha256 IN {{shas:Array(String)}}",
             parameters={"shas": [file.sha256 for file in landed]},
         ).result_rows[0]
-        summary = {"accepted": int(rows[0]), "duplicates": int(rows[1]), "quarantined": int(rows[2])}
+        summary = {
+            "accepted": int(rows[0]),
+            "duplicates": int(rows[1]),
+            "quarantined": int(rows[2]),
+        }
         if rows[5]:
             runner.meter_days(rows[3], rows[4])
     print(json.dumps(summary))
@@ -199,10 +219,12 @@ def cmd_ingest(args, home: Path) -> int:
 
 
 def _already_loaded(client, database: str, sha256: str) -> bool:
-    return bool(client.command(
-        f"SELECT count() FROM `{database}`.event_loads WHERE file_sha256 = {{sha:String}}",
-        parameters={"sha": sha256},
-    ))  # fmt: skip
+    return bool(
+        client.command(
+            f"SELECT count() FROM `{database}`.event_loads WHERE file_sha256 = {{sha:String}}",
+            parameters={"sha": sha256},
+        )
+    )
 
 
 def parse_period(text: str) -> str:
@@ -223,10 +245,15 @@ def cmd_usage(args, home: Path) -> int:
         parameters={"period": period},
     ).result_rows
     usage = [
-        {"customer_id": customer, "metric": metric, "group": group, "period": period,
-         "quantity": decimal_text(quantity)}
+        {
+            "customer_id": customer,
+            "metric": metric,
+            "group": group,
+            "period": period,
+            "quantity": decimal_text(quantity),
+        }
         for customer, metric, group, period, quantity in rows
-    ]  # fmt: skip
+    ]
     if args.format == "json":
         print(json.dumps(usage, indent=2))
     else:

@@ -59,8 +59,9 @@ class JobRunner:
                 raise_on_error=False,
             )
         if not result.success:
-            raise JobFailed(f"Dagster run {result.run_id} of {job_name} failed: "
-                            f"{_first_failure(result)}")
+            raise JobFailed(
+                f"Dagster run {result.run_id} of {job_name} failed: {_first_failure(result)}"
+            )
         return result
 
     def meter_days(self, first: date, last: date) -> None:

@@ -16,4 +16,3 @@ landing_days = dg.DailyPartitionsDefinition(
 metering_days = dg.DailyPartitionsDefinition(
     start_date=FIRST_EVENT_DATE.isoformat(), end_offset=2, timezone="UTC"
 )
-

@@ -30,9 +30,14 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     def settings(self) -> ClickHouseSettings:
         return ClickHouseSettings.resolve(
-            Path(self.home), self.host, self.port, self.user, self.password, self.secure,
+            Path(self.home),
+            self.host,
+            self.port,
+            self.user,
+            self.password,
+            self.secure,
             self.database,
-        )  # fmt: skip
+        )
 
     def get_client(self) -> Client:
         client = self.settings().client()

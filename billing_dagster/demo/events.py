@@ -45,27 +45,54 @@ def _day_events(rng, customer, day, calls, completions, gpu_jobs, seats) -> list
     key = f"{customer}-{day:%Y%m%d}"
     out = []
     for n in range(rng.randint(calls // 2, calls)):
-        out.append({"event_id": f"{key}-req-{n}", "customer_id": customer,
-                    "event_name": "api_request", "timestamp": _at(rng, day),
-                    "properties": {"status": rng.choice(STATUSES),
-                                   "user_id": f"u{rng.randrange(60)}"}})  # fmt: skip
+        out.append(
+            {
+                "event_id": f"{key}-req-{n}",
+                "customer_id": customer,
+                "event_name": "api_request",
+                "timestamp": _at(rng, day),
+                "properties": {"status": rng.choice(STATUSES), "user_id": f"u{rng.randrange(60)}"},
+            }
+        )
     for n in range(rng.randint(completions // 2, completions)):
-        out.append({"event_id": f"{key}-cmp-{n}", "customer_id": customer,
-                    "event_name": "completion", "timestamp": _at(rng, day),
-                    "properties": {"model": rng.choice(MODELS),
-                                   "tokens": rng.randint(50, 4000)}})  # fmt: skip
+        out.append(
+            {
+                "event_id": f"{key}-cmp-{n}",
+                "customer_id": customer,
+                "event_name": "completion",
+                "timestamp": _at(rng, day),
+                "properties": {"model": rng.choice(MODELS), "tokens": rng.randint(50, 4000)},
+            }
+        )
     for n in range(gpu_jobs):
         seconds = f"{rng.randint(30, 900)}.{rng.randrange(10)}"
-        out.append({"event_id": f"{key}-gpu-{n}", "customer_id": customer,
-                    "event_name": "gpu_job", "timestamp": _at(rng, day),
-                    "properties": {"seconds": float(seconds),
-                                   "concurrency": rng.randint(1, 8)}})  # fmt: skip
-    out.append({"event_id": f"{key}-seats", "customer_id": customer,
-                "event_name": "seat_snapshot", "timestamp": _at(rng, day),
-                "properties": {"seats": seats + rng.randint(-2, 2)}})  # fmt: skip
-    out.append({"event_id": f"{key}-storage", "customer_id": customer,
-                "event_name": "storage_snapshot", "timestamp": _at(rng, day),
-                "properties": {"gb": rng.randint(40, 400)}})  # fmt: skip
+        out.append(
+            {
+                "event_id": f"{key}-gpu-{n}",
+                "customer_id": customer,
+                "event_name": "gpu_job",
+                "timestamp": _at(rng, day),
+                "properties": {"seconds": float(seconds), "concurrency": rng.randint(1, 8)},
+            }
+        )
+    out.append(
+        {
+            "event_id": f"{key}-seats",
+            "customer_id": customer,
+            "event_name": "seat_snapshot",
+            "timestamp": _at(rng, day),
+            "properties": {"seats": seats + rng.randint(-2, 2)},
+        }
+    )
+    out.append(
+        {
+            "event_id": f"{key}-storage",
+            "customer_id": customer,
+            "event_name": "storage_snapshot",
+            "timestamp": _at(rng, day),
+            "properties": {"gb": rng.randint(40, 400)},
+        }
+    )
     return out
 
 
@@ -79,9 +106,12 @@ def _add_mess(rng: random.Random, lines: list[str], events: list[dict], period: 
     corrections = []
     completions = [e for e in events if e["event_name"] == "completion"]
     for number, original in enumerate(rng.sample(completions, 6)):
-        fixed = dict(original, event_id=f"{original['event_id']}-fix",
-                     replaces=original["event_id"],
-                     properties={**original["properties"], "tokens": 1})  # fmt: skip
+        fixed = dict(
+            original,
+            event_id=f"{original['event_id']}-fix",
+            replaces=original["event_id"],
+            properties={**original["properties"], "tokens": 1},
+        )
         if number == 0:  # a chain: the fix is itself fixed
             corrections.append(json.dumps(fixed))
             fixed = dict(fixed, event_id=f"{fixed['event_id']}-2", replaces=fixed["event_id"])
@@ -91,11 +121,29 @@ def _add_mess(rng: random.Random, lines: list[str], events: list[dict], period: 
     bad = [
         '{"event_id": "broken-1", "customer_id": "acme", ',
         json.dumps({"event_id": "no-time", "customer_id": "acme", "event_name": "api_request"}),
-        json.dumps({"event_id": "bad-time", "customer_id": "acme", "event_name": "api_request",
-                    "timestamp": f"{period}-05 10:00"}),
-        json.dumps({"event_id": "who", "customer_id": "hooli", "event_name": "api_request",
-                    "timestamp": f"{period}-05T10:00:00Z"}),
-        json.dumps({"event_id": 42, "customer_id": "acme", "event_name": "api_request",
-                    "timestamp": f"{period}-05T10:00:00Z"}),
-    ]  # fmt: skip
+        json.dumps(
+            {
+                "event_id": "bad-time",
+                "customer_id": "acme",
+                "event_name": "api_request",
+                "timestamp": f"{period}-05 10:00",
+            }
+        ),
+        json.dumps(
+            {
+                "event_id": "who",
+                "customer_id": "hooli",
+                "event_name": "api_request",
+                "timestamp": f"{period}-05T10:00:00Z",
+            }
+        ),
+        json.dumps(
+            {
+                "event_id": 42,
+                "customer_id": "acme",
+                "event_name": "api_request",
+                "timestamp": f"{period}-05T10:00:00Z",
+            }
+        ),
+    ]
     return lines + resends + conflicting + corrections + bad

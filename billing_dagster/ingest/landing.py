@@ -111,4 +111,3 @@ def _hash_file(path: Path) -> str:
         while chunk := reader.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-

@@ -213,13 +213,35 @@ class EventLoader:
         event_dates = self._event_dates(seq)
         self.client.insert(
             f"{self.db}.event_loads",
-            [[seq, file_sha256, file_name, str(path), landing_date, counts["lines"],
-              counts["accepted"], counts["duplicates"], counts["conflicts"],
-              counts["quarantined"], list(event_dates)]],
-            column_names=["load_seq", "file_sha256", "file_name", "landing_path",
-                          "landing_date", "lines", "accepted", "duplicates", "conflicts",
-                          "quarantined", "event_dates"],
-        )  # fmt: skip
+            [
+                [
+                    seq,
+                    file_sha256,
+                    file_name,
+                    str(path),
+                    landing_date,
+                    counts["lines"],
+                    counts["accepted"],
+                    counts["duplicates"],
+                    counts["conflicts"],
+                    counts["quarantined"],
+                    list(event_dates),
+                ]
+            ],
+            column_names=[
+                "load_seq",
+                "file_sha256",
+                "file_name",
+                "landing_path",
+                "landing_date",
+                "lines",
+                "accepted",
+                "duplicates",
+                "conflicts",
+                "quarantined",
+                "event_dates",
+            ],
+        )
         self.client.command(f"DROP TABLE {self.db}.{stage}")
         return LoadResult(seq, event_dates=event_dates, **counts)
 
@@ -270,7 +292,9 @@ class EventLoader:
             f"CREATE TABLE {self.db}.{stage}_exact (line_no UInt64, properties "
             f"Map(String, String)) ENGINE = Join(ANY, LEFT, line_no)"
         )
-        self.client.insert(f"{self.db}.{stage}_exact", exact, column_names=["line_no", "properties"])
+        self.client.insert(
+            f"{self.db}.{stage}_exact", exact, column_names=["line_no", "properties"]
+        )
         self.client.command(
             f"ALTER TABLE {self.db}.{stage} UPDATE properties = "
             f"joinGet('{self.db.strip('`')}.{stage}_exact', 'properties', line_no) "
@@ -297,8 +321,7 @@ class EventLoader:
             f"GROUP BY key_hash HAVING count() > 1"
         )
         self.client.command(
-            f"CREATE TABLE {db}.{stage}_existing ENGINE = MergeTree ORDER BY key_hash "
-            f"AS {existing}"
+            f"CREATE TABLE {db}.{stage}_existing ENGINE = MergeTree ORDER BY key_hash AS {existing}"
         )
         self.client.command(
             f"CREATE TABLE {db}.{stage}_repeated ENGINE = MergeTree ORDER BY key_hash "
@@ -338,7 +361,9 @@ class EventLoader:
         counts = self.client.query(
             f"SELECT count(), countIf(reason != '') FROM {db}.{stage}"
         ).result_rows[0]
-        accepted = self.client.command(f"SELECT count() FROM {db}.raw_events WHERE load_seq = {seq}")
+        accepted = self.client.command(
+            f"SELECT count() FROM {db}.raw_events WHERE load_seq = {seq}"
+        )
         duplicates, conflicts = self.client.query(
             f"SELECT count(), countIf(is_conflict) FROM {db}.event_duplicates "
             f"WHERE load_seq = {seq}"
@@ -354,17 +379,24 @@ class EventLoader:
     def _event_dates(self, seq: int) -> tuple[date, ...]:
         """Days whose usage changed: days of the new events and of the events they replace."""
         db = self.db
-        days = {row[0] for row in self.client.query(
-            f"SELECT DISTINCT event_date FROM {db}.raw_events WHERE load_seq = {seq}"
-        ).result_rows}  # fmt: skip
+        days = {
+            row[0]
+            for row in self.client.query(
+                f"SELECT DISTINCT event_date FROM {db}.raw_events WHERE load_seq = {seq}"
+            ).result_rows
+        }
         corrected = (
             f"SELECT sipHash128(customer_id, assumeNotNull(replaces)) FROM {db}.raw_events "
             f"WHERE load_seq = {seq} AND replaces IS NOT NULL"
         )
         if self.client.command(f"SELECT count() FROM ({corrected})"):
-            days |= {row[0] for row in self.client.query(
-                f"SELECT DISTINCT event_date FROM {db}.raw_events WHERE key_hash IN ({corrected})"
-            ).result_rows}  # fmt: skip
+            days |= {
+                row[0]
+                for row in self.client.query(
+                    f"SELECT DISTINCT event_date FROM {db}.raw_events "
+                    f"WHERE key_hash IN ({corrected})"
+                ).result_rows
+            }
         return tuple(sorted(days))
 
 

@@ -85,10 +85,16 @@ def _start(directory: Path, idle_timeout_s: float) -> Endpoint:
     state_file.unlink(missing_ok=True)
     log_path = directory / "server.log"
     command = [
-        sys.executable, "-m", "billing_dagster.warehouse.server",
-        "--data", str(directory / "data"), "--state", str(state_file),
-        "--idle-timeout", str(idle_timeout_s),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "billing_dagster.warehouse.server",
+        "--data",
+        str(directory / "data"),
+        "--state",
+        str(state_file),
+        "--idle-timeout",
+        str(idle_timeout_s),
+    ]
     with open(log_path, "ab") as log:
         # A new session: the server outlives the command that started it and is not hit
         # by the terminal's Ctrl-C meant for that command.
@@ -104,17 +110,20 @@ def _start(directory: Path, idle_timeout_s: float) -> Endpoint:
             return endpoint
         time.sleep(0.05)
     process.kill()
-    raise WarehouseError(f"the embedded warehouse did not start within {START_TIMEOUT_S:.0f}s; "
-                         f"see {log_path}")
+    raise WarehouseError(
+        f"the embedded warehouse did not start within {START_TIMEOUT_S:.0f}s; see {log_path}"
+    )
 
 
 def _start_failure(directory: Path, log_path: Path) -> str:
     """Say plainly why the server exited; chDB's own message hides the usual cause."""
     tail = log_path.read_text(errors="replace")[-4000:]
     if "Cannot lock file" in tail or "Another server instance" in tail:
-        return (f"the warehouse data directory {directory / 'data'} is in use by another "
-                f"process (a ClickHouse/chDB instance outside this project?); stop it or "
-                f"use another --home")
+        return (
+            f"the warehouse data directory {directory / 'data'} is in use by another "
+            f"process (a ClickHouse/chDB instance outside this project?); stop it or "
+            f"use another --home"
+        )
     last = [line for line in tail.splitlines() if line.strip()][-3:]
     return "the embedded warehouse failed to start: " + " | ".join(last) + f" (log: {log_path})"
 

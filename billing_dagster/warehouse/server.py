@@ -32,19 +32,36 @@ from billing_dagster.warehouse import sql_text
 from billing_dagster.warehouse.body import decode_body, split_multipart
 
 os.environ["TZ"] = "UTC"  # the engine reads its server timezone from here
-import chdb  # noqa: E402  (must come after TZ is set)
+import chdb
 
 #: Reported as the server version; clients compare it numerically, so digits only.
 SERVER_VERSION = "26.9.2.1"
 
 #: URL parameters that belong to the HTTP interface, not to query settings.
 HTTP_PARAMETERS = {
-    "query", "database", "default_format", "session_id", "session_timeout", "session_check",
-    "query_id", "user", "password", "quota_key", "compress", "decompress",
-    "enable_http_compression", "wait_end_of_query", "buffer_size", "client_protocol_version",
-    "send_progress_in_http_headers", "http_headers_progress_interval_ms", "readonly",
-    "http_response_buffer_size", "http_wait_end_of_query", "cancel_http_readonly_queries_on_client_close",
-}  # fmt: skip
+    "query",
+    "database",
+    "default_format",
+    "session_id",
+    "session_timeout",
+    "session_check",
+    "query_id",
+    "user",
+    "password",
+    "quota_key",
+    "compress",
+    "decompress",
+    "enable_http_compression",
+    "wait_end_of_query",
+    "buffer_size",
+    "client_protocol_version",
+    "send_progress_in_http_headers",
+    "http_headers_progress_interval_ms",
+    "readonly",
+    "http_response_buffer_size",
+    "http_wait_end_of_query",
+    "cancel_http_readonly_queries_on_client_close",
+}
 
 ERROR_CODE = re.compile(r"Code: (\d+)\.")
 DEFAULT_SESSION_TIMEOUT_S = 60.0
@@ -241,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
         # Headers and body are written separately; without this every reply stalls ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (signature is fixed)
+    def log_message(self, format: str, *args) -> None:
         pass  # one line per query would drown the log; errors are logged in _reply_error
 
     def do_GET(self) -> None:
@@ -397,7 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     signal.signal(signal.SIGINT, lambda *_: threading.Thread(target=server.shutdown).start())
     if args.idle_timeout > 0:
-        threading.Thread(target=stop_when_idle, args=(server, args.idle_timeout), daemon=True).start()
+        threading.Thread(
+            target=stop_when_idle, args=(server, args.idle_timeout), daemon=True
+        ).start()
     write_state(args.state, server.server_address[1])
     server.log(f"serving {args.data} on 127.0.0.1:{server.server_address[1]} pid {os.getpid()}")
     try:

@@ -29,8 +29,13 @@ WINDOWS = {
 
 
 def ev(key, customer, name, timestamp, **properties) -> dict:
-    return {"event_id": key, "customer_id": customer, "event_name": name,
-            "timestamp": timestamp, "properties": properties}  # fmt: skip
+    return {
+        "event_id": key,
+        "customer_id": customer,
+        "event_name": name,
+        "timestamp": timestamp,
+        "properties": properties,
+    }
 
 
 B_EVENTS = [
@@ -57,15 +62,24 @@ B_EVENTS = [
     ev("s-b", "b", "seat", "2026-10-20T00:00:00Z", seats=7),  # same instant, greater id
 ]
 CORRECTIONS = [
-    {**ev("c5-fix", "b", "completion", "2026-10-03T00:00:00Z", model="small", tokens=10),
-     "replaces": "c5"},
-    {**ev("c6-b", "b", "completion", "2026-10-12T00:00:00Z", model="large", tokens=8),
-     "replaces": "c6"},
-    {**ev("c6-c", "b", "completion", "2026-10-13T00:00:00Z", model="large", tokens=9),
-     "replaces": "c6-b"},
-    {**ev("c7-void", "b", "completion", "2026-10-04T00:00:00Z", model="small", tokens=500),
-     "replaces": "c7", "void": True},
-]  # fmt: skip
+    {
+        **ev("c5-fix", "b", "completion", "2026-10-03T00:00:00Z", model="small", tokens=10),
+        "replaces": "c5",
+    },
+    {
+        **ev("c6-b", "b", "completion", "2026-10-12T00:00:00Z", model="large", tokens=8),
+        "replaces": "c6",
+    },
+    {
+        **ev("c6-c", "b", "completion", "2026-10-13T00:00:00Z", model="large", tokens=9),
+        "replaces": "c6-b",
+    },
+    {
+        **ev("c7-void", "b", "completion", "2026-10-04T00:00:00Z", model="small", tokens=500),
+        "replaces": "c7",
+        "void": True,
+    },
+]
 A_EVENTS = [
     ev("a1", "a", "api", "2026-10-09T23:59:59Z", status="200", user="u1"),  # before start
     ev("a2", "a", "api", "2026-10-10T00:00:00Z", status="200", user="u1"),
@@ -76,18 +90,26 @@ A_EVENTS = [
 
 
 def row(customer, metric, quantity, group=None):
-    return {"customer_id": customer, "metric": metric, "group": group, "period": "2026-10",
-            "quantity": quantity}  # fmt: skip
+    return {
+        "customer_id": customer,
+        "metric": metric,
+        "group": group,
+        "period": "2026-10",
+        "quantity": quantity,
+    }
 
 
 EXPECTED_OCTOBER = [
-    row("a", "calls", "2"), row("a", "calls", "2"),  # [10-10, 10-20) then [10-20, ...)
-    row("a", "users", "2"), row("a", "users", "1"),
+    row("a", "calls", "2"),
+    row("a", "calls", "2"),  # [10-10, 10-20) then [10-20, ...)
+    row("a", "users", "2"),
+    row("a", "users", "1"),
     row("b", "amount", "0.3"),
     row("b", "calls", "3"),
     row("b", "peak", "8.5"),
     row("b", "seats", "7"),
-    row("b", "tokens", "59", "large"), row("b", "tokens", "110", "small"),
+    row("b", "tokens", "59", "large"),
+    row("b", "tokens", "110", "small"),
     row("b", "users", "3"),
 ]
 
@@ -126,8 +148,10 @@ def test_ingest_then_usage_matches_hand_computed_quantities(catalog, home, tmp_p
     code, out, _ = run(capsys, "ingest", first)  # the same file again changes nothing
     assert json.loads(out) == {"accepted": 0, "duplicates": 0, "quarantined": 0}
     code, out, _ = run(capsys, "usage", "--period", "2026-11", "--format", "json")
-    assert json.loads(out) == [row("b", "calls", "2") | {"period": "2026-11"},
-                               row("b", "users", "1") | {"period": "2026-11"}]  # fmt: skip
+    assert json.loads(out) == [
+        row("b", "calls", "2") | {"period": "2026-11"},
+        row("b", "users", "1") | {"period": "2026-11"},
+    ]
 
 
 def test_usage_rejects_a_malformed_period(catalog, home, capsys):
@@ -140,7 +164,9 @@ def test_commands_need_a_catalog_first(client, home, tmp_path, capsys):
     events = write_jsonl(tmp_path / "e.jsonl", A_EVENTS)
     code, out, err = run(capsys, "ingest", events)
     assert (code, out) == (2, "")
-    assert err == "billing: no catalog has been applied yet; run `billing catalog apply FILE` first\n"
+    assert (
+        err == "billing: no catalog has been applied yet; run `billing catalog apply FILE` first\n"
+    )
 
 
 def test_ingest_reports_missing_and_unsupported_files(catalog, home, tmp_path, capsys):

@@ -21,8 +21,12 @@ DAY = date(2026, 11, 1)
 
 def event(key, **fields) -> str:
     """One event line; any field may be overridden, `key` becomes the event_id."""
-    base = {"event_id": key, "customer_id": "acme", "event_name": "call",
-            "timestamp": "2026-10-10T10:00:00Z"}  # fmt: skip
+    base = {
+        "event_id": key,
+        "customer_id": "acme",
+        "event_name": "call",
+        "timestamp": "2026-10-10T10:00:00Z",
+    }
     return json.dumps({**base, **fields})
 
 
@@ -47,36 +51,57 @@ def quarantine(client, database) -> list[tuple[int, str]]:
 BAD_LINES = [
     ("not json", "line is not valid JSON"),
     ("[1, 2]", "line is not a JSON object"),
-    (json.dumps({"customer_id": "acme", "event_name": "call", "timestamp": "2026-10-10T10:00:00Z"}),
-     'missing required field "event_id"'),
+    (
+        json.dumps(
+            {"customer_id": "acme", "event_name": "call", "timestamp": "2026-10-10T10:00:00Z"}
+        ),
+        'missing required field "event_id"',
+    ),
     (event(7), 'field "event_id" must be a string, got a number'),
     (event(""), 'field "event_id" must not be empty'),
     (event("e" * 257), 'field "event_id" must be at most 256 characters'),
-    (json.dumps({"event_id": "a", "event_name": "call", "timestamp": "2026-10-10T10:00:00Z"}),
-     'missing required field "customer_id"'),
+    (
+        json.dumps({"event_id": "a", "event_name": "call", "timestamp": "2026-10-10T10:00:00Z"}),
+        'missing required field "customer_id"',
+    ),
     (event("b", customer_id=None), 'field "customer_id" must be a string, got null'),
     (event("c", event_name=["call"]), 'field "event_name" must be a string, got an array'),
-    (json.dumps({"event_id": "d", "customer_id": "acme", "event_name": "call"}),
-     'missing required field "timestamp"'),
+    (
+        json.dumps({"event_id": "d", "customer_id": "acme", "event_name": "call"}),
+        'missing required field "timestamp"',
+    ),
     (event("e", timestamp=1760000000), 'field "timestamp" must be a string, got a number'),
-    (event("f", timestamp="2026-10-10T10:00:00"),
-     'field "timestamp" is not an RFC 3339 timestamp with an offset or Z: "2026-10-10T10:00:00"'),
-    (event("g", timestamp="2026-02-30T10:00:00Z"),
-     'field "timestamp" is not an RFC 3339 timestamp with an offset or Z: "2026-02-30T10:00:00Z"'),
-    (event("h", timestamp="2019-12-31T23:59:59Z"),
-     'field "timestamp" is before 2020-01-01, the first metering day: "2019-12-31T23:59:59Z"'),
+    (
+        event("f", timestamp="2026-10-10T10:00:00"),
+        'field "timestamp" is not an RFC 3339 timestamp with an offset or Z: "2026-10-10T10:00:00"',
+    ),
+    (
+        event("g", timestamp="2026-02-30T10:00:00Z"),
+        'field "timestamp" is not an RFC 3339 timestamp with an offset or Z: '
+        '"2026-02-30T10:00:00Z"',
+    ),
+    (
+        event("h", timestamp="2019-12-31T23:59:59Z"),
+        'field "timestamp" is before 2020-01-01, the first metering day: "2019-12-31T23:59:59Z"',
+    ),
     (event("i", properties=[1]), 'field "properties" must be an object, got an array'),
-    (event("j", properties={"tier": {"a": 1}}),
-     'property "tier" must be a string, number or bool, got object'),
-    (event("k", properties={"tier": None}),
-     'property "tier" must be a string, number or bool, got null'),
+    (
+        event("j", properties={"tier": {"a": 1}}),
+        'property "tier" must be a string, number or bool, got object',
+    ),
+    (
+        event("k", properties={"tier": None}),
+        'property "tier" must be a string, number or bool, got null',
+    ),
     (event("l", source=5), 'field "source" must be a string, got a number'),
     (event("m", replaces=True), 'field "replaces" must be a string, got a bool'),
-    (event("n", replaces="n"),
-     'field "replaces" names the event itself; it must name an earlier event'),
+    (
+        event("n", replaces="n"),
+        'field "replaces" names the event itself; it must name an earlier event',
+    ),
     (event("o", void="yes"), 'field "void" must be true or false, got a string'),
     (event("p", customer_id="hooli"), 'unknown customer_id "hooli": not a customer in the catalog'),
-]  # fmt: skip
+]
 
 
 def test_every_kind_of_bad_line_is_quarantined_with_its_reason(loader, client, database, tmp_path):
@@ -86,8 +111,9 @@ def test_every_kind_of_bad_line_is_quarantined_with_its_reason(loader, client, d
     assert quarantine(client, database) == [
         (number, reason) for number, (_, reason) in enumerate(BAD_LINES, start=1)
     ]
-    raw = client.query(f"SELECT raw_line FROM `{database}`.quarantined_events "
-                       f"WHERE line_no = 1").result_rows  # fmt: skip
+    raw = client.query(
+        f"SELECT raw_line FROM `{database}`.quarantined_events WHERE line_no = 1"
+    ).result_rows
     assert raw == [("not json",)]
 
 
@@ -96,15 +122,20 @@ def test_first_copy_wins_within_a_file_and_across_loads(loader, client, database
     second = load(loader, tmp_path, [event("b"), event("c")], "two.jsonl")
     assert (first.accepted, first.duplicates, first.conflicts) == (2, 1, 0)
     assert (second.accepted, second.duplicates, second.conflicts) == (1, 1, 0)
-    rows = client.query(f"SELECT event_id, load_seq, line_no FROM `{database}`.raw_events "
-                        f"ORDER BY event_id").result_rows  # fmt: skip
+    rows = client.query(
+        f"SELECT event_id, load_seq, line_no FROM `{database}`.raw_events ORDER BY event_id"
+    ).result_rows
     assert rows == [("a", 1, 1), ("b", 1, 2), ("c", 2, 2)]
 
 
 def test_a_copy_with_other_content_is_a_recorded_conflict(loader, client, database, tmp_path):
     load(loader, tmp_path, [event("a", properties={"n": 1})], "one.jsonl")
-    result = load(loader, tmp_path, [event("a", properties={"n": 2}),
-                                     event("a", properties={"n": 1})], "two.jsonl")  # fmt: skip
+    result = load(
+        loader,
+        tmp_path,
+        [event("a", properties={"n": 2}), event("a", properties={"n": 1})],
+        "two.jsonl",
+    )
     assert (result.accepted, result.duplicates, result.conflicts) == (0, 2, 1)
     rows = client.query(
         f"SELECT line_no, is_conflict, first_load_seq, first_line_no "
@@ -128,18 +159,29 @@ def test_property_values_keep_their_exact_text(loader, client, database, tmp_pat
     properties, timestamp = client.query(
         f"SELECT properties, timestamp FROM `{database}`.raw_events"
     ).result_rows[0]
-    assert properties == {"small": "0.1", "long": "0.1234567890123456789",
-                          "big": "123456789012345678901234", "exp": "1000", "zeros": "2.5",
-                          "flag": "false", "text": 'café "q"'}  # fmt: skip
+    assert properties == {
+        "small": "0.1",
+        "long": "0.1234567890123456789",
+        "big": "123456789012345678901234",
+        "exp": "1000",
+        "zeros": "2.5",
+        "flag": "false",
+        "text": 'café "q"',
+    }
     assert timestamp == datetime(2026, 10, 10, 8, 0, 0, 123000)  # UTC, millisecond precision
 
 
 def test_corrections_are_stored_and_name_the_days_they_change(loader, client, database, tmp_path):
     load(loader, tmp_path, [event("a", timestamp="2026-10-03T00:00:00Z")], "one.jsonl")
-    result = load(loader, tmp_path, [
-        event("b", replaces="a", timestamp="2026-10-05T00:00:00Z"),
-        event("c", replaces="b", void=True, timestamp="2026-10-05T00:00:00Z"),
-    ], "two.jsonl")  # fmt: skip
+    result = load(
+        loader,
+        tmp_path,
+        [
+            event("b", replaces="a", timestamp="2026-10-05T00:00:00Z"),
+            event("c", replaces="b", void=True, timestamp="2026-10-05T00:00:00Z"),
+        ],
+        "two.jsonl",
+    )
     assert result.accepted == 2
     assert result.event_dates == (date(2026, 10, 3), date(2026, 10, 5))
 
@@ -149,8 +191,9 @@ def test_an_unfinished_load_leaves_nothing_visible_and_is_cleaned_up(
 ):
     db = f"`{database}`"
     client.command(f"CREATE TABLE {db}.load_9 (n UInt8) ENGINE = Memory")
-    client.command(f"INSERT INTO {db}.raw_events (event_id, customer_id, load_seq) "
-                   f"VALUES ('ghost', 'acme', 9)")  # fmt: skip
+    client.command(
+        f"INSERT INTO {db}.raw_events (event_id, customer_id, load_seq) VALUES ('ghost', 'acme', 9)"
+    )
     assert loader.discard_unfinished_loads() == [9]
     assert client.command(f"SELECT count() FROM {db}.raw_events") == 0
     assert not client.command(f"EXISTS TABLE {db}.load_9")

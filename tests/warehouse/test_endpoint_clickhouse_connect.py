@@ -58,8 +58,11 @@ def test_compressed_inserts_and_streamed_results(settings, table):
         client = clickhouse_connect.get_client(
             host=settings.host, port=settings.port, compress=compression
         )
-        client.insert(table, [[i, "z", Decimal(i), datetime.now(UTC), {}, None]
-                              for i in range(20_000)], column_names=COLUMNS)  # fmt: skip
+        client.insert(
+            table,
+            [[i, "z", Decimal(i), datetime.now(UTC), {}, None] for i in range(20_000)],
+            column_names=COLUMNS,
+        )
     client = settings.client()
     assert client.command(f"SELECT count() FROM {table}") == 60_000
     with client.query_row_block_stream("SELECT number FROM numbers(1000000)") as stream:
@@ -99,10 +102,13 @@ def test_concurrent_sessions_do_not_interfere(settings, table):
         try:
             client = settings.client()
             for n in range(20):
-                client.insert(table, [[worker * 1000 + n, "c", Decimal(1), datetime.now(UTC),
-                                       {}, None]], column_names=COLUMNS)  # fmt: skip
+                client.insert(
+                    table,
+                    [[worker * 1000 + n, "c", Decimal(1), datetime.now(UTC), {}, None]],
+                    column_names=COLUMNS,
+                )
                 client.query(f"SELECT count() FROM {table}")
-        except Exception as error:  # noqa: BLE001 - collected and asserted below
+        except Exception as error:
             errors.append(error)
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]

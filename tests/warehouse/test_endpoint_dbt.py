@@ -17,10 +17,21 @@ PROJECT = REPO / "tests" / "fixtures" / "dbt_endpoint"
 
 def dbt_build(project: Path, rows: int) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "build", "--project-dir", str(project),
-         "--profiles-dir", str(project), "--vars", f"{{rows: {rows}}}"],
-        capture_output=True, text=True, env=dict(os.environ), check=False,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            "build",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--vars",
+            f"{{rows: {rows}}}",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=False,
+    )
 
 
 def test_dbt_build_twice_with_seeds_tables_incrementals_and_tests(tmp_path, client, database):
@@ -33,9 +44,12 @@ def test_dbt_build_twice_with_seeds_tables_incrementals_and_tests(tmp_path, clie
     assert second.returncode == 0, second.stdout[-3000:]
 
     db = f"`{database}`"
-    assert client.query(f"SELECT code, price, per_thousand FROM {db}.priced ORDER BY code"
-                        ).result_rows == [("api", Decimal("0.001"), Decimal("1")),
-                                          ("tokens", Decimal("0.000002"), Decimal("0.002"))]  # fmt: skip
+    assert client.query(
+        f"SELECT code, price, per_thousand FROM {db}.priced ORDER BY code"
+    ).result_rows == [
+        ("api", Decimal("0.001"), Decimal("1")),
+        ("tokens", Decimal("0.000002"), Decimal("0.002")),
+    ]
     assert client.command(f"SELECT count() FROM {db}.growing_default") == 5
     assert client.query(
         f"SELECT n, seen_with FROM {db}.growing_delete_insert ORDER BY n"

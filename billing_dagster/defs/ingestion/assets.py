@@ -1,6 +1,5 @@
 """Ingestion: event files in the landing zone become rows of the event store."""
 
-
 import fcntl
 from contextlib import contextmanager
 from datetime import date
@@ -13,7 +12,6 @@ from billing_dagster.defs.partitions import landing_days
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 from billing_dagster.ingest import landing
 from billing_dagster.ingest.loader import EventLoader
-
 
 EVENT_TABLES = {
     "raw_events": "First accepted copy of every event; append-only.",
@@ -51,8 +49,11 @@ def event_store(
         discarded = loader.discard_unfinished_loads()
         if discarded:
             context.log.warning(f"removed rows of unfinished loads {discarded}")
-        pending = [f for f in landing.landed_files(billing_home.path, day)
-                   if not loader.already_loaded(f.sha256)]  # fmt: skip
+        pending = [
+            f
+            for f in landing.landed_files(billing_home.path, day)
+            if not loader.already_loaded(f.sha256)
+        ]
         for number, landed in enumerate(pending, start=1):
             result = loader.load(
                 landed.path, landed.sha256, landed.original_name, day, catalog_version
@@ -72,7 +73,9 @@ def event_store(
         "event_dates": dg.MetadataValue.json(sorted(d.isoformat() for d in event_dates)),
     }
     for name in EVENT_TABLES:
-        yield dg.MaterializeResult(asset_key=name, metadata=metadata if name == "raw_events" else {})
+        yield dg.MaterializeResult(
+            asset_key=name, metadata=metadata if name == "raw_events" else {}
+        )
 
 
 @contextmanager

@@ -5,7 +5,6 @@ when the dbt project changes), `metering_daily` (incremental, one partition per 
 a range in one dbt run) and `period_usage` (views over the daily table per billing period).
 """
 
-
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 

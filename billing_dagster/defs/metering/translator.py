@@ -20,4 +20,3 @@ class MeteringTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(group_name="metering").merge_attributes(
             tags={"layer": layer}
         )
-
