@@ -82,6 +82,8 @@ class _Validator:
         self.problems: list[str] = []
         self.metrics: dict[str, Metric] = {}
         self.plans: dict[str, Plan] = {}
+        #: Codes defined but invalid: references to them are not reported again as unknown.
+        self.broken: set[str] = set()
 
     def error(self, path: tuple, message: str) -> None:
         self.problems.append(
@@ -96,15 +98,18 @@ class _Validator:
             return Catalog((), (), ())
         for i, raw in enumerate(self.sequence(("metrics",), top.get("metrics"))):
             metric = self.metric(("metrics", i), raw)
+            self.remember_broken(raw, "code", metric)
             if metric and self.unique(("metrics", i, "code"), metric.code, self.metrics, "metric"):
                 self.metrics[metric.code] = metric
         for i, raw in enumerate(self.sequence(("plans",), top.get("plans"))):
             plan = self.plan(("plans", i), raw)
+            self.remember_broken(raw, "code", plan)
             if plan and self.unique(("plans", i, "code"), plan.code, self.plans, "plan"):
                 self.plans[plan.code] = plan
         customers: dict[str, Customer] = {}
         for i, raw in enumerate(self.sequence(("customers",), top.get("customers"))):
             customer = self.customer(("customers", i), raw)
+            self.remember_broken(raw, "id", customer)
             if customer and self.unique(("customers", i, "id"), customer.id, customers, "customer"):
                 customers[customer.id] = customer
         grants: dict[str, CreditGrant] = {}
@@ -119,6 +124,10 @@ class _Validator:
             tuple(customers.values()),
             tuple(grants.values()),
         )
+
+    def remember_broken(self, raw: Any, key: str, parsed: Any) -> None:
+        if parsed is None and isinstance(raw, dict) and isinstance(raw.get(key), str):
+            self.broken.add(raw[key])
 
     # -- metrics ----------------------------------------------------------------------
 
@@ -251,7 +260,7 @@ class _Validator:
             return None
         metric_code = self.string((*path, "metric"), raw.get("metric"))
         metric = self.metrics.get(metric_code) if metric_code else None
-        if metric_code and metric is None:
+        if metric_code and metric is None and metric_code not in self.broken:
             self.error(
                 (*path, "metric"), f'unknown metric "{metric_code}"; define it under metrics'
             )
@@ -418,7 +427,7 @@ class _Validator:
             return None
         plan_code = self.string((*path, "plan"), spec.get("plan"))
         plan = self.plans.get(plan_code) if plan_code else None
-        if plan_code and plan is None:
+        if plan_code and plan is None and plan_code not in self.broken:
             self.error((*path, "plan"), f'unknown plan "{plan_code}"')
         if plan is None or start is None or (spec.get("end") is not None and end is None):
             return None
@@ -553,7 +562,8 @@ class _Validator:
         grant_id = self.string((*path, "id"), spec.get("id"))
         customer = self.string((*path, "customer"), spec.get("customer"))
         if customer and customer not in customers:
-            self.error((*path, "customer"), f'unknown customer "{customer}"')
+            if customer not in self.broken:
+                self.error((*path, "customer"), f'unknown customer "{customer}"')
             customer = None
         amount = self.money((*path, "amount"), spec.get("amount"), positive=True)
         effective = self.date((*path, "effective"), spec.get("effective"))

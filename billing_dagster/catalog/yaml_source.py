@@ -79,7 +79,10 @@ def _convert(node: yaml.Node, path: Path_, doc: YamlDoc, problems: list[str]) ->
         return [_convert(item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
     if node.tag == "tag:yaml.org,2002:float":
         return YamlFloat(node.value)
-    return _constructor.construct_object(node, deep=True)
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except ValueError:  # looks like a date but is not one (2026-13-01): validation says so
+        return node.value
 
 
 def format_path(path: Path_) -> str:
