@@ -1,14 +1,18 @@
 """Validation of a catalog file against CONTRACT.md §2, reporting every problem at once.
 
 A catalog is accepted whole or not at all. Each problem is one line,
-`<file>:<line>: <path in the YAML>: <what is wrong and what to do>`, so a user can fix all
-of them in one pass. The result is the immutable `Catalog` of `model.py`.
+`<file>:<line>: <path in the YAML>: <what is wrong and what to do>`, listed in the order of
+the file, so a user can fix all of them in one pass. The result is the immutable `Catalog`
+of `model.py`.
+
+Checks keep going after a problem: a part that is invalid becomes None, and whatever refers
+to it (a charge on a broken metric, a grant of a broken customer) is not reported again.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,23 +35,34 @@ from billing_dagster.catalog.model import (
     Tier,
 )
 from billing_dagster.catalog.yaml_source import (
+    Problem,
     YamlDoc,
     YamlError,
     YamlFloat,
-    format_path,
+    YamlPath,
     load_yaml,
 )
 
 AGGREGATIONS = ("count", "sum", "count_unique", "max", "latest")
 #: Fields each charge model requires, and those it may have.
-MODEL_FIELDS = {
+MODEL_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "per_unit": ({"unit_price"}, set()),
     "graduated": ({"tiers"}, set()),
     "volume": ({"tiers"}, set()),
     "package": ({"package_size", "package_price"}, {"free_units"}),
 }
+#: The field holding each discount type's number.
+DISCOUNT_FIELDS = {"percentage": "value", "fixed": "amount"}
+PRICE_FIELDS = set().union(*(required | optional for required, optional in MODEL_FIELDS.values()))
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class _Missing:
+    """A required key that is absent: already reported by `mapping`, so checks stay quiet."""
+
+
+_MISSING: Any = _Missing()
 
 
 class CatalogError(Exception):
@@ -59,6 +74,7 @@ class CatalogError(Exception):
 
 
 def validate_catalog_file(file: str | Path) -> Catalog:
+    """Read and validate `file`; raises `CatalogError` listing every problem."""
     try:
         doc = load_yaml(file)
     except YamlError as error:
@@ -67,10 +83,12 @@ def validate_catalog_file(file: str | Path) -> Catalog:
 
 
 def validate_catalog(doc: YamlDoc) -> Catalog:
+    """Validate a loaded document; raises `CatalogError` listing every problem."""
     validator = _Validator(doc)
     catalog = validator.catalog()
-    if validator.problems:
-        raise CatalogError(validator.problems)
+    if problems := doc.problems + validator.problems:
+        in_file_order = sorted(dict.fromkeys(problems), key=lambda problem: problem[0])
+        raise CatalogError([text for _, text in in_file_order])
     return catalog
 
 
@@ -79,16 +97,19 @@ class _Validator:
 
     def __init__(self, doc: YamlDoc):
         self.doc = doc
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.metrics: dict[str, Metric] = {}
         self.plans: dict[str, Plan] = {}
-        #: Codes defined but invalid: references to them are not reported again as unknown.
-        self.broken: set[str] = set()
+        #: Per section, the codes defined but invalid, or None when the section itself is
+        #: unusable: references to them have been reported already, not as unknown.
+        self.broken: dict[str, set[str] | None] = {
+            "metrics": set(),
+            "plans": set(),
+            "customers": set(),
+        }
 
-    def error(self, path: tuple, message: str) -> None:
-        self.problems.append(
-            f"{self.doc.file}:{self.doc.line(path)}: {format_path(path)}: {message}"
-        )
+    def error(self, path: YamlPath, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
 
     # -- the document -----------------------------------------------------------------
 
@@ -96,20 +117,20 @@ class _Validator:
         top = self.mapping((), self.doc.data, {"metrics", "plans", "customers"}, {"credit_grants"})
         if top is None:
             return Catalog((), (), ())
-        for i, raw in enumerate(self.sequence(("metrics",), top.get("metrics"))):
+        for i, raw in enumerate(self.section(top, "metrics")):
             metric = self.metric(("metrics", i), raw)
-            self.remember_broken(raw, "code", metric)
+            self.remember_broken("metrics", raw, "code", metric)
             if metric and self.unique(("metrics", i, "code"), metric.code, self.metrics, "metric"):
                 self.metrics[metric.code] = metric
-        for i, raw in enumerate(self.sequence(("plans",), top.get("plans"))):
+        for i, raw in enumerate(self.section(top, "plans")):
             plan = self.plan(("plans", i), raw)
-            self.remember_broken(raw, "code", plan)
+            self.remember_broken("plans", raw, "code", plan)
             if plan and self.unique(("plans", i, "code"), plan.code, self.plans, "plan"):
                 self.plans[plan.code] = plan
         customers: dict[str, Customer] = {}
-        for i, raw in enumerate(self.sequence(("customers",), top.get("customers"))):
+        for i, raw in enumerate(self.section(top, "customers")):
             customer = self.customer(("customers", i), raw)
-            self.remember_broken(raw, "id", customer)
+            self.remember_broken("customers", raw, "id", customer)
             if customer and self.unique(("customers", i, "id"), customer.id, customers, "customer"):
                 customers[customer.id] = customer
         grants: dict[str, CreditGrant] = {}
@@ -125,21 +146,36 @@ class _Validator:
             tuple(grants.values()),
         )
 
-    def remember_broken(self, raw: Any, key: str, parsed: Any) -> None:
-        if parsed is None and isinstance(raw, dict) and isinstance(raw.get(key), str):
-            self.broken.add(raw[key])
+    def section(self, top: dict, name: str) -> list:
+        """A top-level list; when it is unusable, nothing that refers into it is reported."""
+        if not isinstance(top[name], list):
+            self.broken[name] = None
+        return self.sequence((name,), top[name])
+
+    def remember_broken(self, section: str, raw: Any, key: str, parsed: Any) -> None:
+        broken = self.broken[section]
+        if parsed is None and broken is not None and isinstance(raw, dict):
+            code = raw.get(key)
+            if isinstance(code, str):
+                broken.add(code)
+
+    def unknown(self, path: YamlPath, section: str, code: str, message: str) -> None:
+        """Reports a reference to an undefined code, unless its definition was reported."""
+        broken = self.broken[section]
+        if broken is not None and code not in broken:
+            self.error(path, message)
 
     # -- metrics ----------------------------------------------------------------------
 
-    def metric(self, path: tuple, raw: Any) -> Metric | None:
+    def metric(self, path: YamlPath, raw: Any) -> Metric | None:
         spec = self.mapping(
             path, raw, {"code", "event_name", "aggregation"}, {"property", "filters", "group_by"}
         )
         if spec is None:
             return None
-        code = self.string((*path, "code"), spec.get("code"))
-        event_name = self.string((*path, "event_name"), spec.get("event_name"))
-        aggregation = self.choice((*path, "aggregation"), spec.get("aggregation"), AGGREGATIONS)
+        code = self.string((*path, "code"), spec["code"])
+        event_name = self.string((*path, "event_name"), spec["event_name"])
+        aggregation = self.choice((*path, "aggregation"), spec["aggregation"], AGGREGATIONS)
         prop = None
         if "property" in spec:
             prop = self.string((*path, "property"), spec["property"])
@@ -151,13 +187,13 @@ class _Validator:
             self.string((*path, "group_by"), spec["group_by"]) if "group_by" in spec else None
         )
         filters = self.filters((*path, "filters"), spec.get("filters", {}))
-        if None in (code, event_name, aggregation, filters) or (
-            prop is None and aggregation not in (None, "count")
-        ):
+        invalid_property = prop is None and aggregation != "count"
+        invalid_group_by = group_by is None and "group_by" in spec
+        if None in (code, event_name, aggregation, filters) or invalid_property or invalid_group_by:
             return None
         return Metric(code, event_name, aggregation, prop, filters, group_by)
 
-    def filters(self, path: tuple, raw: Any) -> dict[str, tuple[str, ...]] | None:
+    def filters(self, path: YamlPath, raw: Any) -> dict[str, tuple[str, ...]] | None:
         if not isinstance(raw, dict):
             self.error(path, "must be a mapping of property name to a list of accepted values")
             return None
@@ -171,7 +207,7 @@ class _Validator:
                 result[name] = tuple(texts)
         return result if len(result) == len(raw) else None
 
-    def filter_value(self, path: tuple, value: Any) -> str | None:
+    def filter_value(self, path: YamlPath, value: Any) -> str | None:
         """Values compare as text, written as JSON writes them (200, true)."""
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -185,14 +221,14 @@ class _Validator:
 
     # -- plans ------------------------------------------------------------------------
 
-    def plan(self, path: tuple, raw: Any) -> Plan | None:
+    def plan(self, path: YamlPath, raw: Any) -> Plan | None:
         spec = self.mapping(path, raw, {"code", "name", "versions"}, set())
         if spec is None:
             return None
-        code = self.string((*path, "code"), spec.get("code"))
-        name = self.string((*path, "name"), spec.get("name"))
+        code = self.string((*path, "code"), spec["code"])
+        name = self.string((*path, "name"), spec["name"])
         versions: dict[int, PlanVersion] = {}
-        raw_versions = self.sequence((*path, "versions"), spec.get("versions"), non_empty=True)
+        raw_versions = self.sequence((*path, "versions"), spec["versions"], non_empty=True)
         for i, raw_version in enumerate(raw_versions):
             version = self.plan_version((*path, "versions", i), raw_version, code or "")
             if version and self.unique(
@@ -203,7 +239,7 @@ class _Validator:
             return None
         return Plan(code, name, tuple(sorted(versions.values(), key=lambda v: v.version)))
 
-    def plan_version(self, path: tuple, raw: Any, plan: str) -> PlanVersion | None:
+    def plan_version(self, path: YamlPath, raw: Any, plan: str) -> PlanVersion | None:
         spec = self.mapping(
             path,
             raw,
@@ -212,17 +248,11 @@ class _Validator:
         )
         if spec is None:
             return None
-        number = self.integer((*path, "version"), spec.get("version"), minimum=1)
-        effective_from = self.date((*path, "effective_from"), spec.get("effective_from"))
-        currency = self.choice(
-            (*path, "currency"), spec.get("currency"), tuple(CURRENCY_MINOR_UNITS)
-        )
+        number = self.integer((*path, "version"), spec["version"], minimum=1)
+        effective_from = self.date((*path, "effective_from"), spec["effective_from"])
+        currency = self.choice((*path, "currency"), spec["currency"], tuple(CURRENCY_MINOR_UNITS))
         fees = self.fixed_fees((*path, "fixed_fees"), spec.get("fixed_fees", []))
-        minimum = (
-            self.money((*path, "minimum_amount"), spec["minimum_amount"])
-            if "minimum_amount" in spec
-            else None
-        )
+        minimum = self.optional_money(path, spec, "minimum_amount")
         charges = self.charges((*path, "charges"), spec.get("charges", []))
         entitlements = self.entitlements((*path, "entitlements"), spec.get("entitlements", []))
         parts = (number, effective_from, currency, fees, charges, entitlements)
@@ -232,91 +262,95 @@ class _Validator:
             plan, number, effective_from, currency, fees, minimum, charges, entitlements
         )
 
-    def fixed_fees(self, path: tuple, raw: Any) -> tuple[FixedFee, ...] | None:
+    def fixed_fees(self, path: YamlPath, raw: Any) -> tuple[FixedFee, ...] | None:
         fees: dict[str, FixedFee] = {}
         items = self.sequence(path, raw)
         for i, item in enumerate(items):
             spec = self.mapping((*path, i), item, {"code", "amount"}, set())
             if spec is None:
                 continue
-            code = self.string((*path, i, "code"), spec.get("code"))
-            amount = self.money((*path, i, "amount"), spec.get("amount"))
+            code = self.string((*path, i, "code"), spec["code"])
+            amount = self.money((*path, i, "amount"), spec["amount"])
             if code and amount is not None and self.unique((*path, i, "code"), code, fees, "fee"):
                 fees[code] = FixedFee(code, amount)
         return tuple(fees.values()) if len(fees) == len(items) else None
 
-    def charges(self, path: tuple, raw: Any) -> tuple[Charge, ...] | None:
+    def charges(self, path: YamlPath, raw: Any) -> tuple[Charge, ...] | None:
         charges: dict[str, Charge] = {}
         items = self.sequence(path, raw)
         for i, item in enumerate(items):
             charge = self.charge((*path, i), item)
-            if charge and self.unique((*path, i, "metric"), charge.metric, charges, "charge for"):
+            if charge and self.unique(
+                (*path, i, "metric"), charge.metric, charges, "charge for metric"
+            ):
                 charges[charge.metric] = charge
         return tuple(charges.values()) if len(charges) == len(items) else None
 
-    def charge(self, path: tuple, raw: Any) -> Charge | None:
+    def charge(self, path: YamlPath, raw: Any) -> Charge | None:
         if not isinstance(raw, dict):
             self.error(path, "must be a mapping with metric, model and its prices")
             return None
-        metric_code = self.string((*path, "metric"), raw.get("metric"))
+        if "metric" not in raw:
+            self.error(path, "missing key 'metric'")
+        metric_code = self.string((*path, "metric"), raw.get("metric", _MISSING))
         metric = self.metrics.get(metric_code) if metric_code else None
-        if metric_code and metric is None and metric_code not in self.broken:
-            self.error(
-                (*path, "metric"), f'unknown metric "{metric_code}"; define it under metrics'
-            )
-        price = self.price(
-            path,
-            {k: v for k, v in raw.items() if k not in ("metric", "group_prices")},
-            context_keys={"metric", "group_prices"},
-        )
-        group_prices: dict[str, Price] = {}
+        if metric_code and metric is None:
+            message = f'unknown metric "{metric_code}"; define it under metrics'
+            self.unknown((*path, "metric"), "metrics", metric_code, message)
+        price = self.price(path, raw, context_keys={"metric", "group_prices"})
+        group_prices: dict[str, Price] | None = {}
         if "group_prices" in raw:
-            if metric and metric.group_by is None:
-                self.error(
-                    (*path, "group_prices"),
-                    f'metric "{metric.code}" has no group_by, so it has no groups to price',
-                )
-            elif not isinstance(raw["group_prices"], dict):
-                self.error((*path, "group_prices"), "must be a mapping of group value to a price")
-            else:
-                for value, spec in raw["group_prices"].items():
-                    group_price = self.price((*path, "group_prices", str(value)), spec)
-                    if group_price is None:
-                        return None
-                    group_prices[str(value)] = group_price
-        if metric is None or price is None:
+            group_prices = self.group_prices((*path, "group_prices"), raw["group_prices"], metric)
+        if metric is None or price is None or group_prices is None:
             return None
         return Charge(metric.code, price, group_prices)
 
+    def group_prices(
+        self, path: YamlPath, raw: Any, metric: Metric | None
+    ) -> dict[str, Price] | None:
+        if metric and metric.group_by is None:
+            self.error(
+                path,
+                f'metric "{metric.code}" has no group_by, so it has no groups to price; '
+                "remove group_prices or add group_by to the metric",
+            )
+            return None
+        if not isinstance(raw, dict):
+            self.error(path, "must be a mapping of group value to a price")
+            return None
+        prices = {value: self.price((*path, value), spec) for value, spec in raw.items()}
+        return None if None in prices.values() else prices
+
     def price(
-        self, path: tuple, spec: Any, context_keys: frozenset | set = frozenset()
+        self, path: YamlPath, spec: Any, context_keys: frozenset[str] | set[str] = frozenset()
     ) -> Price | None:
-        """One charge model and exactly its parameters (CONTRACT.md §3, charge models)."""
+        """One charge model and exactly its parameters (CONTRACT.md §3, charge models);
+        `context_keys` are the other keys allowed beside them (a charge's metric)."""
         if not isinstance(spec, dict):
             self.error(path, "must be a mapping with a model and its prices")
             return None
-        model = spec.get("model")
-        if model is None:
+        if "model" not in spec:
             self.error(path, f"missing key 'model' (one of {', '.join(MODEL_FIELDS)})")
             return None
-        model = self.choice((*path, "model"), model, tuple(MODEL_FIELDS))
+        model = self.choice((*path, "model"), spec["model"], tuple(MODEL_FIELDS))
         if model is None:
             return None
         required, optional = MODEL_FIELDS[model]
-        all_fields = set().union(*(r | o for r, o in MODEL_FIELDS.values()))
-        for key in spec:
-            if key == "model" or key in required | optional or key in context_keys:
-                continue
-            reason = (
-                f"does not apply to the {model} model"
-                if key in all_fields
-                else f"unknown key '{key}'"
-            )
-            self.error((*path, key), reason)
+        allowed = {"model", *required, *optional, *context_keys}
+        stray = [key for key in spec if key not in allowed]
+        for key in stray:
+            if key in PRICE_FIELDS:
+                takes = ", ".join(sorted(required | optional))
+                self.error((*path, key), f"does not apply to {model}, which takes {takes}")
+            else:
+                listed = ", ".join(sorted(allowed))
+                self.error((*path, key), f"unknown key '{key}' (allowed here: {listed})")
         for key in sorted(required - set(spec)):
             self.error(path, f"missing key '{key}' (required by the {model} model)")
-        if required - set(spec) or set(spec) - required - optional - {"model"} - context_keys:
-            return None
+        price = self.model_parameters(path, model, {**dict.fromkeys(required, _MISSING), **spec})
+        return None if stray else price
+
+    def model_parameters(self, path: YamlPath, model: str, spec: dict) -> Price | None:
         if model == "per_unit":
             unit_price = self.money((*path, "unit_price"), spec["unit_price"])
             return None if unit_price is None else Price(model, unit_price=unit_price)
@@ -330,113 +364,136 @@ class _Validator:
         tiers = self.tiers((*path, "tiers"), spec["tiers"])
         return None if tiers is None else Price(model, tiers=tiers)
 
-    def tiers(self, path: tuple, raw: Any) -> tuple[Tier, ...] | None:
+    def tiers(self, path: YamlPath, raw: Any) -> tuple[Tier, ...] | None:
+        """Tiers cover (previous up_to, up_to], bounds strictly increasing, the last open."""
         items = self.sequence(path, raw, non_empty=True)
-        tiers: list[Tier] = []
+        tiers: list[Tier | None] = []
         previous = Decimal(0)
         for i, item in enumerate(items):
-            spec = self.mapping((*path, i), item, {"up_to", "unit_price"}, {"flat_fee"})
-            if spec is None:
-                return None
-            last = i == len(items) - 1
-            up_to = spec.get("up_to")
-            if up_to is None and not last:
-                self.error((*path, i, "up_to"), "only the last tier may be unbounded (up_to: null)")
-                return None
-            if up_to is not None:
-                up_to = self.quantity((*path, i, "up_to"), up_to, positive=True)
-                if up_to is None:
-                    return None
-                if last:
-                    self.error((*path, i, "up_to"), "the last tier must have up_to: null")
-                    return None
-                if up_to <= previous:
-                    self.error(
-                        (*path, i, "up_to"),
-                        f"tiers out of order: {up_to} must be greater than the previous "
-                        f"tier's up_to {previous}",
-                    )
-                    return None
-                previous = up_to
-            unit_price = self.money((*path, i, "unit_price"), spec.get("unit_price"))
-            flat_fee = self.money((*path, i, "flat_fee"), spec.get("flat_fee", "0"))
-            if unit_price is None or flat_fee is None:
-                return None
-            tiers.append(Tier(up_to, unit_price, flat_fee))
-        return tuple(tiers) if tiers else None
+            tier = self.tier((*path, i), item, last=i == len(items) - 1, previous=previous)
+            tiers.append(tier)
+            if tier and tier.up_to is not None:
+                previous = tier.up_to
+        return tuple(tiers) if tiers and None not in tiers else None
 
-    def entitlements(self, path: tuple, raw: Any) -> tuple[Entitlement, ...] | None:
-        result = []
+    def tier(self, path: YamlPath, raw: Any, last: bool, previous: Decimal) -> Tier | None:
+        spec = self.mapping(path, raw, {"up_to", "unit_price"}, {"flat_fee"})
+        if spec is None:
+            return None
+        bounded, up_to = self.tier_bound((*path, "up_to"), spec["up_to"], last, previous)
+        unit_price = self.money((*path, "unit_price"), spec["unit_price"])
+        flat_fee = self.money((*path, "flat_fee"), spec.get("flat_fee", "0"))
+        if not bounded or unit_price is None or flat_fee is None:
+            return None
+        return Tier(up_to, unit_price, flat_fee)
+
+    def tier_bound(
+        self, path: YamlPath, raw: Any, last: bool, previous: Decimal
+    ) -> tuple[bool, Decimal | None]:
+        """(valid, up_to): None is a valid bound only for the last tier."""
+        if raw is _MISSING:
+            return False, None
+        if raw is None:
+            if not last:
+                self.error(path, "only the last tier may be unbounded (up_to: null)")
+            return last, None
+        up_to = self.quantity(path, raw, positive=True)
+        if up_to is None:
+            return False, None
+        if last:
+            self.error(path, "the last tier must have up_to: null")
+            return False, None
+        if up_to <= previous:
+            self.error(
+                path,
+                f"tiers out of order: {up_to} must be greater than the previous tier's "
+                f"up_to {previous}",
+            )
+            return False, None
+        return True, up_to
+
+    def entitlements(self, path: YamlPath, raw: Any) -> tuple[Entitlement, ...] | None:
+        result: dict[str, Entitlement] = {}
         items = self.sequence(path, raw)
         for i, item in enumerate(items):
-            spec = self.mapping((*path, i), item, {"feature"}, {"limit", "enforcement", "enabled"})
-            if spec is None:
-                continue
-            feature = self.string((*path, i, "feature"), spec.get("feature"))
-            if "enabled" in spec:
-                if {"limit", "enforcement"} & set(spec):
-                    self.error((*path, i), "use either enabled or limit with enforcement, not both")
-                elif not isinstance(spec["enabled"], bool):
-                    self.error((*path, i, "enabled"), "must be true or false")
-                elif feature:
-                    result.append(Entitlement(feature, enabled=spec["enabled"]))
-                continue
-            if {"limit", "enforcement"} - set(spec):
-                self.error((*path, i), "needs either enabled: true|false or limit with enforcement")
-                continue
-            limit = self.quantity((*path, i, "limit"), spec["limit"])
-            enforcement = self.choice(
-                (*path, i, "enforcement"), spec["enforcement"], ("soft", "hard")
-            )
-            if feature and limit is not None and enforcement:
-                result.append(Entitlement(feature, limit=limit, enforcement=enforcement))
-        return tuple(result) if len(result) == len(items) else None
+            entitlement = self.entitlement((*path, i), item)
+            if entitlement and self.unique(
+                (*path, i, "feature"), entitlement.feature, result, "entitlement for"
+            ):
+                result[entitlement.feature] = entitlement
+        return tuple(result.values()) if len(result) == len(items) else None
+
+    def entitlement(self, path: YamlPath, raw: Any) -> Entitlement | None:
+        """Either a switch ({feature, enabled}) or a limit ({feature, limit, enforcement})."""
+        spec = self.mapping(path, raw, {"feature"}, {"limit", "enforcement", "enabled"})
+        if spec is None:
+            return None
+        feature = self.string((*path, "feature"), spec["feature"])
+        if "enabled" in spec:
+            if {"limit", "enforcement"} & set(spec):
+                self.error(path, "use either enabled or limit with enforcement, not both")
+                return None
+            if not isinstance(spec["enabled"], bool):
+                self.error((*path, "enabled"), "must be true or false")
+                return None
+            return Entitlement(feature, enabled=spec["enabled"]) if feature else None
+        if {"limit", "enforcement"} - set(spec):
+            self.error(path, "needs either enabled: true|false or limit with enforcement")
+            return None
+        limit = self.quantity((*path, "limit"), spec["limit"])
+        enforcement = self.choice((*path, "enforcement"), spec["enforcement"], ("soft", "hard"))
+        if feature is None or limit is None or enforcement is None:
+            return None
+        return Entitlement(feature, limit=limit, enforcement=enforcement)
 
     # -- customers, subscriptions, grants -----------------------------------------------
 
-    def customer(self, path: tuple, raw: Any) -> Customer | None:
+    def customer(self, path: YamlPath, raw: Any) -> Customer | None:
         spec = self.mapping(path, raw, {"id", "name"}, {"tax_rate", "subscriptions"})
         if spec is None:
             return None
-        customer_id = self.string((*path, "id"), spec.get("id"))
-        name = self.string((*path, "name"), spec.get("name"))
+        customer_id = self.string((*path, "id"), spec["id"])
+        name = self.string((*path, "name"), spec["name"])
         tax_rate = self.money((*path, "tax_rate"), spec.get("tax_rate", "0"), maximum=Decimal(1))
         items = self.sequence((*path, "subscriptions"), spec.get("subscriptions", []))
         subscriptions = [
             self.subscription((*path, "subscriptions", i), item, customer_id or "")
             for i, item in enumerate(items)
         ]
-        valid = [s for s in subscriptions if s is not None]
         self.check_overlaps((*path, "subscriptions"), subscriptions)
+        self.check_one_currency((*path, "subscriptions"), subscriptions)
+        valid = [s for s in subscriptions if s is not None]
         if customer_id is None or name is None or tax_rate is None or len(valid) != len(items):
             return None
         return Customer(customer_id, name, tax_rate, tuple(valid))
 
-    def subscription(self, path: tuple, raw: Any, customer: str) -> Subscription | None:
+    def subscription(self, path: YamlPath, raw: Any, customer: str) -> Subscription | None:
         spec = self.mapping(
             path, raw, {"plan", "start"}, {"version", "end", "overrides", "discounts"}
         )
         if spec is None:
             return None
-        start = self.date((*path, "start"), spec.get("start"))
-        end = self.date((*path, "end"), spec["end"]) if spec.get("end") is not None else None
+        start = self.date((*path, "start"), spec["start"])
+        has_end = spec.get("end") is not None
+        end = self.date((*path, "end"), spec["end"]) if has_end else None
         if start and end and end <= start:
             self.error(
                 (*path, "end"), f"must be after start ({start.isoformat()}); end is exclusive"
             )
-            return None
-        plan_code = self.string((*path, "plan"), spec.get("plan"))
+            end = None
+        discounts = self.discounts((*path, "discounts"), spec.get("discounts", []))
+        plan_code = self.string((*path, "plan"), spec["plan"])
         plan = self.plans.get(plan_code) if plan_code else None
-        if plan_code and plan is None and plan_code not in self.broken:
-            self.error((*path, "plan"), f'unknown plan "{plan_code}"')
-        if plan is None or start is None or (spec.get("end") is not None and end is None):
+        if plan_code and plan is None:
+            message = f'unknown plan "{plan_code}"; define it under plans'
+            self.unknown((*path, "plan"), "plans", plan_code, message)
+        if plan is None or start is None:
             return None
         version = self.resolve_version(path, spec, plan, start)
         if version is None:
             return None
         overrides = self.overrides((*path, "overrides"), spec.get("overrides", {}), version)
-        discounts = self.discounts((*path, "discounts"), spec.get("discounts", []))
-        if overrides is None or discounts is None:
+        if overrides is None or discounts is None or (has_end and end is None):
             return None
         return Subscription(
             f"{customer}:{plan.code}:{start.isoformat()}",
@@ -450,14 +507,19 @@ class _Validator:
         )
 
     def resolve_version(
-        self, path: tuple, spec: dict, plan: Plan, start: date
+        self, path: YamlPath, spec: dict, plan: Plan, start: date
     ) -> PlanVersion | None:
-        """The version given, else the latest in effect on the start date (CONTRACT.md §2)."""
+        """The version given, else the latest in effect on the start date (CONTRACT.md §2);
+        of two versions effective the same day, the higher number."""
         if "version" in spec:
             number = self.integer((*path, "version"), spec["version"], minimum=1)
             match = [v for v in plan.versions if v.version == number]
             if number is not None and not match:
-                self.error((*path, "version"), f'plan "{plan.code}" has no version {number}')
+                known = ", ".join(str(v.version) for v in plan.versions)
+                self.error(
+                    (*path, "version"),
+                    f'plan "{plan.code}" has no version {number} (it has {known})',
+                )
             return match[0] if match else None
         in_effect = [v for v in plan.versions if v.effective_from <= start]
         if not in_effect:
@@ -470,76 +532,83 @@ class _Validator:
             return None
         return max(in_effect, key=lambda v: (v.effective_from, v.version))
 
-    def overrides(self, path: tuple, raw: Any, version: PlanVersion) -> Overrides | None:
+    def overrides(self, path: YamlPath, raw: Any, version: PlanVersion) -> Overrides | None:
         spec = self.mapping(path, raw, set(), {"charges", "fixed_fees", "minimum_amount"})
         if spec is None:
             return None
-        charged = {c.metric for c in version.charges}
-        fee_codes = {f.code for f in version.fixed_fees}
         where = f"plan {version.plan} version {version.version}"
-        prices: dict[str, Price] = {}
-        raw_charges = spec.get("charges", {})
-        if not isinstance(raw_charges, dict):
-            self.error((*path, "charges"), "must be a mapping of metric to a price")
-            raw_charges = {}
-        for metric, price_spec in raw_charges.items():
-            if metric not in charged:
-                self.error(
-                    (*path, "charges", metric), f'metric "{metric}" is not charged by {where}'
-                )
-                continue
-            price = self.price((*path, "charges", metric), price_spec)
-            if price:
-                prices[metric] = price
-        fees: dict[str, Decimal] = {}
-        raw_fees = spec.get("fixed_fees", {})
-        if not isinstance(raw_fees, dict):
-            self.error((*path, "fixed_fees"), "must be a mapping of fee code to {amount: ...}")
-            raw_fees = {}
-        for code, fee_spec in raw_fees.items():
-            if code not in fee_codes:
-                self.error(
-                    (*path, "fixed_fees", code), f'fee "{code}" is not a fixed fee of {where}'
-                )
-                continue
-            fee = self.mapping((*path, "fixed_fees", code), fee_spec, {"amount"}, set())
-            amount = (
-                self.money((*path, "fixed_fees", code, "amount"), fee["amount"]) if fee else None
-            )
-            if amount is not None:
-                fees[code] = amount
-        minimum = (
-            self.money((*path, "minimum_amount"), spec["minimum_amount"])
-            if "minimum_amount" in spec
-            else None
-        )
-        expected = len(raw_charges) + len(raw_fees)
-        if len(prices) + len(fees) != expected or ("minimum_amount" in spec and minimum is None):
+        prices = self.override_charges((*path, "charges"), spec.get("charges", {}), version, where)
+        fees = self.override_fees((*path, "fixed_fees"), spec.get("fixed_fees", {}), version, where)
+        minimum = self.optional_money(path, spec, "minimum_amount")
+        if prices is None or fees is None or ("minimum_amount" in spec and minimum is None):
             return None
         return Overrides(prices, fees, minimum)
 
-    def discounts(self, path: tuple, raw: Any) -> tuple[Discount, ...] | None:
-        result = []
-        items = self.sequence(path, raw)
-        for i, item in enumerate(items):
-            kind = item.get("type") if isinstance(item, dict) else None
-            field = "value" if kind == "percentage" else "amount"
-            spec = self.mapping((*path, i), item, {"type", field}, {"months"})
-            if spec is None:
-                continue
-            kind = self.choice((*path, i, "type"), kind, ("percentage", "fixed"))
-            maximum = Decimal(100) if kind == "percentage" else None
-            value = self.money((*path, i, field), spec.get(field), maximum=maximum)
-            months = (
-                self.integer((*path, i, "months"), spec["months"], minimum=1)
-                if spec.get("months") is not None
-                else None
-            )
-            if kind and value is not None and (spec.get("months") is None or months):
-                result.append(Discount(kind, value, months))
-        return tuple(result) if len(result) == len(items) else None
+    def override_charges(
+        self, path: YamlPath, raw: Any, version: PlanVersion, where: str
+    ) -> dict[str, Price] | None:
+        if not isinstance(raw, dict):
+            self.error(path, "must be a mapping of metric to a price")
+            return None
+        charged = {c.metric for c in version.charges}
+        prices: dict[str, Price | None] = {}
+        for metric, spec in raw.items():
+            if metric in charged:
+                prices[metric] = self.price((*path, metric), spec)
+            else:
+                self.error(
+                    (*path, metric),
+                    f'metric "{metric}" is not charged by {where}; only its charges can be '
+                    "overridden",
+                )
+                prices[metric] = None
+        return None if None in prices.values() else prices
 
-    def check_overlaps(self, path: tuple, subscriptions: list[Subscription | None]) -> None:
+    def override_fees(
+        self, path: YamlPath, raw: Any, version: PlanVersion, where: str
+    ) -> dict[str, Decimal] | None:
+        if not isinstance(raw, dict):
+            self.error(path, "must be a mapping of fee code to {amount: ...}")
+            return None
+        codes = {f.code for f in version.fixed_fees}
+        fees: dict[str, Decimal | None] = {}
+        for code, spec in raw.items():
+            fees[code] = None
+            if code not in codes:
+                self.error(
+                    (*path, code),
+                    f'fee "{code}" is not a fixed fee of {where}; only its fees can be overridden',
+                )
+            elif fee := self.mapping((*path, code), spec, {"amount"}, set()):
+                fees[code] = self.money((*path, code, "amount"), fee["amount"])
+        return None if None in fees.values() else fees
+
+    def discounts(self, path: YamlPath, raw: Any) -> tuple[Discount, ...] | None:
+        items = self.sequence(path, raw)
+        result = [self.discount((*path, i), item) for i, item in enumerate(items)]
+        return None if None in result else tuple(result)
+
+    def discount(self, path: YamlPath, raw: Any) -> Discount | None:
+        """A percentage takes `value` (0..100), a fixed discount an `amount`."""
+        kind = raw.get("type", _MISSING) if isinstance(raw, dict) else None
+        field = DISCOUNT_FIELDS.get(kind) if isinstance(kind, str) else None
+        if field is None:  # say the type is wrong, not which of value or amount is missing
+            if self.mapping(path, raw, {"type"}, {"value", "amount", "months"}) is not None:
+                self.choice((*path, "type"), kind, tuple(DISCOUNT_FIELDS))
+            return None
+        spec = self.mapping(path, raw, {"type", field}, {"months"})
+        if spec is None:
+            return None
+        maximum = Decimal(100) if kind == "percentage" else None
+        value = self.money((*path, field), spec[field], maximum=maximum)
+        months = None
+        if spec.get("months") is not None:
+            months = self.integer((*path, "months"), spec["months"], minimum=1)
+            if months is None:
+                return None
+        return None if value is None else Discount(kind, value, months)
+
+    def check_overlaps(self, path: YamlPath, subscriptions: list[Subscription | None]) -> None:
         """At most one active subscription at any instant: [start, end) windows are disjoint."""
         for later, b in enumerate(subscriptions):
             for earlier, a in enumerate(subscriptions[:later]):
@@ -553,56 +622,78 @@ class _Validator:
                         f"subscription at a time, so end one where the next starts",
                     )
 
-    def credit_grant(self, path: tuple, raw: Any, customers: dict) -> CreditGrant | None:
+    def check_one_currency(self, path: YamlPath, subscriptions: list[Subscription | None]) -> None:
+        """An invoice and a credit grant have one currency, so a customer's plans share it."""
+        first: tuple[int, str] | None = None
+        for i, subscription in enumerate(subscriptions):
+            if subscription is None:
+                continue
+            plan = self.plans[subscription.plan]
+            currency = next(v for v in plan.versions if v.version == subscription.version).currency
+            if first is None:
+                first = (i, currency)
+            elif currency != first[1]:
+                self.error(
+                    (*path, i),
+                    f"is priced in {currency} but subscriptions[{first[0]}] in {first[1]}; "
+                    "a customer is invoiced in one currency, so use a plan priced in "
+                    f"{first[1]} or a separate customer",
+                )
+
+    def credit_grant(self, path: YamlPath, raw: Any, customers: dict) -> CreditGrant | None:
         spec = self.mapping(
             path, raw, {"id", "customer", "amount", "effective"}, {"expires", "priority"}
         )
         if spec is None:
             return None
-        grant_id = self.string((*path, "id"), spec.get("id"))
-        customer = self.string((*path, "customer"), spec.get("customer"))
+        grant_id = self.string((*path, "id"), spec["id"])
+        customer = self.string((*path, "customer"), spec["customer"])
         if customer and customer not in customers:
-            if customer not in self.broken:
-                self.error((*path, "customer"), f'unknown customer "{customer}"')
+            message = f'unknown customer "{customer}"; define it under customers'
+            self.unknown((*path, "customer"), "customers", customer, message)
             customer = None
-        amount = self.money((*path, "amount"), spec.get("amount"), positive=True)
-        effective = self.date((*path, "effective"), spec.get("effective"))
-        expires = self.date((*path, "expires"), spec["expires"]) if spec.get("expires") else None
+        amount = self.money((*path, "amount"), spec["amount"], positive=True)
+        effective = self.date((*path, "effective"), spec["effective"])
+        has_expiry = spec.get("expires") is not None
+        expires = self.date((*path, "expires"), spec["expires"]) if has_expiry else None
         if effective and expires and expires < effective:
             self.error(
                 (*path, "expires"), f"must not be before effective ({effective.isoformat()})"
             )
-            return None
+            expires = None
         priority = self.integer((*path, "priority"), spec.get("priority", 0), minimum=None)
         if None in (grant_id, customer, amount, effective, priority) or (
-            spec.get("expires") and expires is None
+            has_expiry and expires is None
         ):
             return None
         return CreditGrant(grant_id, customer, amount, effective, expires, priority)
 
-    # -- scalar and shape checks ---------------------------------------------------------
+    # -- shape and scalar checks ---------------------------------------------------------
+    # Each returns None (or an empty list) when invalid, having reported why, and stays
+    # quiet on _MISSING: `mapping` has already reported the absent key.
 
-    def mapping(self, path: tuple, raw: Any, required: set, optional: set | None) -> dict | None:
-        """A mapping with all `required` keys and no key outside `required | optional`
-        (`optional=None`: any key)."""
-        if not isinstance(raw, dict):
-            self.error(
-                path,
-                "must be a mapping" + (f" with {', '.join(sorted(required))}" if required else ""),
-            )
+    def mapping(self, path: YamlPath, raw: Any, required: set, optional: set) -> dict | None:
+        """A mapping with all `required` keys and no key outside `required | optional`.
+
+        The result has every required key, _MISSING where absent, so that the checks of the
+        keys present still run and report."""
+        if raw is _MISSING:
             return None
-        ok = True
+        if not isinstance(raw, dict):
+            needs = f" with {', '.join(sorted(required))}" if required else ""
+            self.error(path, f"must be a mapping{needs}")
+            return None
         for key in sorted(required - set(raw)):
             self.error(path, f"missing key '{key}'")
-            ok = False
-        if optional is not None:
-            for key in raw:
-                if key not in required | optional:
-                    self.error((*path, key), f"unknown key '{key}'")
-                    ok = False
-        return raw if ok else None
+        allowed = ", ".join(sorted(required | optional))
+        for key in raw:
+            if key not in required | optional:
+                self.error((*path, key), f"unknown key '{key}' (allowed here: {allowed})")
+        return {**dict.fromkeys(required, _MISSING), **raw}
 
-    def sequence(self, path: tuple, raw: Any, non_empty: bool = False) -> list:
+    def sequence(self, path: YamlPath, raw: Any, non_empty: bool = False) -> list:
+        if raw is _MISSING:
+            return []
         if not isinstance(raw, list):
             self.error(path, "must be a list")
             return []
@@ -610,35 +701,49 @@ class _Validator:
             self.error(path, "must not be empty")
         return raw
 
-    def unique(self, path: tuple, key: Any, seen: dict, what: str) -> bool:
+    def unique(self, path: YamlPath, key: Any, seen: dict, what: str) -> bool:
         if key in seen:
-            self.error(path, f"duplicate {what} {key!r}")
+            self.error(path, f"duplicate {what} {key!r}; each must appear only once")
             return False
         return True
 
-    def string(self, path: tuple, raw: Any) -> str | None:
-        if not isinstance(raw, str) or isinstance(raw, YamlFloat) or not raw.strip():
-            self.error(path, "must be a non-empty string")
+    def string(self, path: YamlPath, raw: Any) -> str | None:
+        if raw is _MISSING:
             return None
-        return raw
+        if isinstance(raw, str) and not isinstance(raw, YamlFloat) and raw.strip():
+            return raw
+        if isinstance(raw, int | date | YamlFloat) and not isinstance(raw, bool):
+            self.error(path, f'must be a string: write it in quotes ("{raw}")')
+        else:
+            self.error(path, "must be a non-empty string")
+        return None
 
-    def choice(self, path: tuple, raw: Any, choices: tuple[str, ...]) -> str | None:
-        if raw not in choices or isinstance(raw, YamlFloat):
+    def choice(self, path: YamlPath, raw: Any, choices: tuple[str, ...]) -> str | None:
+        if raw is _MISSING:
+            return None
+        if not isinstance(raw, str) or isinstance(raw, YamlFloat) or raw not in choices:
             self.error(path, f"must be one of {', '.join(choices)}, got {raw!r}")
             return None
         return raw
 
-    def integer(self, path: tuple, raw: Any, minimum: int | None) -> int | None:
+    def integer(self, path: YamlPath, raw: Any, minimum: int | None) -> int | None:
+        if raw is _MISSING:
+            return None
         if not isinstance(raw, int) or isinstance(raw, bool):
             self.error(path, f"must be a whole number, got {raw!r}")
             return None
         if minimum is not None and raw < minimum:
-            self.error(path, f"must be at least {minimum}")
+            self.error(path, f"must be at least {minimum}, got {raw}")
             return None
         return raw
 
-    def date(self, path: tuple, raw: Any) -> date | None:
-        if isinstance(raw, date) and type(raw) is date:
+    def date(self, path: YamlPath, raw: Any) -> date | None:
+        if raw is _MISSING:
+            return None
+        if isinstance(raw, datetime):
+            self.error(path, "must be a date without a time of day, written YYYY-MM-DD (UTC)")
+            return None
+        if isinstance(raw, date):
             return raw
         if isinstance(raw, str) and _DATE.fullmatch(raw):
             try:
@@ -648,26 +753,30 @@ class _Validator:
         self.error(path, f"must be a date written YYYY-MM-DD (UTC), got {raw!r}")
         return None
 
+    def optional_money(self, path: YamlPath, spec: dict, key: str) -> Decimal | None:
+        return self.money((*path, key), spec[key]) if key in spec else None
+
     def money(
-        self, path: tuple, raw: Any, positive: bool = False, maximum: Decimal | None = None
+        self, path: YamlPath, raw: Any, positive: bool = False, maximum: Decimal | None = None
     ) -> Decimal | None:
         """An amount, price or rate: a decimal string, never a float (CONTRACT.md §2)."""
+        if raw is _MISSING:
+            return None
         if isinstance(raw, YamlFloat):
             self.error(path, f'must be a decimal string such as "{raw}", not the float {raw}')
             return None
-        if isinstance(raw, bool) or not isinstance(raw, int | str):
-            self.error(path, f'must be a decimal string such as "12.50", got {raw!r}')
-            return None
-        if isinstance(raw, int):
+        if isinstance(raw, int) and not isinstance(raw, bool):
             self.error(path, f'must be a decimal string: write "{raw}" in quotes')
             return None
-        if not _DECIMAL.fullmatch(raw):
-            self.error(path, f'must be a decimal string such as "12.50", got "{raw}"')
+        if not isinstance(raw, str) or not _DECIMAL.fullmatch(raw):
+            self.error(path, f'must be a decimal string such as "12.50", got {raw!r}')
             return None
         return self.bounded(path, Decimal(raw), positive, maximum)
 
-    def quantity(self, path: tuple, raw: Any, positive: bool = False) -> Decimal | None:
+    def quantity(self, path: YamlPath, raw: Any, positive: bool = False) -> Decimal | None:
         """A number of units: a whole number or a decimal string, never a float."""
+        if raw is _MISSING:
+            return None
         if isinstance(raw, YamlFloat):
             self.error(
                 path,
@@ -682,7 +791,7 @@ class _Validator:
         return self.bounded(path, Decimal(raw), positive, None)
 
     def bounded(
-        self, path: tuple, value: Decimal, positive: bool, maximum: Decimal | None
+        self, path: YamlPath, value: Decimal, positive: bool, maximum: Decimal | None
     ) -> Decimal | None:
         if value < 0:
             self.error(path, f"must not be negative, got {value}")

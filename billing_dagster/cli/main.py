@@ -202,7 +202,9 @@ def cmd_ingest(args, home: Path) -> int:
         runner.run("ingest_job", partition_key=today.isoformat())
         rows = client.query(
             f"SELECT sum(accepted), sum(duplicates), sum(quarantined), "
-            f"min(arrayMin(event_dates)), max(arrayMax(event_dates)), "
+            # A load that changed no day has no dates: it must not widen the range.
+            f"minIf(arrayMin(event_dates), notEmpty(event_dates)), "
+            f"maxIf(arrayMax(event_dates), notEmpty(event_dates)), "
             f"countIf(notEmpty(event_dates)) "
             f"FROM `{settings.database}`.event_loads WHERE file_sha256 IN {{shas:Array(String)}}",
             parameters={"shas": [file.sha256 for file in landed]},

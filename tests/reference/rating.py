@@ -1,0 +1,521 @@
+"""A pure-Python oracle for rating and invoicing: CONTRACT.md §3 (pricing arithmetic) and §4
+(invoice JSON), with the choices the contract leaves open taken from docs/invoicing.md.
+
+It is written from those two documents alone, independently of the product (which rates in
+dbt SQL and assembles invoices in `billing_dagster/invoicing/`), so that randomized tests can
+compare the two. It favours obviously correct code over speed and uses `Decimal` only, never
+floats. Nothing here is imported by the product, and nothing of the product is used here but
+the catalog's model classes.
+
+Entry points:
+
+* `charge_amount(price, quantity)`: the unrounded amount of one charge model.
+* `round_money(amount, currency)` and `money_text(amount, currency)`: minor units.
+* `reference_invoices(events, catalog, period)`: what `billing invoices --period P` must
+  print, without the `invoice_id` and `status` fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from functools import wraps
+from typing import TypeVar
+
+from billing_dagster.catalog.model import (
+    CURRENCY_MINOR_UNITS,
+    Catalog,
+    Charge,
+    CreditGrant,
+    Customer,
+    Discount,
+    Metric,
+    PlanVersion,
+    Price,
+    Subscription,
+    Tier,
+)
+from tests.reference.usage import (
+    Event,
+    active_window,
+    decimal_text,
+    effective_events,
+    period_bounds,
+    quantities,
+)
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+#: Arithmetic that must be exact: any result needing more than 60 digits raises, never rounds.
+_EXACT = Context(
+    prec=60, rounding=ROUND_HALF_UP, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow]
+)
+#: The one place a result may be rounded: to a currency's minor unit, and the day-ratio of a
+#: proration (see `_prorated`).
+_ROUNDING = Context(
+    prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+
+_T = TypeVar("_T")
+
+
+def _exact(function: Callable[..., _T]) -> Callable[..., _T]:
+    """Run `function` with exact arithmetic, whatever the caller's decimal context is."""
+
+    @wraps(function)
+    def wrapper(*args, **kwargs) -> _T:
+        with localcontext(_EXACT):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------------------
+# Money
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount as an exponent template: 0.01 for USD, 1 for JPY."""
+    return Decimal((0, (1,), -CURRENCY_MINOR_UNITS[currency]))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """`amount` rounded to the currency's minor unit, half away from zero (CONTRACT §3).
+
+    `ROUND_HALF_UP` in `decimal` is half away from zero: -0.005 becomes -0.01.
+    """
+    rounded = amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP, context=_ROUNDING)
+    return rounded.copy_abs() if rounded.is_zero() else rounded  # never "-0.00"
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    """The amount as written in invoice JSON: exactly the currency's decimals ("49.00", "490")."""
+    return f"{round_money(amount, currency):f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Charge models
+
+
+@_exact
+def charge_amount(price: Price, quantity: Decimal) -> Decimal:
+    """The unrounded amount of `quantity` units under `price` (CONTRACT §3, "Charge models").
+
+    A quantity of 0 costs 0 under every model, whatever flat fees the tiers have.
+    """
+    if quantity == 0:
+        return ZERO
+    if price.model == "per_unit":
+        assert price.unit_price is not None
+        return quantity * price.unit_price
+    if price.model == "graduated":
+        return _graduated_amount(price.tiers, quantity)
+    if price.model == "volume":
+        return _volume_amount(price.tiers, quantity)
+    if price.model == "package":
+        return _package_amount(price, quantity)
+    raise ValueError(f"unknown charge model {price.model!r}")
+
+
+def _graduated_amount(tiers: tuple[Tier, ...], quantity: Decimal) -> Decimal:
+    """Each tier prices the units in (previous up_to, up_to]; its flat fee counts when it holds
+    at least one unit (any positive amount)."""
+    total = ZERO
+    lower = ZERO
+    for tier in tiers:
+        if quantity <= lower:  # this tier and every later one hold no unit
+            break
+        upper = quantity if tier.up_to is None else min(quantity, tier.up_to)
+        total += (upper - lower) * tier.unit_price + tier.flat_fee
+        if tier.up_to is None:
+            break
+        lower = tier.up_to
+    return total
+
+
+def _volume_amount(tiers: tuple[Tier, ...], quantity: Decimal) -> Decimal:
+    """The one tier with previous up_to < q <= up_to prices every unit, plus its flat fee.
+
+    A negative quantity lies in no tier and costs 0.
+    """
+    lower = ZERO
+    for tier in tiers:
+        if lower < quantity and (tier.up_to is None or quantity <= tier.up_to):
+            return quantity * tier.unit_price + tier.flat_fee
+        if tier.up_to is None:
+            break
+        lower = tier.up_to
+    return ZERO
+
+
+def _package_amount(price: Price, quantity: Decimal) -> Decimal:
+    """ceil(max(q − free_units, 0) / package_size) whole packages at package_price each."""
+    assert price.package_size is not None and price.package_price is not None
+    billable = max(quantity - price.free_units, ZERO)
+    whole, rest = divmod(billable, price.package_size)  # exact: integer quotient and remainder
+    packages = whole + (1 if rest != 0 else 0)
+    return packages * price.package_price
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods
+
+
+def _period_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _next_period(period: str) -> str:
+    _, following = period_bounds(period)
+    return _period_of(following)
+
+
+def _last_day(period: str) -> date:
+    _, following = period_bounds(period)
+    return following - timedelta(days=1)
+
+
+def _days_in(period: str) -> int:
+    first, following = period_bounds(period)
+    return (following - first).days
+
+
+def _active_days(subscription: Subscription, period: str) -> int:
+    """The dates of the period inside the subscription's [start, end)."""
+    window = active_window(subscription, period)
+    if window is None:
+        return 0
+    lower, upper = window
+    return (upper.date() - lower.date()).days
+
+
+def _period_index(subscription: Subscription, period: str) -> int:
+    """Periods since the subscription's start month, which is index 0 (for discounts)."""
+    first, _ = period_bounds(period)
+    start = subscription.start
+    return (first.year - start.year) * 12 + (first.month - start.month)
+
+
+def _prorated(amount: Decimal, subscription: Subscription, period: str, currency: str) -> Decimal:
+    """round(amount × active days / days in period), for fixed fees and minimums.
+
+    The one inexact division: it is computed to 60 significant digits before the rounding to
+    the minor unit. With at most 31 days below the line the quotient either terminates or
+    repeats with a period shorter than 30 digits, so it can never look like an exact half of
+    a minor unit at 60 digits unless it is one: the double rounding is harmless.
+    """
+    active = _active_days(subscription, period)
+    days = _days_in(period)
+    with localcontext(_ROUNDING):
+        share = amount * active / days
+    return round_money(share, currency)
+
+
+# ---------------------------------------------------------------------------------------------
+# One subscription's part of an invoice (steps 1 to 3 of CONTRACT §3)
+
+
+class _SubscriptionPart:
+    """The lines of one subscription in one period and their sums, amounts still `Decimal`."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict] = []
+        self.charges = ZERO
+        self.minimum = ZERO
+        self.discount = ZERO
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.charges + self.minimum
+
+
+def _subscription_fields(subscription: Subscription) -> dict:
+    return {
+        "plan": subscription.plan,
+        "plan_version": subscription.version,
+        "subscription_id": subscription.id,
+    }
+
+
+def _fixed_fee_lines(
+    subscription: Subscription, version: PlanVersion, period: str
+) -> list[tuple[dict, Decimal]]:
+    """One line per fixed fee, in catalog order; an override replaces the fee's amount."""
+    lines = []
+    for fee in version.fixed_fees:
+        amount = subscription.overrides.fixed_fees.get(fee.code, fee.amount)
+        rounded = _prorated(amount, subscription, period, version.currency)
+        line = {"kind": "fixed_fee", "code": fee.code, "group": None}
+        line |= _subscription_fields(subscription) | {"quantity": "1"}
+        lines.append((line, rounded))
+    return lines
+
+
+def _charge_price(subscription: Subscription, charge: Charge, group: str | None) -> Price:
+    """An override replaces the charge's price; a group's own price still wins over both."""
+    if group is not None and group in charge.group_prices:
+        return charge.group_prices[group]
+    return subscription.overrides.charges.get(charge.metric, charge.price)
+
+
+def _usage_lines(
+    subscription: Subscription,
+    version: PlanVersion,
+    metric: Metric,
+    charge: Charge,
+    window_events: list[Event],
+) -> list[tuple[dict, Decimal]]:
+    """One line per group with a counted event, ordered by group text; a charge with no
+    counted event at all still gets one line, quantity 0 and group None."""
+    measured = quantities(metric, window_events)
+    if not measured:
+        measured = {None: ZERO}
+    lines = []
+    for group in sorted(measured, key=lambda g: "" if g is None else g):
+        quantity = measured[group]
+        amount = charge_amount(_charge_price(subscription, charge, group), quantity)
+        line = {"kind": "usage", "code": charge.metric, "group": group}
+        line |= _subscription_fields(subscription) | {"quantity": decimal_text(quantity)}
+        lines.append((line, round_money(amount, version.currency)))
+    return lines
+
+
+def _minimum_amount(subscription: Subscription, version: PlanVersion) -> Decimal | None:
+    """The override's minimum when there is one (an override of 0 removes it), else the plan's."""
+    if subscription.overrides.minimum_amount is not None:
+        return subscription.overrides.minimum_amount
+    return version.minimum_amount
+
+
+def _discount_is_active(discount: Discount, index: int) -> bool:
+    return discount.months is None or 0 <= index < discount.months
+
+
+@_exact
+def _discount_amounts(
+    discounts: tuple[Discount, ...], index: int, subtotal: Decimal, currency: str
+) -> list[Decimal]:
+    """The active discounts' amounts in the order applied (percentages first, then fixed,
+    each in catalog order); each is rounded and none takes the remainder below zero."""
+    ordered = [d for d in discounts if d.type == "percentage"]
+    ordered += [d for d in discounts if d.type == "fixed"]
+    remaining = subtotal
+    amounts = []
+    for discount in ordered:
+        if not _discount_is_active(discount, index):
+            continue
+        if discount.type == "percentage":
+            taken = round_money(remaining * discount.value / HUNDRED, currency)
+        else:
+            taken = round_money(discount.value, currency)
+        taken = max(min(taken, remaining), ZERO)  # never below zero, never adds
+        remaining -= taken
+        amounts.append(taken)
+    return amounts
+
+
+@_exact
+def _subscription_part(
+    subscription: Subscription, catalog: Catalog, customer_events: list[Event], period: str
+) -> _SubscriptionPart:
+    """Fixed fees, usage, minimum commitment and discounts of one subscription."""
+    version = catalog.plan_version(subscription.plan, subscription.version)
+    currency = version.currency
+    window = active_window(subscription, period)
+    assert window is not None, "only subscriptions active in the period are billed"
+    lower, upper = window
+    window_events = [e for e in customer_events if lower <= e.timestamp < upper]
+    metrics = {metric.code: metric for metric in catalog.metrics}
+
+    part = _SubscriptionPart()
+    priced = _fixed_fee_lines(subscription, version, period)
+    for charge in version.charges:
+        priced += _usage_lines(subscription, version, metrics[charge.metric], charge, window_events)
+    for line, amount in priced:
+        part.lines.append(line | {"amount": amount})
+        part.charges += amount
+
+    minimum = _minimum_amount(subscription, version)
+    if minimum is not None:
+        difference = _prorated(minimum, subscription, period, currency) - part.charges
+        if difference > 0:
+            part.minimum = difference
+            line = {"kind": "minimum_commitment", "code": None}
+            part.lines.append(line | _subscription_fields(subscription) | {"amount": difference})
+
+    index = _period_index(subscription, period)
+    for taken in _discount_amounts(subscription.discounts, index, part.subtotal, currency):
+        part.discount += taken
+        if taken != 0:
+            line = {"kind": "discount", "code": None}
+            part.lines.append(line | _subscription_fields(subscription) | {"amount": -taken})
+    return part
+
+
+# ---------------------------------------------------------------------------------------------
+# Credits (step 5)
+
+
+def _grant_is_usable(grant: CreditGrant, period: str) -> bool:
+    """Effective on or before the period's last day and not expired before it."""
+    last = _last_day(period)
+    return grant.effective <= last and (grant.expires is None or grant.expires >= last)
+
+
+def _grant_order(grant: CreditGrant) -> tuple:
+    """Lowest priority first, then earlier expiry (none last), earlier effective, id."""
+    return (
+        grant.priority,
+        grant.expires is None,
+        grant.expires or date.min,
+        grant.effective,
+        grant.id,
+    )
+
+
+@_exact
+def _credits_taken(
+    grants: list[CreditGrant], balances: dict[str, Decimal], due: Decimal, period: str
+) -> list[tuple[str, Decimal]]:
+    """(grant id, amount) for every grant that pays part of `due`, in the order used."""
+    taken = []
+    for grant in sorted(grants, key=_grant_order):
+        if due <= 0:
+            break
+        if not _grant_is_usable(grant, period):
+            continue
+        amount = min(balances[grant.id], due)
+        if amount > 0:
+            taken.append((grant.id, amount))
+            due -= amount
+    return taken
+
+
+# ---------------------------------------------------------------------------------------------
+# Invoices
+
+
+def _active_subscriptions(customer: Customer, period: str) -> list[Subscription]:
+    active = [s for s in customer.subscriptions if active_window(s, period) is not None]
+    return sorted(active, key=lambda s: s.start)
+
+
+def _render_amounts(line: dict, currency: str) -> dict:
+    return line | {"amount": money_text(line["amount"], currency)}
+
+
+@_exact
+def _invoice(
+    customer: Customer,
+    catalog: Catalog,
+    customer_events: list[Event],
+    period: str,
+    balances: dict[str, Decimal],
+) -> tuple[dict, list[tuple[str, Decimal]]]:
+    """The customer's invoice of `period` and the credits it takes, given the grants'
+    balances left by earlier periods."""
+    subscriptions = _active_subscriptions(customer, period)
+    currency = catalog.plan_version(subscriptions[0].plan, subscriptions[0].version).currency
+    lines: list[dict] = []
+    charges = subtotal = discount = ZERO
+    for subscription in subscriptions:
+        part = _subscription_part(subscription, catalog, customer_events, period)
+        lines += part.lines
+        charges += part.charges
+        subtotal += part.subtotal
+        discount += part.discount
+
+    taxable = subtotal - discount
+    tax = round_money(taxable * customer.tax_rate, currency)
+    if customer.tax_rate > 0:
+        lines.append({"kind": "tax", "code": None, "amount": tax})
+
+    grants = [g for g in catalog.credit_grants if g.customer == customer.id]
+    taken = _credits_taken(grants, balances, taxable + tax, period)
+    credits_applied = sum((amount for _, amount in taken), ZERO)
+    lines += [{"kind": "credit", "code": gid, "amount": -amount} for gid, amount in taken]
+
+    invoice = {
+        "customer_id": customer.id,
+        "period": period,
+        "currency": currency,
+        "lines": [_render_amounts(line, currency) for line in lines],
+        "charges": money_text(charges, currency),
+        "subtotal": money_text(subtotal, currency),
+        "discount": money_text(discount, currency),
+        "tax": money_text(tax, currency),
+        "credits_applied": money_text(credits_applied, currency),
+        "total": money_text(taxable + tax - credits_applied, currency),
+    }
+    return invoice, taken
+
+
+def _first_period(customer: Customer) -> str | None:
+    if not customer.subscriptions:
+        return None
+    return _period_of(min(s.start for s in customer.subscriptions))
+
+
+@_exact
+def _customer_invoice(
+    customer: Customer, catalog: Catalog, customer_events: list[Event], period: str
+) -> dict | None:
+    """The customer's invoice of `period`, None when no subscription is active in it.
+
+    Grants' balances depend on every earlier invoice, so the invoices are computed in order
+    from the customer's first subscribed period, each period once, carrying the balances.
+    """
+    if not _active_subscriptions(customer, period):
+        return None
+    first = _first_period(customer)
+    assert first is not None
+    currency = catalog.plan_version(
+        customer.subscriptions[0].plan, customer.subscriptions[0].version
+    ).currency
+    # A grant's balance is kept in minor units: an amount written with more decimals than
+    # the currency has is rounded like every other amount.
+    balances = {
+        g.id: round_money(g.amount, currency)
+        for g in catalog.credit_grants
+        if g.customer == customer.id
+    }
+    current = first
+    while True:
+        if _active_subscriptions(customer, current):
+            invoice, taken = _invoice(customer, catalog, customer_events, current, balances)
+            if current == period:
+                return invoice
+            for grant_id, amount in taken:
+                balances[grant_id] -= amount
+        current = _next_period(current)
+
+
+def reference_invoices(events: list[Event], catalog: Catalog, period: str) -> list[dict]:
+    """The invoices of `period` ("YYYY-MM"), sorted by customer_id.
+
+    `events` are the accepted events (as `reference_ingest(...).events` returns them);
+    corrections are applied here. Each invoice is `{"customer_id", "period", "currency",
+    "lines", "charges", "subtotal", "discount", "tax", "credits_applied", "total"}` with
+    every amount a string of exactly the currency's decimals; see docs/invoicing.md for the
+    lines and their order.
+    """
+    period_bounds(period)  # reject a malformed period early
+    counting = effective_events(events)
+    invoices = []
+    for customer in sorted(catalog.customers, key=lambda c: c.id):
+        customer_events = [e for e in counting if e.customer_id == customer.id]
+        invoice = _customer_invoice(customer, catalog, customer_events, period)
+        if invoice is not None:
+            invoices.append(invoice)
+    return invoices

@@ -1,0 +1,416 @@
+"""A pure-Python oracle for metering: CONTRACT.md §1 (events) and §3 (usage quantities).
+
+It is written from the contract alone, independently of the product (which computes the same
+in ClickHouse SQL), so that randomized tests can compare the two. It favours obviously
+correct code over speed and uses `Decimal` only, never floats. Nothing here is imported by
+the product.
+
+Entry points:
+
+* `reference_ingest(loads, catalog)`: per-load `{"accepted", "duplicates", "quarantined"}`
+  counts and the accepted events, in ingestion order.
+* `reference_usage(loads, catalog, period)`: the rows of `billing usage --period P`.
+* `usage_of_events(events, catalog, period)`: the same rows from already-ingested events.
+
+`loads` is a list of loads in ingestion order; each load is a list of files in the order
+given; each file is the JSONL text of that file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
+from typing import Any
+
+from billing_dagster.catalog.model import Catalog, Metric, Subscription
+
+# `[0-9]`, not `\d` (which matches any Unicode digit); `fullmatch`, so no trailing newline.
+_TIMESTAMP = re.compile(
+    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
+    r"[Tt ](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
+    r"(?:\.(?P<fraction>[0-9]+))?"
+    r"(?:(?P<zulu>[Zz])|(?P<sign>[+-])(?P<offset_hours>[0-9]{2}):(?P<offset_minutes>[0-9]{2}))"
+)
+_NUMERIC_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})")
+_MAX_EVENT_ID_LENGTH = 256
+#: The product's documented bounds on event time (README, "Events"): nothing before the first
+#: metering day, nothing more than a day ahead of the clock.
+FIRST_EVENT_DAY = date(2020, 1, 1)
+MAX_CLOCK_SKEW = timedelta(days=1)
+
+#: Arithmetic that never rounds: any inexact result raises instead.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
+
+Summary = dict[str, int]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One accepted event, with its properties already converted to text."""
+
+    customer_id: str
+    event_id: str
+    event_name: str
+    timestamp: datetime  # UTC, truncated to milliseconds
+    properties: dict[str, str]
+    replaces: str | None = None
+    void: bool = False
+
+
+@dataclass
+class IngestResult:
+    """What ingesting the loads produced."""
+
+    #: one `{"accepted": N, "duplicates": N, "quarantined": N}` per load, in load order
+    summaries: list[Summary] = field(default_factory=list)
+    #: the accepted events (first copies), in ingestion order
+    events: list[Event] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text of values
+
+
+def decimal_text(value: Decimal) -> str:
+    """`value` written exactly in plain notation: no exponent, no trailing fractional zeros.
+
+    Done on the digits, not with `normalize()`, which rounds to the context's precision.
+    Zero (either sign) is "0".
+    """
+    if not value.is_finite():
+        raise ValueError(f"not a finite number: {value}")
+    sign, digit_tuple, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(str(d) for d in digit_tuple)
+    if exponent >= 0:
+        whole, fraction = digits + "0" * exponent, ""
+    else:
+        digits = digits.rjust(-exponent + 1, "0")
+        whole, fraction = digits[:exponent], digits[exponent:]
+    whole = whole.lstrip("0") or "0"
+    fraction = fraction.rstrip("0")
+    text = f"{whole}.{fraction}" if fraction else whole
+    if text == "0":
+        return "0"
+    return f"-{text}" if sign else text
+
+
+def property_text(value: str | bool | Decimal) -> str:
+    """How a property value compares as text: strings as-is, bools and numbers as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    return value
+
+
+def is_numeric_text(text: str) -> bool:
+    """Whether a property's text is a plain decimal number (`-12`, `0.5`), usable as a value."""
+    return _NUMERIC_TEXT.fullmatch(text) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing one line
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """An RFC 3339 timestamp as UTC truncated to milliseconds; None when it is not one."""
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        return None
+    millis = int(((match["fraction"] or "") + "000")[:3])  # truncate, never round
+    try:
+        local = datetime(
+            int(match["year"]), int(match["month"]), int(match["day"]),
+            int(match["hour"]), int(match["minute"]), int(match["second"]),
+            millis * 1000, tzinfo=UTC,
+        )  # fmt: skip
+    except ValueError:  # not a real calendar date or time of day
+        return None
+    if match["zulu"]:
+        return local
+    hours, minutes = int(match["offset_hours"]), int(match["offset_minutes"])
+    if hours > 23 or minutes > 59:
+        return None
+    offset = timedelta(hours=hours, minutes=minutes)
+    try:
+        return local - offset if match["sign"] == "+" else local + offset
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1
+        return None
+
+
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON, although Python's reader accepts them by default."""
+    raise ValueError(f"not JSON: {name}")
+
+
+def parse_json(line: str) -> Any:
+    """The JSON value of a line, numbers as exact `Decimal`s; ValueError when not JSON."""
+    return json.loads(line, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+
+
+def _is_nonempty_string(value: object) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _is_property_value(value: object) -> bool:
+    """Strings, numbers and bools; not null, arrays or objects."""
+    return isinstance(value, str | bool | Decimal)
+
+
+def parse_event(line: str, customers: set[str], now: datetime) -> Event | None:
+    """The event on a line, or None when the line belongs in quarantine."""
+    try:
+        data = parse_json(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+
+    event_id = data.get("event_id")
+    if not _is_nonempty_string(event_id) or len(event_id) > _MAX_EVENT_ID_LENGTH:
+        return None
+    customer_id = data.get("customer_id")
+    if not _is_nonempty_string(customer_id) or customer_id not in customers:
+        return None
+    event_name = data.get("event_name")
+    if not _is_nonempty_string(event_name):
+        return None
+    timestamp_text = data.get("timestamp")
+    if not isinstance(timestamp_text, str):
+        return None
+    timestamp = parse_timestamp(timestamp_text)
+    if timestamp is None or timestamp.date() < FIRST_EVENT_DAY or timestamp > now + MAX_CLOCK_SKEW:
+        return None
+
+    properties = data.get("properties")
+    if properties is None:  # absent or null: no properties
+        properties = {}
+    if not isinstance(properties, dict):
+        return None
+    if not all(_is_property_value(v) for v in properties.values()):
+        return None
+
+    source = data.get("source")
+    if source is not None and not isinstance(source, str):
+        return None
+    replaces = data.get("replaces")
+    if replaces is not None and (not isinstance(replaces, str) or replaces == event_id):
+        return None
+    void = data.get("void")
+    if void is not None and not isinstance(void, bool):
+        return None
+
+    return Event(
+        customer_id=customer_id,
+        event_id=event_id,
+        event_name=event_name,
+        timestamp=timestamp,
+        properties={name: property_text(value) for name, value in properties.items()},
+        replaces=replaces,
+        void=void is True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingestion: quarantine and deduplication
+
+
+def candidate_lines(content: str) -> list[str]:
+    """The lines of a JSONL file that are candidate events: every line that is not blank.
+
+    Lines end at "\\n" only (a JSON string may hold U+2028, which `splitlines` would split on).
+    """
+    return [line for line in content.split("\n") if line.strip() != ""]
+
+
+def reference_ingest(
+    loads: list[list[str]], catalog: Catalog, now: datetime | None = None
+) -> IngestResult:
+    """Ingest `loads` in order (at instant `now`, default the present): each candidate line
+    is accepted, a duplicate or quarantined.
+
+    The first accepted copy of a (customer_id, event_id) key wins; later copies are
+    duplicates, whatever their content.
+    """
+    customers = {customer.id for customer in catalog.customers}
+    now = now or datetime.now(UTC)
+    seen: set[tuple[str, str]] = set()
+    result = IngestResult()
+    for files in loads:
+        summary = {"accepted": 0, "duplicates": 0, "quarantined": 0}
+        for content in files:
+            for line in candidate_lines(content):
+                event = parse_event(line, customers, now)
+                if event is None:
+                    summary["quarantined"] += 1
+                elif (event.customer_id, event.event_id) in seen:
+                    summary["duplicates"] += 1
+                else:
+                    seen.add((event.customer_id, event.event_id))
+                    result.events.append(event)
+                    summary["accepted"] += 1
+        result.summaries.append(summary)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Corrections
+
+
+def effective_events(events: list[Event]) -> list[Event]:
+    """The accepted events that count once corrections are applied.
+
+    An event stops counting when another accepted event of its customer replaces it; a void
+    event that replaces something does not count either. A void event that replaces nothing
+    is an ordinary event.
+    """
+    replaced = {(e.customer_id, e.replaces) for e in events if e.replaces is not None}
+    return [
+        e
+        for e in events
+        if (e.customer_id, e.event_id) not in replaced and not (e.void and e.replaces is not None)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+
+
+def matches(metric: Metric, event: Event) -> bool:
+    """Whether `event` is one of `metric`'s events: its name and every filter match."""
+    if event.event_name != metric.event_name:
+        return False
+    return all(
+        name in event.properties and event.properties[name] in accepted
+        for name, accepted in metric.filters.items()
+    )
+
+
+def measured_value(metric: Metric, event: Event) -> str | None:
+    """The text `metric` aggregates for `event` ("" for count); None when it is left out."""
+    if metric.aggregation == "count":
+        return ""
+    assert metric.property is not None, f"metric {metric.code} has no property"
+    value = event.properties.get(metric.property)
+    if value is None:
+        return None
+    if metric.aggregation == "count_unique":
+        return value
+    return value if is_numeric_text(value) else None
+
+
+def aggregate(metric: Metric, measured: list[tuple[Event, str]]) -> Decimal:
+    """The quantity of one metric (and group) over its (event, value text) pairs."""
+    if not measured:
+        return Decimal(0)
+    if metric.aggregation == "count":
+        return Decimal(len(measured))
+    if metric.aggregation == "count_unique":
+        return Decimal(len({value for _, value in measured}))
+    numbers = [Decimal(value) for _, value in measured]
+    if metric.aggregation == "sum":
+        total = Decimal(0)
+        for number in numbers:
+            total = _EXACT.add(total, number)
+        return total
+    if metric.aggregation == "max":
+        return max(numbers)
+    if metric.aggregation == "latest":
+        _, value = max(measured, key=lambda pair: (pair[0].timestamp, pair[0].event_id))
+        return Decimal(value)
+    raise ValueError(f"unknown aggregation {metric.aggregation!r}")
+
+
+def quantities(metric: Metric, events: list[Event]) -> dict[str | None, Decimal]:
+    """Quantity per group (None without `group_by`) for every group with a counted event."""
+    by_group: dict[str | None, list[tuple[Event, str]]] = {}
+    for event in events:
+        if not matches(metric, event):
+            continue
+        group = None
+        if metric.group_by is not None:
+            group = event.properties.get(metric.group_by)
+            if group is None:
+                continue
+        value = measured_value(metric, event)
+        if value is None:
+            continue
+        by_group.setdefault(group, []).append((event, value))
+    return {group: aggregate(metric, measured) for group, measured in by_group.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods and subscriptions
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """`YYYY-MM` as [its first day, the next month's first day)."""
+    match = _PERIOD.fullmatch(period)
+    if match is None or not 1 <= int(match["month"]) <= 12:
+        raise ValueError(f"period must be YYYY-MM, got {period!r}")
+    year, month = int(match["year"]), int(match["month"])
+    first = date(year, month, 1)
+    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return first, following
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def active_window(subscription: Subscription, period: str) -> tuple[datetime, datetime] | None:
+    """The period ∩ [start, end) as UTC instants [lower, upper); None when it is empty."""
+    first, following = period_bounds(period)
+    lower = max(first, subscription.start)
+    upper = following if subscription.end is None else min(following, subscription.end)
+    if lower >= upper:
+        return None
+    return _midnight(lower), _midnight(upper)
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage rows
+
+
+def usage_of_events(events: list[Event], catalog: Catalog, period: str) -> list[dict]:
+    """The usage rows of `period` from accepted events (see `reference_usage`)."""
+    counting = effective_events(events)
+    keyed_rows: list[tuple[tuple[str, str, str, date], dict]] = []
+    for customer in catalog.customers:
+        for subscription in customer.subscriptions:
+            window = active_window(subscription, period)
+            if window is None:
+                continue
+            lower, upper = window
+            in_window = [
+                e for e in counting if e.customer_id == customer.id and lower <= e.timestamp < upper
+            ]
+            for metric in catalog.metrics:
+                for group, quantity in quantities(metric, in_window).items():
+                    row = {
+                        "customer_id": customer.id,
+                        "metric": metric.code,
+                        "group": group,
+                        "period": period,
+                        "quantity": decimal_text(quantity),
+                    }
+                    key = (customer.id, metric.code, group or "", subscription.start)
+                    keyed_rows.append((key, row))
+    keyed_rows.sort(key=lambda keyed: keyed[0])
+    return [row for _, row in keyed_rows]
+
+
+def reference_usage(loads: list[list[str]], catalog: Catalog, period: str) -> list[dict]:
+    """What `billing usage --period P --format json` must print after ingesting `loads`.
+
+    One row per (subscription active in the period, metric, group) with at least one counted
+    event, measured over the period ∩ the subscription's [start, end). Rows are
+    `{"customer_id", "metric", "group", "period", "quantity"}`, quantity a decimal string,
+    sorted by customer_id, metric, group (None as ""), subscription start.
+    """
+    return usage_of_events(reference_ingest(loads, catalog).events, catalog, period)
