@@ -14,6 +14,7 @@ import sensors
 from billing_dagster.defs import jobs
 from billing_dagster.defs.catalog import catalog_tables
 from billing_dagster.defs.ingestion.assets import event_store
+from billing_dagster.defs.invoicing.assets import invoices
 from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
@@ -28,8 +29,21 @@ def _secret(name: str) -> str | dg.EnvVar:
 def build_definitions() -> dg.Definitions:
     home = str(billing_home())
     return dg.Definitions(
-        assets=[*catalog_tables, event_store, metering_views, metering_daily, period_usage],
-        jobs=[jobs.ingest_job, jobs.metering_job, jobs.metering_views_job, jobs.period_usage_job],
+        assets=[
+            *catalog_tables,
+            event_store,
+            metering_views,
+            metering_daily,
+            period_usage,
+            invoices,
+        ],
+        jobs=[
+            jobs.ingest_job,
+            jobs.metering_job,
+            jobs.metering_views_job,
+            jobs.period_usage_job,
+            jobs.billing_job,
+        ],
         schedules=schedules.all_schedules,
         sensors=sensors.all_sensors,
         resources={

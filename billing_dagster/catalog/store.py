@@ -7,13 +7,14 @@ first and the `catalog_versions` row last, so a half-written version is never in
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.model import Catalog, Metric, PlanVersion
+from billing_dagster.catalog.prices import ChargePrice, PriceTier, subscription_prices
+from billing_dagster.catalog.serialize import canonical_json, catalog_from_json
 
 
 class CatalogConflict(Exception):
@@ -40,7 +41,8 @@ def apply_catalog(
 ) -> AppliedCatalog:
     """Store `catalog` as the new version, unless it is the one in force already."""
     db = f"`{database}`"
-    digest = hashlib.sha256(_canonical(catalog).encode()).hexdigest()
+    catalog_json = canonical_json(catalog)
+    digest = hashlib.sha256(catalog_json.encode()).hexdigest()
     current = latest_catalog_version(client, database)
     if current is not None:
         in_force = client.command(
@@ -55,18 +57,31 @@ def apply_catalog(
     _insert_rows(client, db, version, catalog)
     client.insert(
         f"{db}.catalog_versions",
-        [[version, digest, source_file, document, datetime.now(UTC)]],
-        column_names=["catalog_version", "content_sha256", "source_file", "document", "applied_at"],
+        [[version, digest, source_file, document, catalog_json, datetime.now(UTC)]],
+        column_names=[
+            "catalog_version",
+            "content_sha256",
+            "source_file",
+            "document",
+            "catalog_json",
+            "applied_at",
+        ],
     )
     return AppliedCatalog(version, changed=True)
 
 
-def _canonical(value) -> str:
-    return json.dumps(asdict(value), sort_keys=True, default=str, separators=(",", ":"))
+def load_catalog(client: Client, database: str, version: int) -> Catalog:
+    """The catalog exactly as applied under `version`."""
+    text = client.command(
+        f"SELECT catalog_json FROM `{database}`.catalog_versions "
+        f"WHERE catalog_version = {{v:UInt32}}",
+        parameters={"v": version},
+    )
+    return catalog_from_json(text)
 
 
 def metric_digest(metric: Metric) -> str:
-    return hashlib.sha256(_canonical(metric).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(metric).encode()).hexdigest()
 
 
 def plan_version_digest(version: PlanVersion) -> str:
@@ -177,7 +192,7 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
         client,
         f"{db}.catalog_subscriptions",
         [
-            [version, s.id, s.customer, s.plan, s.version, s.start, s.end, _canonical(s)]
+            [version, s.id, s.customer, s.plan, s.version, s.start, s.end, canonical_json(s)]
             for s in catalog.subscriptions
         ],
         column_names=[
@@ -191,6 +206,7 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
             "content_json",
         ],
     )
+    _insert_prices(client, db, version, catalog)
     _insert_if_any(
         client,
         f"{db}.catalog_credit_grants",
@@ -208,6 +224,20 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
             "priority",
         ],
     )
+
+
+def _insert_prices(client: Client, db: str, version: int, catalog: Catalog) -> None:
+    prices, tiers = subscription_prices(catalog)
+    for table, rows, kind in (
+        ("catalog_charge_prices", prices, ChargePrice),
+        ("catalog_price_tiers", tiers, PriceTier),
+    ):
+        _insert_if_any(
+            client,
+            f"{db}.{table}",
+            [[version, *astuple(row)] for row in rows],
+            column_names=["catalog_version", *(f.name for f in fields(kind))],
+        )
 
 
 def _insert_if_any(client: Client, table: str, rows: list, column_names: list[str]) -> None:

@@ -12,11 +12,20 @@ import json
 import re
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
-from billing_dagster.catalog.store import CatalogConflict, apply_catalog, latest_catalog_version
+from billing_dagster.catalog.store import (
+    CatalogConflict,
+    apply_catalog,
+    latest_catalog_version,
+    load_catalog,
+)
 from billing_dagster.formatting import decimal_text, table
 from billing_dagster.ingest import landing
+from billing_dagster.invoicing.credits import credit_balances
+from billing_dagster.invoicing.printing import invoice_tables
+from billing_dagster.invoicing.store import last_billed_period, latest_invoices
 from billing_dagster.warehouse import embedded
 from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home
 from billing_dagster.warehouse.schema import ensure_schema
@@ -77,6 +86,23 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--period", required=True, help="billing period, YYYY-MM")
     usage.add_argument("--format", choices=["table", "json"], default="table")
     usage.set_defaults(command=cmd_usage)
+
+    bill = commands.add_parser("bill", parents=[common], help="bill a period (draft invoices)")
+    bill.add_argument("--period", required=True, help="billing period, YYYY-MM")
+    bill.set_defaults(command=cmd_bill)
+
+    invoices = commands.add_parser("invoices", parents=[common], help="a period's invoices")
+    invoices.add_argument("--period", required=True, help="billing period, YYYY-MM")
+    invoices.add_argument("--format", choices=["table", "json"], default="table")
+    invoices.set_defaults(command=cmd_invoices)
+
+    credits = commands.add_parser("credits", parents=[common], help="credit grant balances")
+    credits.add_argument("--customer", required=True, help="the customer's id")
+    credits.add_argument(
+        "--period", help="balances after this period, YYYY-MM (default: the last billed one)"
+    )
+    credits.add_argument("--format", choices=["table", "json"], default="table")
+    credits.set_defaults(command=cmd_credits)
     return parser
 
 
@@ -265,3 +291,63 @@ def cmd_usage(args, home: Path) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def cmd_bill(args, home: Path) -> int:
+    period = parse_period(args.period)
+    settings, client = _connect(home)
+    _require_catalog(client, settings.database)
+    runner = _runner(home)
+    runner.ensure_models_deployed(client, settings.database)
+    runner.bill(client, settings.database, period)
+    invoices = latest_invoices(client, settings.database, period) or []
+    totals: dict[str, Decimal] = {}
+    for invoice in invoices:
+        totals[invoice["currency"]] = totals.get(invoice["currency"], Decimal(0)) + Decimal(
+            invoice["total"]
+        )
+    print(
+        json.dumps(
+            {
+                "period": period,
+                "invoices": len(invoices),
+                "status": "draft",
+                "totals": {currency: str(total) for currency, total in sorted(totals.items())},
+            }
+        )
+    )
+    return 0
+
+
+def cmd_invoices(args, home: Path) -> int:
+    period = parse_period(args.period)
+    settings, client = _connect(home)
+    invoices = latest_invoices(client, settings.database, period)
+    if invoices is None:
+        raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
+    if args.format == "json":
+        print(json.dumps(invoices, indent=2))
+    else:
+        print(invoice_tables(invoices))
+    return 0
+
+
+def cmd_credits(args, home: Path) -> int:
+    settings, client = _connect(home)
+    version = _require_catalog(client, settings.database)
+    catalog = load_catalog(client, settings.database, version)
+    if args.customer not in {customer.id for customer in catalog.customers}:
+        raise BadInput(f'unknown customer "{args.customer}": not a customer in the catalog')
+    period = (
+        parse_period(args.period) if args.period else last_billed_period(client, settings.database)
+    )
+    if period is None:
+        raise BadInput("no period has been billed yet; give --period YYYY-MM")
+    rows = credit_balances(client, settings.database, catalog, args.customer, period)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        columns = ["grant", "amount", "used", "balance", "effective", "expires", "priority"]
+        print(f"Credit balances of {args.customer} after {period}")
+        print(table(rows, columns))
+    return 0

@@ -67,6 +67,17 @@ class JobRunner:
     def meter_days(self, first: date, last: date) -> None:
         self.run("metering_job", tags=metering_range_tags(first.isoformat(), last.isoformat()))
 
+    def bill(self, client, database: str, period: str) -> None:
+        """Meter the period's days that have events, then bill it (draft invoices)."""
+        first, last, events = client.query(
+            f"SELECT min(event_date), max(event_date), count() FROM `{database}`.raw_events "
+            f"WHERE toStartOfMonth(event_date) = toDate({{first:String}})",
+            parameters={"first": f"{period}-01"},
+        ).result_rows[0]
+        if events:
+            self.meter_days(first, last)
+        self.run("billing_job", partition_key=f"{period}-01")
+
     def remeter_all(self, client, database: str) -> None:
         """Recompute daily usage for every day that has events (after a metric change)."""
         first, last = client.query(

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from billing_dagster.defs.ingestion.assets import event_store
+from billing_dagster.defs.invoicing.assets import invoices
 from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
 
 ingest_job = dg.define_asset_job(
@@ -27,4 +28,10 @@ period_usage_job = dg.define_asset_job(
     "period_usage_job",
     selection=dg.AssetSelection.assets(period_usage),
     description="Create the per-period usage views over the daily usage table.",
+)
+
+billing_job = dg.define_asset_job(
+    "billing_job",
+    selection=dg.AssetSelection.assets(invoices),
+    description="Bill a period: draft invoices from its rated usage (metered beforehand).",
 )

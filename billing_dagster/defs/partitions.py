@@ -16,3 +16,14 @@ landing_days = dg.DailyPartitionsDefinition(
 metering_days = dg.DailyPartitionsDefinition(
     start_date=FIRST_EVENT_DATE.isoformat(), end_offset=2, timezone="UTC"
 )
+
+#: Billing periods: calendar months in UTC, billed in arrears. The month in progress exists
+#: too, so a draft of it can be previewed.
+billing_periods = dg.MonthlyPartitionsDefinition(
+    start_date=FIRST_EVENT_DATE.isoformat(), end_offset=1, timezone="UTC"
+)
+
+
+def period_of_partition(partition_key: str) -> str:
+    """A monthly partition key (`2026-10-01`) as its billing period (`2026-10`)."""
+    return partition_key[:7]

@@ -1,4 +1,5 @@
-"""`make demo`: the sample catalog and a month of sample events, through the real pipeline.
+"""`make demo`: the sample catalog and a month of sample events, through the real pipeline,
+ending with that month's invoices.
 
 Runs the same `billing` commands a user would, against the billing home, and prints what
 they print. Safe to run again: the catalog and the event file are the same, so nothing is
@@ -42,6 +43,9 @@ def main() -> None:
     run("catalog", "apply", str(CATALOG))
     run("ingest", str(events))
     run("usage", "--period", period)
+    run("bill", "--period", period)
+    run("invoices", "--period", period)
+    run("credits", "--customer", "umbrella")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from clickhouse_connect.driver.client import Client
 QUANTITY = "Decimal(38, 12)"
 #: Amounts and prices: 20 fractional digits keep unit prices like 0.000002 exact.
 MONEY = "Decimal(38, 20)"
+#: Invoice amounts, rounded to a currency's minor unit (at most 4 decimals).
+INVOICE_MONEY = "Decimal(38, 4)"
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS {db}.catalog_versions (
@@ -19,8 +21,34 @@ CREATE TABLE IF NOT EXISTS {db}.catalog_versions (
     content_sha256 String,
     source_file String,
     document String,
+    catalog_json String,
     applied_at DateTime64(3, 'UTC')
 ) ENGINE = MergeTree ORDER BY catalog_version
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_charge_prices (
+    catalog_version UInt32,
+    subscription_id String,
+    metric String,
+    charge_order UInt16,
+    is_group_price Bool,
+    group_value String,
+    model LowCardinality(String)
+) ENGINE = MergeTree ORDER BY (catalog_version, subscription_id, metric, group_value)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_price_tiers (
+    catalog_version UInt32,
+    subscription_id String,
+    metric String,
+    is_group_price Bool,
+    group_value String,
+    tier UInt16,
+    lower_bound {quantity},
+    upper_bound Nullable({quantity}),
+    unit_price {money},
+    flat_fee {money},
+    package_size Nullable({quantity}),
+    free_units {quantity}
+) ENGINE = MergeTree ORDER BY (catalog_version, subscription_id, metric, group_value, tier)
 ;
 CREATE TABLE IF NOT EXISTS {db}.catalog_metrics (
     catalog_version UInt32,
@@ -121,6 +149,46 @@ CREATE TABLE IF NOT EXISTS {db}.dbt_deployments (
     deployed_at DateTime64(3, 'UTC')
 ) ENGINE = MergeTree ORDER BY deployed_at
 ;
+CREATE TABLE IF NOT EXISTS {db}.billing_runs (
+    billing_run_id String,
+    period String,
+    catalog_version UInt32,
+    invoices UInt32,
+    created_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY (period, created_at)
+;
+CREATE TABLE IF NOT EXISTS {db}.invoices (
+    billing_run_id String,
+    period String,
+    invoice_id String,
+    customer_id String,
+    currency LowCardinality(String),
+    status LowCardinality(String),
+    charges {invoice_money},
+    subtotal {invoice_money},
+    discount {invoice_money},
+    tax {invoice_money},
+    credits_applied {invoice_money},
+    total {invoice_money},
+    catalog_version UInt32,
+    document String
+) ENGINE = MergeTree ORDER BY (period, billing_run_id, customer_id)
+;
+CREATE TABLE IF NOT EXISTS {db}.invoice_lines (
+    billing_run_id String,
+    period String,
+    invoice_id String,
+    line_no UInt16,
+    kind LowCardinality(String),
+    code Nullable(String),
+    group_value Nullable(String),
+    plan Nullable(String),
+    plan_version Nullable(UInt32),
+    subscription_id Nullable(String),
+    quantity Nullable({quantity}),
+    amount {invoice_money}
+) ENGINE = MergeTree ORDER BY (period, billing_run_id, invoice_id, line_no)
+;
 CREATE TABLE IF NOT EXISTS {db}.quarantined_events (
     load_seq UInt64,
     file_name String,
@@ -135,6 +203,8 @@ CREATE TABLE IF NOT EXISTS {db}.quarantined_events (
 def ensure_schema(client: Client, database: str) -> None:
     """Create the database (Atomic, so tables can be exchanged atomically) and its tables."""
     client.command(f"CREATE DATABASE IF NOT EXISTS `{database}` ENGINE = Atomic")
-    for statement in _TABLES.format(db=f"`{database}`", money=MONEY).split(";"):
+    for statement in _TABLES.format(
+        db=f"`{database}`", money=MONEY, quantity=QUANTITY, invoice_money=INVOICE_MONEY
+    ).split(";"):
         if statement.strip():
             client.command(statement)

@@ -16,7 +16,8 @@ from billing_dagster.defs.resources import ClickHouseResource
 
 VIEW_MODELS = "path:models/staging path:models/intermediate"
 DAILY_MODELS = "fct_metric_usage_daily"
-PERIOD_MODELS = "fct_subscription_usage"
+#: Views over the daily table: usage per period, then its rating (docs/invoicing.md).
+PERIOD_MODELS = "fct_subscription_usage fct_rated_usage_tiers fct_rated_usage"
 
 
 @dbt_assets(

@@ -1,0 +1,19 @@
+with
+
+source as (
+    select * from {{ source('billing', 'catalog_charge_prices') }}
+    where catalog_version = (select max(catalog_version) from {{ source('billing', 'catalog_versions') }})
+),
+
+renamed as (
+    select
+        subscription_id,
+        metric as metric_code,
+        charge_order,
+        is_group_price,
+        group_value,
+        model as charge_model
+    from source
+)
+
+select * from renamed

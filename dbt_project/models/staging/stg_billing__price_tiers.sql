@@ -1,0 +1,24 @@
+with
+
+source as (
+    select * from {{ source('billing', 'catalog_price_tiers') }}
+    where catalog_version = (select max(catalog_version) from {{ source('billing', 'catalog_versions') }})
+),
+
+renamed as (
+    select
+        subscription_id,
+        metric as metric_code,
+        is_group_price,
+        group_value,
+        tier,
+        lower_bound,
+        upper_bound,
+        unit_price,
+        flat_fee,
+        package_size,
+        free_units
+    from source
+)
+
+select * from renamed
