@@ -7,12 +7,13 @@ import contextlib
 import hashlib
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
 from billing_dagster.defs.catalog import CATALOG_TABLES
+from billing_dagster.defs.metering.ledger import stale_days
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.metering.runs import metering_range_tags
 
@@ -68,15 +69,14 @@ class JobRunner:
         self.run("metering_job", tags=metering_range_tags(first.isoformat(), last.isoformat()))
 
     def bill(self, client, database: str, period: str) -> None:
-        """Meter the period's days that have events, then bill it (draft invoices)."""
-        first, last, events = client.query(
-            f"SELECT min(event_date), max(event_date), count() FROM `{database}`.raw_events "
-            f"WHERE toStartOfMonth(event_date) = toDate({{first:String}})",
-            parameters={"first": f"{period}-01"},
-        ).result_rows[0]
-        if events:
-            self.meter_days(first, last)
-        self.run("billing_job", partition_key=f"{period}-01")
+        """Meter the period's days that loads changed since they were metered, then bill it
+        (draft invoices)."""
+        first = date.fromisoformat(f"{period}-01")
+        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+        days = stale_days(client, database, first, last)
+        if days:
+            self.meter_days(days[0], days[-1])
+        self.run("billing_job", partition_key=first.isoformat())
 
     def remeter_all(self, client, database: str) -> None:
         """Recompute daily usage for every day that has events (after a metric change)."""

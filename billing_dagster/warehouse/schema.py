@@ -144,6 +144,13 @@ CREATE TABLE IF NOT EXISTS {db}.event_duplicates (
     first_line_no UInt64
 ) ENGINE = MergeTree ORDER BY (load_seq, line_no)
 ;
+CREATE TABLE IF NOT EXISTS {db}.metering_runs (
+    min_date Date,
+    max_date Date,
+    max_load_seq UInt64,
+    metered_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY metered_at
+;
 CREATE TABLE IF NOT EXISTS {db}.dbt_deployments (
     manifest_sha256 String,
     deployed_at DateTime64(3, 'UTC')

@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from billing_dagster.defs.metering.dbt_args import build_args, metering_window
+from billing_dagster.defs.metering.ledger import committed_loads, record_metering
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.metering.translator import MeteringTranslator
 from billing_dagster.defs.partitions import metering_days
@@ -36,8 +37,11 @@ def metering_daily(
     start, end = context.partition_time_window
     window = metering_window(start, end)
     context.log.info(f"metering {window['min_date']} .. {window['max_date']}")
+    client = clickhouse.get_client()
+    covered_loads = committed_loads(client, clickhouse.database)
     with clickhouse.dbt_environment():
         yield from dbt.cli(build_args(window), context=context).stream()
+    record_metering(client, clickhouse.database, window, covered_loads)
 
 
 def _unpartitioned_dbt_assets(name: str, select: str):

@@ -1,0 +1,166 @@
+"""Benchmark: full monthly billing (metering, rating, invoices) of K customers and N events.
+
+Not a test: prints figures to record in docs/benchmarks.md. Ingestion has its own benchmark
+(`ingest_and_metering.py`); here the month's events are written straight into `raw_events`
+inside ClickHouse as one committed load, then `billing bill --period 2026-10` is timed as a
+user runs it: it meters the month's days (dbt), rates (dbt views) and writes the invoices
+(Dagster asset). Run: `.venv/bin/python benchmarks/monthly_billing.py --events 100000000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import resource
+import shutil
+import time
+from pathlib import Path
+
+from billing_dagster.cli.main import main as billing
+from billing_dagster.warehouse import embedded
+from billing_dagster.warehouse.connection import ClickHouseSettings
+from billing_dagster.warehouse.schema import ensure_schema
+
+DATA = Path(__file__).resolve().parent / "data"
+PERIOD = "2026-10"
+PLANS = ["starter", "pro", "scale_eu"]
+
+CATALOG_HEAD = Path(__file__).resolve().parents[1] / "billing_dagster/demo/sample_catalog.yaml"
+
+
+def catalog_text(customers: int) -> str:
+    """The demo catalog's metrics and plans, with `customers` generated customers."""
+    head = CATALOG_HEAD.read_text().split("\ncustomers:")[0]
+    lines = [head, "customers:"]
+    for number in range(customers):
+        plan = PLANS[number % 3]
+        lines.append(f"  - id: c{number:05d}")
+        lines.append(f"    name: Customer {number}")
+        lines.append(f'    tax_rate: "{"0.20" if number % 2 else "0"}"')
+        lines.append(
+            f"    subscriptions: [{{plan: {plan}, version: 1, start: 2026-0{1 + number % 9}-01}}]"
+        )
+    lines.append("credit_grants:")
+    for number in range(0, customers, 7):
+        lines.append(
+            f'  - {{id: g{number}, customer: c{number:05d}, amount: "300.00", '
+            f"effective: 2026-01-01, expires: null, priority: 1}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+#: One month of events: completions (tokens by model), API calls with a status and a user,
+#: GPU jobs, seat and storage snapshots; every customer in the catalog.
+EVENTS = """
+INSERT INTO {db}.raw_events
+SELECT toDate(ts), customer, event_id, name, ts, properties, NULL, NULL, false,
+       sipHash128(customer, event_id), sipHash128(event_id), 1, number + 1
+FROM (
+    SELECT number,
+           concat('c', leftPad(toString(cityHash64(number) % {customers}), 5, '0')) AS customer,
+           concat('e', toString(number)) AS event_id,
+           number % 20 AS kind,
+           toDateTime64('2026-10-01 00:00:00', 3, 'UTC')
+               + toIntervalMillisecond(intDiv(number * 2678400000, {events})) AS ts,
+           multiIf(kind < 9, 'completion', kind < 16, 'api_request', kind < 18, 'gpu_job',
+                   kind < 19, 'seat_snapshot', 'storage_snapshot') AS name,
+           multiIf(
+               kind < 9, map('model', ['nimbus-small', 'nimbus-large'][number % 2 + 1],
+                             'tokens', toString(cityHash64(number, 1) % 4000)),
+               kind < 16, map('status', ['200', '200', '200', '201', '500'][number % 5 + 1],
+                              'user_id', concat('u', toString(number % 97))),
+               kind < 18, map('seconds', toString((cityHash64(number, 2) % 36000) / 10),
+                              'concurrency', toString(number % 9)),
+               kind < 19, map('seats', toString(number % 50)),
+               map('gb', toString(number % 900))) AS properties
+    FROM numbers({events})
+)
+"""
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def quiet_billing(*args: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = billing(list(args))
+    if code:
+        raise SystemExit(f"billing {' '.join(args)} failed with exit code {code}")
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    args = parser.parse_args()
+
+    home = DATA / f"billing-{args.events}"
+    shutil.rmtree(home, ignore_errors=True)
+    endpoint = embedded.ensure_running(home, idle_timeout_s=0)
+    try:
+        settings = ClickHouseSettings(endpoint.host, endpoint.port)
+        client = settings.client()
+        ensure_schema(client, settings.database)
+        catalog = home / "catalog.yaml"
+        catalog.write_text(catalog_text(args.customers))
+        started = time.monotonic()
+        quiet_billing("--home", str(home), "catalog", "apply", str(catalog))
+        apply_s = time.monotonic() - started
+        print(f"catalog of {args.customers} customers applied in {apply_s:.1f}s", flush=True)
+
+        started = time.monotonic()
+        db = f"`{settings.database}`"
+        client.command(
+            EVENTS.format(db=db, customers=args.customers, events=args.events),
+            settings={"max_execution_time": 3600},
+        )
+        client.command(
+            f"INSERT INTO {db}.event_loads (load_seq, file_sha256, file_name, lines, accepted, "
+            f"event_dates) SELECT 1, 'benchmark', 'generated', {args.events}, {args.events}, "
+            f"groupArray(toDate('2026-10-01') + number) FROM numbers(31)"
+        )
+        print(f"{args.events} events generated in {time.monotonic() - started:.1f}s", flush=True)
+
+        started = time.monotonic()
+        summary = json.loads(quiet_billing("--home", str(home), "bill", "--period", PERIOD))
+        bill_s = time.monotonic() - started
+        runs = client.query(f"SELECT count(), sum(invoices) FROM {db}.billing_runs").result_rows[0]
+        lines = client.command(f"SELECT count() FROM {db}.invoice_lines")
+
+        started = time.monotonic()
+        quiet_billing("--home", str(home), "bill", "--period", PERIOD)
+        rebill_s = time.monotonic() - started
+
+        python_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        figures = {
+            "events": args.events,
+            "customers": args.customers,
+            "invoices": summary["invoices"],
+            "invoice_lines": int(lines),
+            "billing_runs": int(runs[0]),
+            "bill_seconds": round(bill_s, 1),
+            "events_per_second": round(args.events / bill_s),
+            "rebill_seconds (nothing to meter)": round(rebill_s, 1),
+            "peak_rss_cli_mb": round(python_rss),
+            "peak_rss_dbt_children_mb": round(children_rss),
+            "peak_rss_warehouse_mb": round(peak_rss_mb(endpoint.pid)),
+            "totals": summary["totals"],
+        }
+        for name, value in figures.items():
+            print(f"{name:32} {value}")
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

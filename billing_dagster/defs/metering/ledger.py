@@ -1,0 +1,52 @@
+"""The metering ledger: which days were metered with which loads, so billing re-meters only
+the days that loads changed since (and never skips one).
+
+A metering run records the highest load committed when it started: every event of loads up
+to it is in the daily table for the run's days. A day needs metering when a later load
+changed it (its `event_dates`, which include the days of events it corrected).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from clickhouse_connect.driver.client import Client
+
+
+def committed_loads(client: Client, database: str) -> int:
+    return int(client.command(f"SELECT max(load_seq) FROM `{database}`.event_loads") or 0)
+
+
+def record_metering(client: Client, database: str, window: dict[str, str], loads: int) -> None:
+    client.insert(
+        f"`{database}`.metering_runs",
+        [
+            [
+                date.fromisoformat(window["min_date"]),
+                date.fromisoformat(window["max_date"]),
+                loads,
+                datetime.now(UTC),
+            ]
+        ],
+        column_names=["min_date", "max_date", "max_load_seq", "metered_at"],
+    )
+
+
+def stale_days(client: Client, database: str, first: date, last: date) -> list[date]:
+    """Days in [first, last] that a load changed after the day was last metered."""
+    db = f"`{database}`"
+    changed = client.query(
+        f"SELECT day, max(load_seq) FROM {db}.event_loads ARRAY JOIN event_dates AS day "
+        f"WHERE day BETWEEN {{first:Date}} AND {{last:Date}} GROUP BY day",
+        parameters={"first": first, "last": last},
+    ).result_rows
+    runs = client.query(
+        f"SELECT min_date, max_date, max_load_seq FROM {db}.metering_runs "
+        f"WHERE max_date >= {{first:Date}} AND min_date <= {{last:Date}}",
+        parameters={"first": first, "last": last},
+    ).result_rows
+    return sorted(
+        day
+        for day, newest_load in changed
+        if not any(low <= day <= high and covered >= newest_load for low, high, covered in runs)
+    )
