@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,7 +132,7 @@ def test_usage_equals_the_reference(scenario, client, database, home, tmp_path, 
     windows, first_lines, second_lines = scenario
     catalog = catalog_of(METRICS, {c: WINDOWS[w] for c, w in zip(CUSTOMERS, windows, strict=True)})
     files = ["\n".join(first_lines) + "\n", "\n".join(second_lines) + "\n"]
-    expected = reference_ingest([files], catalog)
+    expected = reference_ingest([files], catalog, datetime.now(UTC))
     start_afresh(client, database, home)
     store(client, database, catalog)
     paths = []

@@ -162,7 +162,7 @@ def _is_property_value(value: object) -> bool:
     return isinstance(value, str | bool | Decimal)
 
 
-def parse_event(line: str, customers: set[str], now: datetime) -> Event | None:
+def parse_event(line: str, customers: set[str], now: datetime | None = None) -> Event | None:
     """The event on a line, or None when the line belongs in quarantine."""
     try:
         data = parse_json(line)
@@ -184,7 +184,9 @@ def parse_event(line: str, customers: set[str], now: datetime) -> Event | None:
     if not isinstance(timestamp_text, str):
         return None
     timestamp = parse_timestamp(timestamp_text)
-    if timestamp is None or timestamp.date() < FIRST_EVENT_DAY or timestamp > now + MAX_CLOCK_SKEW:
+    if timestamp is None or timestamp.date() < FIRST_EVENT_DAY:
+        return None
+    if now is not None and timestamp > now + MAX_CLOCK_SKEW:
         return None
 
     properties = data.get("properties")
@@ -231,14 +233,13 @@ def candidate_lines(content: str) -> list[str]:
 def reference_ingest(
     loads: list[list[str]], catalog: Catalog, now: datetime | None = None
 ) -> IngestResult:
-    """Ingest `loads` in order (at instant `now`, default the present): each candidate line
-    is accepted, a duplicate or quarantined.
+    """Ingest `loads` in order (at instant `now`, if given, which refuses events more than a
+    day ahead of it): each candidate line is accepted, a duplicate or quarantined.
 
     The first accepted copy of a (customer_id, event_id) key wins; later copies are
     duplicates, whatever their content.
     """
     customers = {customer.id for customer in catalog.customers}
-    now = now or datetime.now(UTC)
     seen: set[tuple[str, str]] = set()
     result = IngestResult()
     for files in loads:
