@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 import schedules
 import sensors
@@ -16,6 +15,7 @@ from billing_dagster.defs.catalog import catalog_tables
 from billing_dagster.defs.ingestion.assets import event_store
 from billing_dagster.defs.invoicing.assets import invoices
 from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
+from billing_dagster.defs.metering.dbt_resource import PinnedDbtCliResource
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 from billing_dagster.warehouse.connection import DEFAULT_DATABASE, billing_home
@@ -57,7 +57,7 @@ def build_definitions() -> dg.Definitions:
                 database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
             ),
             "billing_home": BillingHomeResource(home=home),
-            "dbt": DbtCliResource(
+            "dbt": PinnedDbtCliResource(
                 project_dir=metering_project,
                 # The dbt of this environment, whether or not its bin/ is on PATH.
                 dbt_executable=str(Path(sys.executable).with_name("dbt")),
