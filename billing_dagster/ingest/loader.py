@@ -86,12 +86,44 @@ _STAGE_SELECT = """
 SELECT
     {seq} AS load_seq,
     toUInt64(_row_number + 1) AS line_no,
-    JSONExtractKeysAndValuesRaw(line, 'properties') AS raw_properties,
+    JSONExtractKeysAndValuesRaw(line) AS top_fields,
+    arrayMap(kv -> kv.1, top_fields) AS top_keys,
+    mapFromArrays(top_keys, arrayMap(kv -> kv.2, top_fields)) AS raw,
+    notEmpty(top_keys) AND length(arrayDistinct(top_keys)) = length(top_keys) AS plain_object,
+    if(plain_object, JSONExtractKeysAndValuesRaw(raw['properties']),
+       JSONExtractKeysAndValuesRaw(line, 'properties')) AS raw_properties,
     arrayFirst(kv -> substring(kv.2, 1, 1) IN ('n', '[', '{{'), raw_properties) AS bad_property,
-    upper(JSONExtractString(line, 'timestamp')) AS timestamp_text,
+    upper(if(plain_object, JSONExtractString(raw['timestamp']),
+             JSONExtractString(line, 'timestamp'))) AS timestamp_text,
     parseDateTime64BestEffortOrNull(timestamp_text, 3, 'UTC') AS parsed_timestamp,
-    JSONExtractString(line, 'customer_id') AS customer,
-    multiIf(
+    if(plain_object, JSONExtractString(raw['customer_id']),
+       JSONExtractString(line, 'customer_id')) AS customer,
+    if(plain_object, JSONExtractString(raw['event_id']),
+       JSONExtractString(line, 'event_id')) AS event_id_text,
+    customer IN (SELECT customer_id FROM {db}.catalog_customers
+                 WHERE catalog_version = {catalog_version}) AS known_customer,
+    -- The common case, decided from one parse of the line: every field present with its
+    -- type. When it holds the line is valid; otherwise the detailed checks below name the
+    -- problem (they run only for those lines: short-circuit evaluation).
+    plain_object
+        AND startsWith(raw['event_id'], '"') AND event_id_text != ''
+        AND lengthUTF8(event_id_text) <= 256
+        AND startsWith(raw['customer_id'], '"') AND customer != '' AND known_customer
+        AND startsWith(raw['event_name'], '"') AND raw['event_name'] != '""'
+        AND startsWith(raw['timestamp'], '"') AND match(timestamp_text, {timestamp_pattern})
+        AND parsed_timestamp IS NOT NULL AND toDate(parsed_timestamp) >= {first_date}
+        AND parsed_timestamp <= now64(3, 'UTC') + INTERVAL 1 DAY
+        AND (NOT mapContains(raw, 'properties') OR raw['properties'] = 'null'
+             OR startsWith(raw['properties'], '{{'))
+        AND bad_property.1 = ''
+        AND (NOT mapContains(raw, 'source') OR raw['source'] = 'null'
+             OR startsWith(raw['source'], '"'))
+        AND (NOT mapContains(raw, 'replaces') OR raw['replaces'] = 'null'
+             OR (startsWith(raw['replaces'], '"')
+                 AND JSONExtractString(raw['replaces']) NOT IN ('', event_id_text)))
+        AND (NOT mapContains(raw, 'void') OR raw['void'] IN ('null', 'true', 'false'))
+        AS well_formed,
+    if(well_formed, '', multiIf(
         NOT isValidJSON(line), 'line is not valid JSON',
         JSONType(line) != 'Object', 'line is not a JSON object',
         {event_id}
@@ -123,23 +155,28 @@ SELECT
         JSONExtractString(line, 'replaces') = JSONExtractString(line, 'event_id'),
             'field "replaces" names the event itself; it must name an earlier event',
         {void}
-        customer NOT IN (SELECT customer_id FROM {db}.catalog_customers
-                         WHERE catalog_version = {catalog_version}),
+        NOT known_customer,
             concat('unknown customer_id "', customer, '": not a customer in the catalog'),
         ''
-    ) AS reason,
+    )) AS reason,
     if(reason = '', customer, '') AS customer_id,
-    if(reason = '', JSONExtractString(line, 'event_id'), '') AS event_id,
-    if(reason = '', JSONExtractString(line, 'event_name'), '') AS event_name,
+    if(reason = '', event_id_text, '') AS event_id,
+    if(reason = '', if(plain_object, JSONExtractString(raw['event_name']),
+                       JSONExtractString(line, 'event_name')), '') AS event_name,
     if(reason = '', parsed_timestamp, toDateTime64(0, 3, 'UTC')) AS timestamp,
     mapFromArrays(
         arrayMap(kv -> kv.1, raw_properties),
         arrayMap(kv -> if(startsWith(kv.2, '"'), JSONExtractString(kv.2), kv.2), raw_properties)
     ) AS properties,
-    if(JSONType(line, 'source') = 'String', JSONExtractString(line, 'source'), NULL) AS source,
-    if(JSONType(line, 'replaces') = 'String', JSONExtractString(line, 'replaces'), NULL)
-        AS replaces,
-    JSONExtractBool(line, 'void') AS void,
+    multiIf(NOT plain_object AND JSONType(line, 'source') = 'String',
+                JSONExtractString(line, 'source'),
+            plain_object AND startsWith(raw['source'], '"'), JSONExtractString(raw['source']),
+            NULL) AS source,
+    multiIf(NOT plain_object AND JSONType(line, 'replaces') = 'String',
+                JSONExtractString(line, 'replaces'),
+            plain_object AND startsWith(raw['replaces'], '"'), JSONExtractString(raw['replaces']),
+            NULL) AS replaces,
+    if(plain_object, raw['void'] = 'true', JSONExtractBool(line, 'void')) AS void,
     reason = '' AND arrayExists(
         kv -> NOT startsWith(kv.2, '"') AND kv.2 NOT IN ('true', 'false')
              AND (match(kv.2, '[eE]') OR length(replaceRegexpAll(kv.2, '[^0-9]', '')) >= 15),
@@ -277,7 +314,9 @@ class EventLoader:
         )
         self.client.command(
             f"INSERT INTO {self.db}.{stage} ({_STAGE_COLUMNS}) "
-            f"SELECT {_STAGE_COLUMNS} FROM ({select})"
+            f"SELECT {_STAGE_COLUMNS} FROM ({select})",
+            # The detailed checks of `reason` run only for lines that are not well formed.
+            settings={"short_circuit_function_evaluation": "force_enable"},
         )
 
     def _read_long_numbers_exactly(self, stage: str) -> None:
