@@ -1,6 +1,7 @@
--- The events that count, in the metering window: not replaced by a correction, and not a
--- void correction (a void flag without `replaces` has no effect, CONTRACT.md §1).
--- Duplicates never reach here: the loader keeps only the first copy of each key.
+-- The events that count: not replaced by a correction, and not a void correction (a void
+-- flag without `replaces` has no effect, CONTRACT.md §1). Duplicates never reach here: the
+-- loader keeps only the first copy of each key. No date filter: a view is created once, so
+-- the metering window is applied by the incremental model that reads it.
 select
     event_date,
     customer_id,
@@ -9,6 +10,5 @@ select
     event_timestamp,
     properties
 from {{ ref('stg_billing__events') }}
-where event_date between '{{ var("min_date") }}' and '{{ var("max_date") }}'
-    and not (is_void and replaces_event_id is not null)
+where not (is_void and replaces_event_id is not null)
     and (customer_id, event_id) not in (select customer_id, event_id from {{ ref('int_events__replaced') }})

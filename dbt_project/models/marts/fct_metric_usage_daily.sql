@@ -28,4 +28,6 @@ select
     argMax(event_id, (event_timestamp, event_id)) as latest_event_id,
     uniqExactState(value_text) as distinct_values
 from {{ ref('int_metric_events') }}
+-- The window of this run (Dagster's partitions): the pre-hook emptied exactly these days.
+where event_date between '{{ var("min_date") }}' and '{{ var("max_date") }}'
 group by usage_date, customer_id, metric_code, group_value
