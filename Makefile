@@ -9,7 +9,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 MANIFEST := dbt_project/target/manifest.json
 N ?= 10000000
 
-.PHONY: install demo test lint bench dev stop clean
+.PHONY: install demo test lint bench bench-billing dev stop clean
 
 install: $(VENV)/.installed $(MANIFEST)
 
@@ -36,6 +36,9 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/ingest_and_metering.py --events $(N)
+
+bench-billing: install
+	$(PY) benchmarks/monthly_billing.py --events $(N)
 
 dev: install
 	mkdir -p $(BILLING_HOME)/dagster/.nux && echo "seen: 1" > $(BILLING_HOME)/dagster/.nux/nux.yaml
