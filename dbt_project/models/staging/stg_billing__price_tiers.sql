@@ -2,7 +2,7 @@ with
 
 source as (
     select * from {{ source('billing', 'catalog_price_tiers') }}
-    where catalog_version = (select max(catalog_version) from {{ source('billing', 'catalog_versions') }})
+    where {{ catalog_in_force() }}
 ),
 
 renamed as (
