@@ -658,9 +658,10 @@ def code_version() -> str:
     """The commit measured, and product files changed since it (the figures are for those)."""
     git = ["git", "-C", str(ROOT)]
     with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        head = subprocess.check_output([*git, "log", "-1", "--format=%h %s"], text=True).strip()
+        quiet = {"text": True, "stderr": subprocess.DEVNULL}
+        head = subprocess.check_output([*git, "log", "-1", "--format=%h %s"], **quiet).strip()
         changed = subprocess.check_output(
-            [*git, "status", "--porcelain", "--", "billing_dagster", "dbt_project"], text=True
+            [*git, "status", "--porcelain", "--", "billing_dagster", "dbt_project"], **quiet
         ).split("\n")
         changed = [line[3:] for line in changed if line.strip()]
         return head + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")

@@ -315,8 +315,12 @@ class EventLoader:
         self.client.command(
             f"INSERT INTO {self.db}.{stage} ({_STAGE_COLUMNS}) "
             f"SELECT {_STAGE_COLUMNS} FROM ({select})",
-            # The detailed checks of `reason` run only for lines that are not well formed.
-            settings={"short_circuit_function_evaluation": "force_enable"},
+            settings={
+                # The detailed checks of `reason` run only for lines that are not well formed.
+                "short_circuit_function_evaluation": "force_enable",
+                # Read the file, do not map it: a mapped 2 GB file counts in the server's RSS.
+                "storage_file_read_method": "pread",
+            },
         )
 
     def _read_long_numbers_exactly(self, stage: str) -> None:
