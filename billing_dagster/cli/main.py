@@ -289,10 +289,6 @@ def cmd_usage(args, home: Path) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def cmd_bill(args, home: Path) -> int:
     period = parse_period(args.period)
     settings, client = _connect(home)
@@ -351,3 +347,7 @@ def cmd_credits(args, home: Path) -> int:
         print(f"Credit balances of {args.customer} after {period}")
         print(table(rows, columns))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

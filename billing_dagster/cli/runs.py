@@ -16,6 +16,7 @@ from billing_dagster.defs.catalog import CATALOG_TABLES
 from billing_dagster.defs.metering.ledger import stale_days
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.metering.runs import metering_range_tags
+from billing_dagster.invoicing.assemble import period_bounds
 
 _INSTANCE_CONFIG = """\
 # The Dagster instance of this billing home; `make dev` shows its runs.
@@ -71,9 +72,8 @@ class JobRunner:
     def bill(self, client, database: str, period: str) -> None:
         """Meter the period's days that loads changed since they were metered, then bill it
         (draft invoices)."""
-        first = date.fromisoformat(f"{period}-01")
-        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
-        days = stale_days(client, database, first, last)
+        first, following = period_bounds(period)
+        days = stale_days(client, database, first, following - timedelta(days=1))
         if days:
             self.meter_days(days[0], days[-1])
         self.run("billing_job", partition_key=first.isoformat())
