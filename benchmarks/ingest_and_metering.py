@@ -46,7 +46,6 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
 CATALOG = ROOT / "billing_dagster" / "demo" / "sample_catalog.yaml"
-DBT_TARGET = ROOT / "dbt_project" / "target"
 GIB = 1 << 30
 MIB = 1 << 20
 
@@ -332,14 +331,15 @@ def install_hooks(timings: Timings, sampler: RssSampler | None = None) -> None:
     loader.EventLoader.load = load
 
 
-def dbt_statements(run_id: str | None, wall: tuple[float, float] | None = None):
-    """Each SQL statement of a dbt run and its time, from the run's dbt.log (JSON lines),
+def dbt_statements(home: Path, run_id: str | None, wall: tuple[float, float] | None = None):
+    """Each SQL statement of a dbt run and its time, from the run's dbt.log (JSON lines, in
+    the home's dbt workspace),
     and, given the Dagster run's wall clock, where the rest of the run's time went."""
     if not run_id:
         return []
     statements: list[tuple[str, float, int]] = []
     stamps: dict[str, float] = {}
-    for log in DBT_TARGET.glob(f"*-{run_id[:7]}-*/dbt.log"):
+    for log in (home / "dbt").glob(f"*-{run_id[:7]}-*/dbt.log"):
         pending = None
         for line in log.read_text(errors="replace").splitlines():
             with contextlib.suppress(json.JSONDecodeError, KeyError, ValueError):
@@ -473,7 +473,7 @@ class Bench:
                     seconds,
                     events,
                     whole.history,
-                    statements=dbt_statements(extra["run_id"], extra["wall"]),
+                    statements=dbt_statements(self.home, extra["run_id"], extra["wall"]),
                 )
         accounted = sum(s for n, s, _ in parts if n in ("landing", "run:ingest_job"))
         accounted += sum(s for n, s, _ in parts if n == "run:metering_job")
@@ -492,7 +492,7 @@ class Bench:
                 self.runner.meter_days(first, last)
             runs = [extra for name, _, extra in self.timings.pop() if name.startswith("run:")]
             if runs:
-                step.statements = dbt_statements(runs[-1]["run_id"], runs[-1]["wall"])
+                step.statements = dbt_statements(self.home, runs[-1]["run_id"], runs[-1]["wall"])
 
     def events_between(self, first: date, last: date) -> int:
         return int(

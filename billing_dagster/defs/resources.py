@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -43,17 +40,6 @@ class ClickHouseResource(dg.ConfigurableResource):
         client = self.settings().client()
         ensure_schema(client, self.database)
         return client
-
-    @contextmanager
-    def dbt_environment(self) -> Iterator[None]:
-        """Point the dbt profile (which reads CLICKHOUSE_*) at this warehouse while dbt runs."""
-        previous = dict(os.environ)
-        os.environ.update(self.settings().dbt_env())
-        try:
-            yield
-        finally:
-            os.environ.clear()
-            os.environ.update(previous)
 
 
 class BillingHomeResource(dg.ConfigurableResource):

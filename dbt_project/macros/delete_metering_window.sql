@@ -5,6 +5,6 @@
 -#}
 {% if is_incremental() %}
 delete from {{ this }}
-where {{ date_column }} between '{{ var("min_date") }}' and '{{ var("max_date") }}'
+where {{ metering_window(date_column) }}
 {% endif %}
 {%- endmacro %}

@@ -8,12 +8,13 @@ a range in one dbt run) and `period_usage` (views over the daily table per billi
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from billing_dagster.defs.metering.dbt_args import build_args, metering_window
+from billing_dagster.defs.metering.dbt_run import dbt_build
 from billing_dagster.defs.metering.ledger import committed_loads, record_metering
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.metering.translator import MeteringTranslator
+from billing_dagster.defs.metering.window import metering_window
 from billing_dagster.defs.partitions import metering_days
-from billing_dagster.defs.resources import ClickHouseResource
+from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 
 VIEW_MODELS = "path:models/staging path:models/intermediate"
 DAILY_MODELS = "fct_metric_usage_daily"
@@ -32,15 +33,17 @@ PERIOD_MODELS = "fct_subscription_usage fct_rated_usage_tiers fct_rated_usage"
     pool="billing_metering",
 )
 def metering_daily(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    clickhouse: ClickHouseResource,
+    billing_home: BillingHomeResource,
 ):
     start, end = context.partition_time_window
     window = metering_window(start, end)
     context.log.info(f"metering {window['min_date']} .. {window['max_date']}")
     client = clickhouse.get_client()
     covered_loads = committed_loads(client, clickhouse.database)
-    with clickhouse.dbt_environment():
-        yield from dbt.cli(build_args(window), context=context).stream()
+    yield from dbt_build(context, dbt, clickhouse, billing_home.path, window)
     record_metering(client, clickhouse.database, window, covered_loads)
 
 
@@ -53,10 +56,12 @@ def _unpartitioned_dbt_assets(name: str, select: str):
         name=name,
     )
     def _assets(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        clickhouse: ClickHouseResource,
+        billing_home: BillingHomeResource,
     ):
-        with clickhouse.dbt_environment():
-            yield from dbt.cli(build_args(), context=context).stream()
+        yield from dbt_build(context, dbt, clickhouse, billing_home.path)
 
     return _assets
 

@@ -1,0 +1,9 @@
+{% macro metering_window(date_column) -%}
+{#-
+  The days of this metering run, set by Dagster from the partition (or partition range) it
+  runs, as environment variables (billing_dagster/defs/metering/window.py) so that dbt keeps
+  its partial parse. The defaults are wide on purpose: a plain `dbt build` from a shell
+  meters all history.
+-#}
+{{ date_column }} between '{{ env_var("BILLING_METERING_MIN_DATE", "2020-01-01") }}' and '{{ env_var("BILLING_METERING_MAX_DATE", "2099-12-31") }}'
+{%- endmacro %}

@@ -1,0 +1,43 @@
+"""The metering window handed to dbt, and the parse state a billing home carries between runs."""
+
+import os
+from datetime import UTC, datetime
+
+from billing_dagster.defs.metering.dbt_run import KEPT_INVOCATIONS, _keep_parse_state
+from billing_dagster.defs.metering.window import metering_window, window_env
+from tests.conftest import REPO
+
+
+def test_a_day_partition_is_a_window_of_one_day():
+    window = metering_window(datetime(2026, 10, 15, tzinfo=UTC), datetime(2026, 10, 16, tzinfo=UTC))
+    assert window == {"min_date": "2026-10-15", "max_date": "2026-10-15"}
+
+
+def test_a_partition_range_ends_the_day_before_its_exclusive_end():
+    window = metering_window(datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+    assert window == {"min_date": "2026-02-01", "max_date": "2026-02-28"}
+
+
+def test_the_window_reaches_dbt_as_the_variables_its_macro_reads():
+    env = window_env({"min_date": "2026-10-01", "max_date": "2026-10-31"})
+    assert env == {
+        "BILLING_METERING_MIN_DATE": "2026-10-01",
+        "BILLING_METERING_MAX_DATE": "2026-10-31",
+    }
+    text = (REPO / "dbt_project/macros/metering_window.sql").read_text()
+    assert all(name in text for name in env)
+
+
+def test_the_last_runs_parse_state_is_kept_and_old_invocations_pruned(tmp_path):
+    workspace = tmp_path / "dbt"
+    runs = []
+    for number in range(KEPT_INVOCATIONS + 3):
+        run = workspace / f"metering_daily-{number:03d}"
+        run.mkdir(parents=True)
+        (run / "partial_parse.msgpack").write_text(f"state {number}")
+        os.utime(run, (number, number))
+        runs.append(run)
+    _keep_parse_state(runs[-1], workspace)
+    assert (workspace / "partial_parse.msgpack").read_text() == f"state {KEPT_INVOCATIONS + 2}"
+    kept = sorted(p.name for p in workspace.iterdir() if p.is_dir())
+    assert kept == [run.name for run in runs[3:]]
