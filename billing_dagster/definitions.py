@@ -13,11 +13,16 @@ import sensors
 from billing_dagster.defs import jobs
 from billing_dagster.defs.catalog import catalog_tables
 from billing_dagster.defs.ingestion.assets import event_store
-from billing_dagster.defs.invoicing.assets import invoices
+from billing_dagster.defs.invoicing.assets import finalized_invoices, invoices
 from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
 from billing_dagster.defs.metering.dbt_resource import PinnedDbtCliResource
 from billing_dagster.defs.metering.project import metering_project
-from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
+from billing_dagster.defs.resources import (
+    BillingHomeResource,
+    BillingPolicyResource,
+    ClickHouseResource,
+)
+from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS
 from billing_dagster.warehouse.connection import DEFAULT_DATABASE, billing_home
 
 
@@ -36,6 +41,7 @@ def build_definitions() -> dg.Definitions:
             metering_daily,
             period_usage,
             invoices,
+            finalized_invoices,
         ],
         jobs=[
             jobs.ingest_job,
@@ -43,6 +49,7 @@ def build_definitions() -> dg.Definitions:
             jobs.metering_views_job,
             jobs.period_usage_job,
             jobs.billing_job,
+            jobs.finalize_job,
         ],
         schedules=schedules.all_schedules,
         sensors=sensors.all_sensors,
@@ -57,6 +64,11 @@ def build_definitions() -> dg.Definitions:
                 database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
             ),
             "billing_home": BillingHomeResource(home=home),
+            "billing_policy": BillingPolicyResource(
+                finalize_grace_days=int(
+                    os.environ.get("BILLING_FINALIZE_GRACE_DAYS") or DEFAULT_GRACE_DAYS
+                )
+            ),
             "dbt": PinnedDbtCliResource(
                 project_dir=metering_project,
                 # The dbt of this environment, whether or not its bin/ is on PATH.

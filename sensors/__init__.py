@@ -1,5 +1,5 @@
 """Sensors: each module one trigger; they launch jobs of `billing_dagster` and hold no logic."""
 
-from sensors.metering_after_loads import metering_after_loads
+from sensors.late_data_backfill import late_data_backfill
 
-all_sensors = [metering_after_loads]
+all_sensors = [late_data_backfill]

@@ -8,10 +8,12 @@ schedules and the UI run. Results go to stdout; logs and progress go to stderr. 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,8 +26,16 @@ from billing_dagster.catalog.store import (
 from billing_dagster.formatting import decimal_text, table
 from billing_dagster.ingest import landing
 from billing_dagster.invoicing.credits import credit_balances
+from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS, finalization_problems
 from billing_dagster.invoicing.printing import invoice_tables
-from billing_dagster.invoicing.store import last_billed_period, latest_invoices
+from billing_dagster.invoicing.store import (
+    billed_periods,
+    finalization,
+    finalizations,
+    last_billed_period,
+    latest_credit_notes,
+    latest_invoices,
+)
 from billing_dagster.warehouse import embedded
 from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home
 from billing_dagster.warehouse.schema import ensure_schema
@@ -91,10 +101,30 @@ def _parser() -> argparse.ArgumentParser:
     bill.add_argument("--period", required=True, help="billing period, YYYY-MM")
     bill.set_defaults(command=cmd_bill)
 
+    finalize = commands.add_parser(
+        "finalize", parents=[common], help="bill a period from current data and finalize it"
+    )
+    finalize.add_argument("--period", required=True, help="billing period, YYYY-MM")
+    finalize.set_defaults(command=cmd_finalize)
+
+    backfill = commands.add_parser(
+        "backfill", parents=[common], help="re-meter days and re-bill the periods they touch"
+    )
+    backfill.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD")
+    backfill.set_defaults(command=cmd_backfill)
+
     invoices = commands.add_parser("invoices", parents=[common], help="a period's invoices")
     invoices.add_argument("--period", required=True, help="billing period, YYYY-MM")
     invoices.add_argument("--format", choices=["table", "json"], default="table")
     invoices.set_defaults(command=cmd_invoices)
+
+    notes = commands.add_parser(
+        "credit-notes", parents=[common], help="credit notes issued with a period's invoices"
+    )
+    notes.add_argument("--period", required=True, help="billing period, YYYY-MM")
+    notes.add_argument("--format", choices=["table", "json"], default="table")
+    notes.set_defaults(command=cmd_credit_notes)
 
     credits = commands.add_parser("credits", parents=[common], help="credit grant balances")
     credits.add_argument("--customer", required=True, help="the customer's id")
@@ -228,8 +258,7 @@ def cmd_ingest(args, home: Path) -> int:
         runner.run("ingest_job", partition_key=today.isoformat())
         rows = client.query(
             f"SELECT sum(accepted), sum(duplicates), sum(quarantined), "
-            # A load that changed no day has no dates: it must not widen the range.
-            f"minIf(arrayMin(event_dates), notEmpty(event_dates)), "
+            # A load that changed no day has no dates: there is nothing to meter.
             f"maxIf(arrayMax(event_dates), notEmpty(event_dates)), "
             f"countIf(notEmpty(event_dates)) "
             f"FROM `{settings.database}`.event_loads WHERE file_sha256 IN {{shas:Array(String)}}",
@@ -240,8 +269,8 @@ def cmd_ingest(args, home: Path) -> int:
             "duplicates": int(rows[1]),
             "quarantined": int(rows[2]),
         }
-        if rows[5]:
-            runner.meter_days(rows[3], rows[4])
+        if rows[4]:
+            runner.meter_stale_days(client, settings.database, rows[3])
     print(json.dumps(summary))
     return 0
 
@@ -259,6 +288,20 @@ def parse_period(text: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise BadInput(f"--period {text!r}: expected a month as YYYY-MM, e.g. 2026-10")
     return text
+
+
+def parse_day(text: str, option: str) -> date:
+    with contextlib.suppress(ValueError):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text)
+    raise BadInput(f"{option} {text!r}: expected a day as YYYY-MM-DD, e.g. 2026-10-15")
+
+
+def grace_days() -> int:
+    text = os.environ.get("BILLING_FINALIZE_GRACE_DAYS") or str(DEFAULT_GRACE_DAYS)
+    if not text.isdigit():
+        raise BadInput(f"BILLING_FINALIZE_GRACE_DAYS={text!r}: expected a number of days")
+    return int(text)
 
 
 def cmd_usage(args, home: Path) -> int:
@@ -295,8 +338,60 @@ def cmd_bill(args, home: Path) -> int:
     _require_catalog(client, settings.database)
     runner = _runner(home)
     runner.ensure_models_deployed(client, settings.database)
-    runner.bill(client, settings.database, period)
-    invoices = latest_invoices(client, settings.database, period) or []
+    final = finalization(client, settings.database, period)
+    if final:
+        print(
+            f"billing: period {period} is finalized; its invoices never change. Late or "
+            f"corrected events are billed as adjustments with the next open period.",
+            file=sys.stderr,
+        )
+    else:
+        runner.bill(client, settings.database, period)
+    _print_summary(client, settings.database, period)
+    return 0
+
+
+def cmd_finalize(args, home: Path) -> int:
+    period = parse_period(args.period)
+    settings, client = _connect(home)
+    _require_catalog(client, settings.database)
+    if not finalization(client, settings.database, period):
+        problems = finalization_problems(
+            period,
+            datetime.now(UTC).date(),
+            grace_days(),
+            billed_periods(client, settings.database),
+            [f.period for f in finalizations(client, settings.database)],
+        )
+        if problems:
+            raise BadInput(*problems)
+        runner = _runner(home)
+        runner.ensure_models_deployed(client, settings.database)
+        runner.finalize(client, settings.database, period)
+    _print_summary(client, settings.database, period)
+    return 0
+
+
+def cmd_backfill(args, home: Path) -> int:
+    first, last = parse_day(args.first, "--from"), parse_day(args.last, "--to")
+    if first > last:
+        raise BadInput(f"--from {first} is after --to {last}")
+    settings, client = _connect(home)
+    _require_catalog(client, settings.database)
+    runner = _runner(home)
+    runner.ensure_models_deployed(client, settings.database)
+    periods = runner.backfill(client, settings.database, first, last)
+    print(
+        json.dumps(
+            {"metered": {"from": first.isoformat(), "to": last.isoformat()}, "billed": periods}
+        )
+    )
+    return 0
+
+
+def _print_summary(client, database: str, period: str) -> None:
+    invoices = latest_invoices(client, database, period) or []
+    notes = latest_credit_notes(client, database, period) or []
     totals: dict[str, Decimal] = {}
     for invoice in invoices:
         totals[invoice["currency"]] = totals.get(invoice["currency"], Decimal(0)) + Decimal(
@@ -307,12 +402,12 @@ def cmd_bill(args, home: Path) -> int:
             {
                 "period": period,
                 "invoices": len(invoices),
-                "status": "draft",
+                "credit_notes": len(notes),
+                "status": "finalized" if finalization(client, database, period) else "draft",
                 "totals": {currency: str(total) for currency, total in sorted(totals.items())},
             }
         )
     )
-    return 0
 
 
 def cmd_invoices(args, home: Path) -> int:
@@ -325,6 +420,20 @@ def cmd_invoices(args, home: Path) -> int:
         print(json.dumps(invoices, indent=2))
     else:
         print(invoice_tables(invoices))
+    return 0
+
+
+def cmd_credit_notes(args, home: Path) -> int:
+    period = parse_period(args.period)
+    settings, client = _connect(home)
+    notes = latest_credit_notes(client, settings.database, period)
+    if notes is None:
+        raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
+    if args.format == "json":
+        print(json.dumps(notes, indent=2))
+    else:
+        columns = ["credit_note_id", "customer_id", "adjusts_invoice", "currency", "total"]
+        print(table(notes, columns))
     return 0
 
 

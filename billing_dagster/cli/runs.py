@@ -15,8 +15,11 @@ import dagster as dg
 from billing_dagster.defs.catalog import CATALOG_TABLES
 from billing_dagster.defs.metering.ledger import stale_days
 from billing_dagster.defs.metering.project import metering_project
-from billing_dagster.defs.metering.runs import metering_range_tags
-from billing_dagster.invoicing.assemble import period_bounds
+from billing_dagster.defs.metering.runs import day_ranges, metering_range_tags
+from billing_dagster.ingest.loader import FIRST_EVENT_DATE
+from billing_dagster.invoicing.assemble import period_bounds, period_of
+from billing_dagster.invoicing.finalization import carrier_period
+from billing_dagster.invoicing.store import billed_periods, finalizations
 
 _INSTANCE_CONFIG = """\
 # The Dagster instance of this billing home; `make dev` shows its runs.
@@ -69,14 +72,39 @@ class JobRunner:
     def meter_days(self, first: date, last: date) -> None:
         self.run("metering_job", tags=metering_range_tags(first.isoformat(), last.isoformat()))
 
+    def meter_stale_days(self, client, database: str, last: date) -> None:
+        """Meter every day up to `last` that loads changed since it was last metered."""
+        for low, high in day_ranges(stale_days(client, database, FIRST_EVENT_DATE, last)):
+            self.meter_days(low, high)
+
     def bill(self, client, database: str, period: str) -> None:
-        """Meter the period's days that loads changed since they were metered, then bill it
-        (draft invoices)."""
+        """Meter the days that loads changed since they were metered (the period's and those
+        of finalized periods it may adjust), then bill it (draft invoices)."""
         first, following = period_bounds(period)
-        days = stale_days(client, database, first, following - timedelta(days=1))
-        if days:
-            self.meter_days(days[0], days[-1])
+        self.meter_stale_days(client, database, following - timedelta(days=1))
         self.run("billing_job", partition_key=first.isoformat())
+
+    def finalize(self, client, database: str, period: str) -> None:
+        """Bill the period from the data as it is now, then finalize it (one Dagster run)."""
+        first, following = period_bounds(period)
+        self.meter_stale_days(client, database, following - timedelta(days=1))
+        self.run("finalize_job", partition_key=first.isoformat())
+
+    def backfill(self, client, database: str, first: date, last: date) -> list[str]:
+        """Re-meter every day of [first, last], then re-bill the billed periods they belong
+        to (a finalized one through the open period that carries its adjustments).
+        Returns the periods billed."""
+        self.meter_days(first, last)
+        touched = {period_of(first + timedelta(days=n)) for n in range((last - first).days + 1)}
+        finalized = [f.period for f in finalizations(client, database)]
+        billed = set(billed_periods(client, database))
+        periods = {p for p in touched if p in billed and p not in finalized}
+        carrier = carrier_period(finalized)
+        if carrier and touched & set(finalized):
+            periods.add(carrier)
+        for period in sorted(periods):
+            self.bill(client, database, period)
+        return sorted(periods)
 
     def remeter_all(self, client, database: str) -> None:
         """Recompute daily usage for every day that has events (after a metric change)."""

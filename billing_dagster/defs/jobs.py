@@ -3,7 +3,7 @@
 import dagster as dg
 
 from billing_dagster.defs.ingestion.assets import event_store
-from billing_dagster.defs.invoicing.assets import invoices
+from billing_dagster.defs.invoicing.assets import finalized_invoices, invoices
 from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
 
 ingest_job = dg.define_asset_job(
@@ -34,4 +34,10 @@ billing_job = dg.define_asset_job(
     "billing_job",
     selection=dg.AssetSelection.assets(invoices),
     description="Bill a period: draft invoices from its rated usage (metered beforehand).",
+)
+
+finalize_job = dg.define_asset_job(
+    "finalize_job",
+    selection=dg.AssetSelection.assets(invoices, finalized_invoices),
+    description="Bill a period from the data as it is now, then finalize its invoices.",
 )

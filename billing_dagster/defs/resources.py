@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS
 from billing_dagster.warehouse.connection import DEFAULT_DATABASE, ClickHouseSettings
 from billing_dagster.warehouse.schema import ensure_schema
 
@@ -50,3 +51,9 @@ class BillingHomeResource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.home)
+
+
+class BillingPolicyResource(dg.ConfigurableResource):
+    """Billing rules that are settings, not catalog: the grace period before finalizing."""
+
+    finalize_grace_days: int = DEFAULT_GRACE_DAYS

@@ -275,6 +275,8 @@ class InvoiceBook:
             "discount": discount,
             "tax": tax,
             "credits_applied": credits,
+            # Corrections of finalized periods, added by invoicing/adjustments.py.
+            "adjustments": ZERO,
             "total": due - credits,
         }
         return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -51,12 +52,26 @@ def invoice_json(invoice: dict) -> str:
     return json.dumps(invoice, separators=(",", ":"))
 
 
-def write_billing_run(
-    client: Client, database: str, period: str, catalog_version: int, invoices: list[dict]
-) -> str:
-    """Store `invoices` as a new billing run of `period`; returns its id."""
+@dataclass(frozen=True)
+class BillingRun:
+    """What one billing run of a period produced, before it is stored."""
+
+    period: str
+    catalog_version: int
+    max_load_seq: int  # the loads whose events it billed
+    invoices: list[dict]
+    credit_notes: list[dict] = field(default_factory=list)
+    #: (customer, adjusted period) -> the corrected invoice an adjustment or credit note was
+    #: computed from (None: the period no longer has an invoice for the customer)
+    corrected: dict[tuple[str, str], dict | None] = field(default_factory=dict)
+
+
+def write_billing_run(client: Client, database: str, billing: BillingRun) -> str:
+    """Store a billing run; returns its id. The `billing_runs` row is written last: it
+    commits the run."""
     db = f"`{database}`"
     run_id = uuid.uuid4().hex
+    period, catalog_version, invoices = billing.period, billing.catalog_version, billing.invoices
     if invoices:
         client.insert(
             f"{db}.invoices",
@@ -101,10 +116,68 @@ def write_billing_run(
                 "amount",
             ],
         )
+    if billing.credit_notes:
+        client.insert(
+            f"{db}.credit_notes",
+            [
+                [
+                    run_id,
+                    period,
+                    note["credit_note_id"],
+                    note["customer_id"],
+                    note["adjusts_period"],
+                    note["currency"],
+                    Decimal(note["total"]),
+                    invoice_json(note),
+                ]
+                for note in billing.credit_notes
+            ],
+            column_names=[
+                "billing_run_id",
+                "period",
+                "credit_note_id",
+                "customer_id",
+                "adjusts_period",
+                "currency",
+                "total",
+                "document",
+            ],
+        )
+    if billing.corrected:
+        client.insert(
+            f"{db}.adjustment_bases",
+            [
+                [run_id, period, customer, adjusted, invoice_json(doc) if doc else ""]
+                for (customer, adjusted), doc in sorted(billing.corrected.items())
+            ],
+            column_names=[
+                "billing_run_id",
+                "period",
+                "customer_id",
+                "adjusts_period",
+                "corrected_document",
+            ],
+        )
     client.insert(
         f"{db}.billing_runs",
-        [[run_id, period, catalog_version, len(invoices), datetime.now(UTC)]],
-        column_names=["billing_run_id", "period", "catalog_version", "invoices", "created_at"],
+        [
+            [
+                run_id,
+                period,
+                catalog_version,
+                len(invoices),
+                datetime.now(UTC),
+                billing.max_load_seq,
+            ]
+        ],
+        column_names=[
+            "billing_run_id",
+            "period",
+            "catalog_version",
+            "invoices",
+            "created_at",
+            "max_load_seq",
+        ],
     )
     return run_id
 
@@ -119,22 +192,208 @@ def _line_columns(line: dict) -> list:
     return [line["kind"], *where, quantity, Decimal(line["amount"])]
 
 
-def latest_invoices(client: Client, database: str, period: str) -> list[dict] | None:
-    """The invoices of the latest committed billing run of `period`; None if never billed."""
-    db = f"`{database}`"
+def latest_run(client: Client, database: str, period: str) -> str | None:
+    """The billing run in force for `period`: the finalized one, else the latest."""
+    finalized = finalization(client, database, period)
+    if finalized:
+        return finalized.billing_run_id
     run = client.query(
-        f"SELECT argMax(billing_run_id, created_at), count() FROM {db}.billing_runs "
+        f"SELECT argMax(billing_run_id, created_at), count() FROM `{database}`.billing_runs "
         f"WHERE period = {{period:String}}",
         parameters={"period": period},
     ).result_rows[0]
-    if not run[1]:
+    return run[0] if run[1] else None
+
+
+def latest_invoices(client: Client, database: str, period: str) -> list[dict] | None:
+    """The invoices in force for `period` (finalized, else the latest draft run); None if
+    never billed."""
+    return _documents(client, database, period, "invoice", "invoices", "invoice_id")
+
+
+def latest_credit_notes(client: Client, database: str, period: str) -> list[dict] | None:
+    """The credit notes issued with `period`'s invoices; None if never billed."""
+    return _documents(client, database, period, "credit_note", "credit_notes", "credit_note_id")
+
+
+def _documents(
+    client: Client, database: str, period: str, kind: str, table: str, id_column: str
+) -> list[dict] | None:
+    db = f"`{database}`"
+    run_id = latest_run(client, database, period)
+    if run_id is None:
         return None
-    documents = client.query(
-        f"SELECT document FROM {db}.invoices WHERE billing_run_id = {{run:String}} "
-        f"ORDER BY customer_id",
-        parameters={"run": run[0]},
-    ).result_rows
+    if finalization(client, database, period):
+        query = (
+            f"SELECT document FROM {db}.finalized_documents WHERE billing_run_id = {{run:String}} "
+            f"AND document_kind = '{kind}' ORDER BY customer_id, document_id"
+        )
+    else:
+        query = (
+            f"SELECT document FROM {db}.{table} WHERE billing_run_id = {{run:String}} "
+            f"ORDER BY customer_id, {id_column}"
+        )
+    documents = client.query(query, parameters={"run": run_id}).result_rows
     return [json.loads(document) for (document,) in documents]
+
+
+# -- finalization -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finalization:
+    period: str
+    billing_run_id: str
+    max_load_seq: int
+
+
+def finalization(client: Client, database: str, period: str) -> Finalization | None:
+    rows = finalizations(client, database, [period])
+    return rows[0] if rows else None
+
+
+def finalizations(
+    client: Client, database: str, periods: list[str] | None = None
+) -> list[Finalization]:
+    """Finalized periods (all, or those of `periods`), oldest first."""
+    where = "WHERE period IN {periods:Array(String)}" if periods is not None else ""
+    rows = client.query(
+        f"SELECT period, any(billing_run_id), any(max_load_seq) "
+        f"FROM `{database}`.invoice_finalizations {where} GROUP BY period ORDER BY period",
+        parameters={"periods": periods or []},
+    ).result_rows
+    return [Finalization(period, run, int(loads)) for period, run, loads in rows]
+
+
+def billed_periods(client: Client, database: str) -> list[str]:
+    rows = client.query(
+        f"SELECT DISTINCT period FROM `{database}`.billing_runs ORDER BY period"
+    ).result_rows
+    return [period for (period,) in rows]
+
+
+def run_load_seq(client: Client, database: str, run_id: str) -> int:
+    return int(
+        client.command(
+            f"SELECT max(max_load_seq) FROM `{database}`.billing_runs "
+            f"WHERE billing_run_id = {{run:String}}",
+            parameters={"run": run_id},
+        )
+        or 0
+    )
+
+
+def write_finalization(client: Client, database: str, period: str, run_id: str) -> None:
+    """Freeze the run's invoices and credit notes as finalized documents, then commit the
+    finalization row; documents of a finalization that died midway are never read, and a
+    retry first removes them."""
+    db = f"`{database}`"
+    client.command(
+        f"DELETE FROM {db}.finalized_documents WHERE billing_run_id = {{run:String}}",
+        parameters={"run": run_id},
+        settings={"mutations_sync": 2},
+    )
+    for kind, table, id_column in (
+        ("invoice", "invoices", "invoice_id"),
+        ("credit_note", "credit_notes", "credit_note_id"),
+    ):
+        rows = client.query(
+            f"SELECT {id_column}, customer_id, currency, total, document FROM {db}.{table} "
+            f"WHERE billing_run_id = {{run:String}}",
+            parameters={"run": run_id},
+        ).result_rows
+        if rows:
+            client.insert(
+                f"{db}.finalized_documents",
+                [
+                    [
+                        period,
+                        run_id,
+                        kind,
+                        document_id,
+                        customer,
+                        currency,
+                        total,
+                        invoice_json(json.loads(document) | {"status": "finalized"}),
+                    ]
+                    for document_id, customer, currency, total, document in rows
+                ],
+                column_names=[
+                    "period",
+                    "billing_run_id",
+                    "document_kind",
+                    "document_id",
+                    "customer_id",
+                    "currency",
+                    "total",
+                    "document",
+                ],
+            )
+    client.insert(
+        f"{db}.invoice_finalizations",
+        [[period, run_id, run_load_seq(client, database, run_id), datetime.now(UTC)]],
+        column_names=["period", "billing_run_id", "max_load_seq", "finalized_at"],
+    )
+
+
+def billed_versions(client: Client, database: str, period: str) -> dict[str, dict]:
+    """Per customer, the last billed version of finalized `period`'s invoice: the finalized
+    invoice, or the corrected invoice the latest finalized adjustment was computed from."""
+    db = f"`{database}`"
+    versions = {
+        invoice["customer_id"]: invoice for invoice in latest_invoices(client, database, period)
+    }
+    corrected = client.query(
+        f"SELECT b.customer_id, argMax(b.corrected_document, f.period) "
+        f"FROM {db}.adjustment_bases AS b "
+        f"INNER JOIN {db}.invoice_finalizations AS f ON b.billing_run_id = f.billing_run_id "
+        f"WHERE b.adjusts_period = {{period:String}} GROUP BY b.customer_id",
+        parameters={"period": period},
+    ).result_rows
+    for customer, document in corrected:
+        if document:
+            versions[customer] = json.loads(document)
+        else:
+            versions.pop(customer, None)
+    return versions
+
+
+def newest_loads(client: Client, database: str) -> dict[str, int]:
+    """Per billing period, the newest committed load that changed one of its days."""
+    return dict(
+        client.query(
+            f"SELECT formatDateTime(day, '%Y-%m') AS period, max(load_seq) "
+            f"FROM `{database}`.event_loads ARRAY JOIN event_dates AS day GROUP BY period"
+        ).result_rows
+    )
+
+
+def latest_run_load_seq(client: Client, database: str) -> dict[str, int]:
+    """Per billed period, the loads its billing run in force has seen."""
+    rows = client.query(
+        f"SELECT period, argMax(max_load_seq, created_at) FROM `{database}`.billing_runs "
+        f"GROUP BY period"
+    ).result_rows
+    seen = {period: int(loads) for period, loads in rows}
+    seen.update({f.period: f.max_load_seq for f in finalizations(client, database)})
+    return seen
+
+
+def late_periods(client: Client, database: str, before: str) -> list[str]:
+    """Finalized periods before `before` with events that no finalized billing has seen.
+
+    Periods are finalized in order and each finalization bills the late data of every
+    earlier period, so a period has seen the loads up to the highest `max_load_seq` of its
+    own finalization and of every later one.
+    """
+    done = finalizations(client, database)
+    newest = newest_loads(client, database)
+    late = []
+    for position, final in enumerate(done):
+        seen = max(later.max_load_seq for later in done[position:])
+        if final.period < before and newest.get(final.period, 0) > seen:
+            late.append(final.period)
+    return late
 
 
 def last_billed_period(client: Client, database: str) -> str | None:

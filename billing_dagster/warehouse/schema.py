@@ -161,8 +161,48 @@ CREATE TABLE IF NOT EXISTS {db}.billing_runs (
     period String,
     catalog_version UInt32,
     invoices UInt32,
-    created_at DateTime64(3, 'UTC')
+    created_at DateTime64(3, 'UTC'),
+    max_load_seq UInt64
 ) ENGINE = MergeTree ORDER BY (period, created_at)
+;
+ALTER TABLE {db}.billing_runs ADD COLUMN IF NOT EXISTS max_load_seq UInt64
+;
+CREATE TABLE IF NOT EXISTS {db}.credit_notes (
+    billing_run_id String,
+    period String,
+    credit_note_id String,
+    customer_id String,
+    adjusts_period String,
+    currency LowCardinality(String),
+    total {invoice_money},
+    document String
+) ENGINE = MergeTree ORDER BY (period, billing_run_id, customer_id, adjusts_period)
+;
+CREATE TABLE IF NOT EXISTS {db}.adjustment_bases (
+    billing_run_id String,
+    period String,
+    customer_id String,
+    adjusts_period String,
+    corrected_document String
+) ENGINE = MergeTree ORDER BY (adjusts_period, customer_id, period, billing_run_id)
+;
+CREATE TABLE IF NOT EXISTS {db}.invoice_finalizations (
+    period String,
+    billing_run_id String,
+    max_load_seq UInt64,
+    finalized_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY period
+;
+CREATE TABLE IF NOT EXISTS {db}.finalized_documents (
+    period String,
+    billing_run_id String,
+    document_kind LowCardinality(String),
+    document_id String,
+    customer_id String,
+    currency LowCardinality(String),
+    total {invoice_money},
+    document String
+) ENGINE = MergeTree ORDER BY (period, billing_run_id, document_kind, customer_id)
 ;
 CREATE TABLE IF NOT EXISTS {db}.invoices (
     billing_run_id String,

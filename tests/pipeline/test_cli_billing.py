@@ -131,6 +131,7 @@ def test_the_contract_example_invoice_through_the_cli(database, home, tmp_path, 
         "discount": "10.00",
         "tax": "18.00",
         "credits_applied": "108.00",
+        "adjustments": "0.00",
         "total": "0.00",
         "plan_versions": ["pro:1"],
     }

@@ -1,19 +1,41 @@
-"""Invoicing: a billing period's draft invoices from rated usage and the catalog in force."""
+"""Invoicing: a billing period's draft invoices from rated usage and the catalog in force,
+then their finalization (docs/invoicing.md)."""
 
+from datetime import UTC, datetime
 from functools import cache
 
 import dagster as dg
 
 from billing_dagster.catalog.store import latest_catalog_version, load_catalog
+from billing_dagster.defs.metering.ledger import committed_loads
 from billing_dagster.defs.partitions import billing_periods, period_of_partition
-from billing_dagster.defs.resources import ClickHouseResource
+from billing_dagster.defs.resources import BillingPolicyResource, ClickHouseResource
+from billing_dagster.invoicing.adjustments import corrections, credit_note, with_adjustments
 from billing_dagster.invoicing.assemble import InvoiceBook
-from billing_dagster.invoicing.store import rated_usage, write_billing_run
+from billing_dagster.invoicing.finalization import carrier_period, finalization_problems
+from billing_dagster.invoicing.store import (
+    BillingRun,
+    billed_periods,
+    billed_versions,
+    finalization,
+    finalizations,
+    late_periods,
+    latest_run,
+    rated_usage,
+    write_billing_run,
+    write_finalization,
+)
 
 INVOICE_TABLES = {
-    "billing_runs": "One row per billing run; the latest of a period holds its invoices.",
+    "billing_runs": "One row per billing run; the latest of a period holds its drafts.",
     "invoices": "Invoices with totals and their JSON document, per billing run.",
-    "invoice_lines": "Invoice lines (fees, usage, minimums, discounts, tax, credits).",
+    "invoice_lines": "Invoice lines (fees, usage, minimums, discounts, tax, credits, adjustments).",
+    "credit_notes": "Credit notes for corrections that lower a finalized period's amount.",
+}
+
+FINALIZATION_TABLES = {
+    "invoice_finalizations": "One row per finalized period: the billing run frozen for it.",
+    "finalized_documents": "Finalized invoices and credit notes; never changed.",
 }
 
 
@@ -31,30 +53,103 @@ INVOICE_TABLES = {
     group_name="invoicing",
 )
 def invoices(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource):
-    """Draft invoices of the period: one per customer with a subscription active in it."""
+    """Draft invoices of the period: one per customer with a subscription active in it, and
+    for the period that carries late data, its adjustments and credit notes."""
     period = period_of_partition(context.partition_key)
     client = clickhouse.get_client()
     database = clickhouse.database
+    final = finalization(client, database, period)
+    if final:
+        context.log.info(
+            f"{period} is finalized (billing run {final.billing_run_id}); its invoices never "
+            f"change, late data for it is billed by the next open period"
+        )
+        return _results(INVOICE_TABLES, period=period, finalized=True)
     version = latest_catalog_version(client, database)
     if version is None:
         raise dg.Failure("no catalog has been applied; run `billing catalog apply FILE` first")
     catalog = load_catalog(client, database, version)
+    loads = committed_loads(client, database)
+    finalized = [f.period for f in finalizations(client, database)]
+    adjusted = late_periods(client, database, period) if carrier_period(finalized) == period else []
     with_grants = sorted({grant.customer for grant in catalog.credit_grants})
 
     @cache
     def usage_of(billed: str):
-        # Earlier periods are read only for customers whose credit balances depend on them.
-        customers = None if billed == period else with_grants
+        # Other periods are read only for customers whose credit balances depend on them.
+        customers = None if billed == period or billed in adjusted else with_grants
         return rated_usage(client, database, [billed], customers)[billed]
 
-    drafts = InvoiceBook(catalog, usage_of).invoices(period)
-    run_id = write_billing_run(client, database, period, version, drafts)
-    context.log.info(f"{period}: {len(drafts)} draft invoices (billing run {run_id})")
-    metadata = {
-        "period": period,
-        "invoices": len(drafts),
-        "catalog_version": version,
-        "billing_run_id": run_id,
-    }
-    for name in INVOICE_TABLES:
-        yield dg.MaterializeResult(asset_key=name, metadata=metadata)
+    book = InvoiceBook(catalog, usage_of)
+    billing = BillingRun(period, version, loads, book.invoices(period))
+    for late in adjusted:
+        corrected = {invoice["customer_id"]: invoice for invoice in book.invoices(late)}
+        found = corrections(late, billed_versions(client, database, late), corrected)
+        raised = [c for c in found if c.difference > 0]
+        billing = BillingRun(
+            period,
+            version,
+            loads,
+            with_adjustments(billing.invoices, raised, period),
+            billing.credit_notes + [credit_note(c, period) for c in found if c.difference < 0],
+            billing.corrected | {(c.customer_id, late): c.corrected for c in found},
+        )
+        context.log.info(
+            f"{late} (finalized) re-rated: {len(raised)} adjustments, "
+            f"{len(found) - len(raised)} credit notes on {period}"
+        )
+    run_id = write_billing_run(client, database, billing)
+    context.log.info(
+        f"{period}: {len(billing.invoices)} draft invoices, {len(billing.credit_notes)} credit "
+        f"notes (billing run {run_id})"
+    )
+    return _results(
+        INVOICE_TABLES,
+        period=period,
+        invoices=len(billing.invoices),
+        credit_notes=len(billing.credit_notes),
+        adjusted_periods=dg.MetadataValue.json(adjusted),
+        catalog_version=version,
+        billing_run_id=run_id,
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(name, description=description, kinds={"clickhouse"}, deps=list(INVOICE_TABLES))
+        for name, description in FINALIZATION_TABLES.items()
+    ],
+    partitions_def=billing_periods,
+    group_name="invoicing",
+)
+def finalized_invoices(
+    context: dg.AssetExecutionContext,
+    clickhouse: ClickHouseResource,
+    billing_policy: BillingPolicyResource,
+):
+    """Freeze the period's billing run in force: its invoices and credit notes become
+    finalized, once; materializing it again changes nothing."""
+    period = period_of_partition(context.partition_key)
+    client = clickhouse.get_client()
+    database = clickhouse.database
+    final = finalization(client, database, period)
+    if final:
+        context.log.info(f"{period} was already finalized (billing run {final.billing_run_id})")
+        return _results(FINALIZATION_TABLES, period=period, billing_run_id=final.billing_run_id)
+    problems = finalization_problems(
+        period,
+        datetime.now(UTC).date(),
+        billing_policy.finalize_grace_days,
+        billed_periods(client, database),
+        [f.period for f in finalizations(client, database)],
+    )
+    if problems:
+        raise dg.Failure("; ".join(problems))
+    run_id = latest_run(client, database, period)
+    write_finalization(client, database, period, run_id)
+    context.log.info(f"{period} finalized: billing run {run_id}")
+    return _results(FINALIZATION_TABLES, period=period, billing_run_id=run_id)
+
+
+def _results(tables: dict[str, str], **metadata) -> tuple[dg.MaterializeResult, ...]:
+    return tuple(dg.MaterializeResult(asset_key=name, metadata=metadata) for name in tables)

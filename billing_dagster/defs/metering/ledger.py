@@ -50,3 +50,13 @@ def stale_days(client: Client, database: str, first: date, last: date) -> list[d
         for day, newest_load in changed
         if not any(low <= day <= high and covered >= newest_load for low, high, covered in runs)
     )
+
+
+def days_changed_after(client: Client, database: str, load_seq: int) -> set[date]:
+    """Days that loads committed after `load_seq` changed."""
+    rows = client.query(
+        f"SELECT DISTINCT day FROM `{database}`.event_loads ARRAY JOIN event_dates AS day "
+        f"WHERE load_seq > {{seq:UInt64}}",
+        parameters={"seq": load_seq},
+    ).result_rows
+    return {day for (day,) in rows}

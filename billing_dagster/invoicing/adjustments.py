@@ -1,0 +1,160 @@
+"""Late data for a finalized period: the difference between what was billed and what the
+corrected data says, carried by the next open period (docs/invoicing.md, "Finalization").
+
+A finalized invoice never changes. When events of a finalized period arrive late or are
+corrected, the period is re-rated; per customer, the corrected invoice is compared with
+the last billed version of that period (the finalized invoice, or the corrected invoice an
+earlier, finalized adjustment was computed from). A positive difference is an `adjustment`
+line on the customer's invoice of the carrying period; a negative one is a credit note.
+Either way the sum over invoices, less credit notes, equals what the corrected data says.
+Pure: unit-tested without a warehouse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from billing_dagster.invoicing.assemble import ZERO, money_text
+
+#: What identifies "the same line" in two versions of one invoice.
+_LINE_KEY = ("kind", "code", "group", "subscription_id")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A customer's finalized period whose corrected invoice differs from what was billed."""
+
+    customer_id: str
+    adjusted_period: str
+    currency: str
+    billed: dict | None  # the last billed version; None if the period had no invoice
+    corrected: dict | None  # the re-rated invoice; None if it no longer has one
+
+    @property
+    def difference(self) -> Decimal:
+        return _total(self.corrected) - _total(self.billed)
+
+
+def corrections(
+    adjusted_period: str, billed: dict[str, dict], corrected: dict[str, dict]
+) -> list[Correction]:
+    """Customers of `adjusted_period` whose corrected total differs from the billed one."""
+    found = []
+    for customer in sorted(billed.keys() | corrected.keys()):
+        before, after = billed.get(customer), corrected.get(customer)
+        currency = (after or before)["currency"]
+        correction = Correction(customer, adjusted_period, currency, before, after)
+        if correction.difference:
+            found.append(correction)
+    return found
+
+
+def adjustment_line(correction: Correction) -> dict:
+    """The line a positive correction adds to the carrying invoice (after tax and credits:
+    the difference already includes the adjusted period's own tax and credits)."""
+    return {
+        "kind": "adjustment",
+        "code": correction.adjusted_period,
+        "group": None,
+        "adjusts_invoice": _invoice_id(correction),
+        "billed_total": _total_text(correction.billed, correction.currency),
+        "corrected_total": _total_text(correction.corrected, correction.currency),
+        "amount": money_text(correction.difference, correction.currency),
+        "details": line_differences(correction.billed, correction.corrected),
+    }
+
+
+def credit_note(correction: Correction, carrier_period: str) -> dict:
+    """The credit note a negative correction issues with the carrying period's invoices."""
+    return {
+        "credit_note_id": f"CN-{carrier_period}-{correction.customer_id}-"
+        f"{correction.adjusted_period}",
+        "customer_id": correction.customer_id,
+        "period": carrier_period,
+        "adjusts_period": correction.adjusted_period,
+        "adjusts_invoice": _invoice_id(correction),
+        "currency": correction.currency,
+        "status": "draft",
+        "billed_total": _total_text(correction.billed, correction.currency),
+        "corrected_total": _total_text(correction.corrected, correction.currency),
+        "lines": line_differences(correction.billed, correction.corrected),
+        "total": money_text(-correction.difference, correction.currency),
+    }
+
+
+def with_adjustments(
+    drafts: list[dict], adjustments: list[Correction], carrier_period: str
+) -> list[dict]:
+    """The carrying period's invoices with their adjustment lines; a customer with no invoice
+    in the carrying period gets one holding only its adjustments."""
+    by_customer = {invoice["customer_id"]: invoice for invoice in drafts}
+    for correction in adjustments:
+        invoice = by_customer.get(correction.customer_id)
+        if invoice is None:
+            invoice = by_customer[correction.customer_id] = _adjustment_only_invoice(
+                correction, carrier_period
+            )
+        invoice["lines"].append(adjustment_line(correction))
+        added = Decimal(invoice["adjustments"]) + correction.difference
+        invoice["adjustments"] = money_text(added, correction.currency)
+        total = Decimal(invoice["total"]) + correction.difference
+        invoice["total"] = money_text(total, correction.currency)
+    return [by_customer[customer] for customer in sorted(by_customer)]
+
+
+def line_differences(billed: dict | None, corrected: dict | None) -> list[dict]:
+    """The lines whose quantity or amount differ between two versions of an invoice."""
+    before = _lines_by_key(billed)
+    after = _lines_by_key(corrected)
+    differences = []
+    for key in sorted(before.keys() | after.keys(), key=lambda k: tuple(str(p) for p in k)):
+        old, new = before.get(key, {}), after.get(key, {})
+        if (old.get("quantity"), old.get("amount")) == (new.get("quantity"), new.get("amount")):
+            continue
+        differences.append(
+            dict(zip(_LINE_KEY, key, strict=True))
+            | {
+                "quantity_billed": old.get("quantity"),
+                "quantity_corrected": new.get("quantity"),
+                "amount_billed": old.get("amount", "0"),
+                "amount_corrected": new.get("amount", "0"),
+            }
+        )
+    return differences
+
+
+def _lines_by_key(invoice: dict | None) -> dict[tuple, dict]:
+    lines: dict[tuple, dict] = {}
+    for line in (invoice or {}).get("lines", []):
+        lines[tuple(line.get(name) for name in _LINE_KEY)] = line
+    return lines
+
+
+def _adjustment_only_invoice(correction: Correction, period: str) -> dict:
+    zero = money_text(ZERO, correction.currency)
+    return {
+        "invoice_id": f"INV-{period}-{correction.customer_id}",
+        "customer_id": correction.customer_id,
+        "period": period,
+        "currency": correction.currency,
+        "status": "draft",
+        "lines": [],
+        **{name: zero for name in ("charges", "subtotal", "discount", "tax")},
+        "credits_applied": zero,
+        "adjustments": zero,
+        "total": zero,
+        "plan_versions": [],
+    }
+
+
+def _invoice_id(correction: Correction) -> str:
+    return f"INV-{correction.adjusted_period}-{correction.customer_id}"
+
+
+def _total(invoice: dict | None) -> Decimal:
+    return Decimal(invoice["total"]) if invoice else ZERO
+
+
+def _total_text(invoice: dict | None, currency: str) -> str:
+    return money_text(_total(invoice), currency)
