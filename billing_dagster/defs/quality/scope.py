@@ -1,0 +1,77 @@
+"""What a check looks at: the rows of its partition, read through the warehouse resource.
+
+Checks of `raw_events` judge the loads of their landing days (committed loads only, like
+every reader); a result names what it found in its description and keeps the counts and
+examples as metadata.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from datetime import date
+
+import dagster as dg
+
+from billing_dagster.defs.resources import ClickHouseResource
+
+RAW_EVENTS = dg.AssetKey("raw_events")
+
+
+def partitioned_check(
+    asset: dg.AssetKey, name: str, partitions: dg.PartitionsDefinition, description: str
+) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
+    """`dg.asset_check` on the partitions of its asset, so a run of a landing day, metering
+    window or billing period checks that partition. Dagster 1.13 flags partitioned checks as
+    a preview; the checks rely only on the partition time window of their context."""
+
+    def decorate(function: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            return dg.asset_check(
+                asset=asset, name=name, partitions_def=partitions, description=description
+            )(function)
+
+    return decorate
+
+
+def partition_days(context: dg.AssetCheckExecutionContext) -> dict[str, date]:
+    """The partition (or partition range) of the run as days `first` <= day < `end`."""
+    start, end = context.partition_time_window
+    return {"first": start.date(), "end": end.date()}
+
+
+def partition_loads(database: str) -> str:
+    """SQL: the committed loads of the landing days `{first:Date}` <= day < `{end:Date}`."""
+    return (
+        f"SELECT load_seq FROM `{database}`.event_loads "
+        f"WHERE landing_date >= {{first:Date}} AND landing_date < {{end:Date}}"
+    )
+
+
+def query_partition(
+    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource, sql: str
+) -> list[tuple]:
+    """Rows of `sql`, whose `{loads}` is the partition's loads and `{db}` the database."""
+    database = clickhouse.database
+    text = sql.replace("{loads}", partition_loads(database)).replace("{db}", f"`{database}`")
+    return clickhouse.get_client().query(text, parameters=partition_days(context)).result_rows
+
+
+def result(
+    passed: bool,
+    description: str,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
+    **metadata,
+) -> dg.AssetCheckResult:
+    """A check's result; the description says what and where, in one line."""
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=severity,
+        description=description,
+        metadata={name: _metadata_value(value) for name, value in metadata.items()},
+    )
+
+
+def _metadata_value(value):
+    return dg.MetadataValue.json(value) if isinstance(value, list | dict) else value
