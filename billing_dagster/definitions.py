@@ -17,6 +17,7 @@ from billing_dagster.defs.invoicing.assets import finalized_invoices, invoices
 from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
 from billing_dagster.defs.metering.dbt_resource import PinnedDbtCliResource
 from billing_dagster.defs.metering.project import metering_project
+from billing_dagster.defs.quality import quality_checks
 from billing_dagster.defs.resources import (
     BillingHomeResource,
     BillingPolicyResource,
@@ -43,6 +44,7 @@ def build_definitions() -> dg.Definitions:
             invoices,
             finalized_invoices,
         ],
+        asset_checks=quality_checks,
         jobs=[
             jobs.ingest_job,
             jobs.metering_job,
