@@ -36,6 +36,8 @@ from billing_dagster.invoicing.store import (
     latest_credit_notes,
     latest_invoices,
 )
+from billing_dagster.monitoring.printing import status_tables
+from billing_dagster.monitoring.status import status_report
 from billing_dagster.warehouse import embedded
 from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home
 from billing_dagster.warehouse.schema import ensure_schema
@@ -118,6 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     invoices.add_argument("--period", required=True, help="billing period, YYYY-MM")
     invoices.add_argument("--format", choices=["table", "json"], default="table")
     invoices.set_defaults(command=cmd_invoices)
+
+    status = commands.add_parser(
+        "status", parents=[common], help="loads, lag, failing checks, drafts, adjustments"
+    )
+    status.add_argument("--format", choices=["table", "json"], default="table")
+    status.set_defaults(command=cmd_status)
 
     notes = commands.add_parser(
         "credit-notes", parents=[common], help="credit notes issued with a period's invoices"
@@ -420,6 +428,17 @@ def cmd_invoices(args, home: Path) -> int:
         print(json.dumps(invoices, indent=2))
     else:
         print(invoice_tables(invoices))
+    return 0
+
+
+def cmd_status(args, home: Path) -> int:
+    settings, client = _connect(home)
+    failing = _runner(home).failing_checks()
+    report = status_report(client, settings.database, failing, datetime.now(UTC), grace_days())
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(status_tables(report))
     return 0
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -263,6 +263,7 @@ class EventLoader:
                     counts["conflicts"],
                     counts["quarantined"],
                     list(event_dates),
+                    datetime.now(UTC),
                 ]
             ],
             column_names=[
@@ -277,6 +278,7 @@ class EventLoader:
                 "conflicts",
                 "quarantined",
                 "event_dates",
+                "loaded_at",
             ],
         )
         self.client.command(f"DROP TABLE {self.db}.{stage}")

@@ -110,6 +110,7 @@ def test_the_contract_example_invoice_through_the_cli(database, home, tmp_path, 
     assert summary == {
         "period": "2026-10",
         "invoices": 1,
+        "credit_notes": 0,
         "status": "draft",
         "totals": {"USD": "0.00"},
     }

@@ -159,6 +159,12 @@ def test_late_and_voided_events_after_finalization(
     assert sensor(cursor) == ([], cursor)  # asked again: nothing twice
     for request in requests:
         runner.run(request.job_name, tags=request.tags)
+    status = json.loads(run(capsys, "status", "--format", "json"))
+    assert status["adjustments"] == {
+        "carrier": "2026-11",
+        "unbilled_late_periods": ["2026-10"],
+        "drafted": [],
+    }
     requests, cursor = sensor(cursor)
     assert [(r.job_name, r.partition_key) for r in requests] == [("billing_job", "2026-11-01")]
     assert sensor(cursor) == ([], cursor)
@@ -191,6 +197,22 @@ def test_late_and_voided_events_after_finalization(
     run(capsys, "bill", "--period", "2026-10")
     run(capsys, "finalize", "--period", "2026-10")
     assert run(capsys, "invoices", "--period", "2026-10", "--format", "json") == frozen
+
+    status = json.loads(run(capsys, "status", "--format", "json"))
+    assert [(p["period"], p["status"]) for p in status["periods"]] == [
+        ("2026-10", "finalized"),
+        ("2026-11", "draft"),
+    ]
+    assert status["days_to_meter"] == []
+    assert status["adjustments"]["unbilled_late_periods"] == []
+    assert [
+        (a["customer_id"], a["amount"][0] == "-") for a in status["adjustments"]["drafted"]
+    ] == [
+        ("acme", False),
+        ("globex", True),
+        ("initech", False),
+    ]
+    assert [s["source"] for s in status["sources"]] == ["(no source)"]
 
     billed = totals(json.loads(frozen), november, notes)
     scratch = from_scratch(capsys, monkeypatch, settings, tmp_path, catalog, first_file, late_file)

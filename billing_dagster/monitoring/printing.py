@@ -1,0 +1,48 @@
+"""`billing status` for people: one titled table per part of the report."""
+
+from __future__ import annotations
+
+from billing_dagster.formatting import table
+
+
+def status_tables(report: dict) -> str:
+    quarantine = report["quarantined"]
+    adjustments = report["adjustments"]
+    days = report["days_to_meter"]
+    parts = [
+        _section(
+            "Sources",
+            report["sources"],
+            ["source", "events", "last_event", "last_load", "lag_hours"],
+        ),
+        f"Quarantined lines: {quarantine['lines']} ({quarantine['last_24h']} in the last 24 h)",
+        f"Days waiting to be metered: {', '.join(days) if days else 'none'}",
+        _section(
+            "Checks failing",
+            report["checks_failing"],
+            ["check", "severity", "partition", "description"],
+        ),
+        _section(
+            "Periods",
+            report["periods"],
+            ["period", "status", "invoices", "grace_ends", "awaiting_finalization"],
+        ),
+    ]
+    if adjustments["carrier"]:
+        late = adjustments["unbilled_late_periods"]
+        parts.append(
+            f"Late data of finalized periods not yet billed: {', '.join(late) if late else 'none'}"
+            f" (billed with {adjustments['carrier']})"
+        )
+        parts.append(
+            _section(
+                f"Adjustments drafted on {adjustments['carrier']}, awaiting finalization",
+                adjustments["drafted"],
+                ["customer_id", "adjusts_period", "amount"],
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def _section(title: str, rows: list[dict], columns: list[str]) -> str:
+    return f"{title}\n{table(rows, columns) if rows else '(none)'}"
