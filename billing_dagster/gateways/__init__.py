@@ -1,0 +1,1 @@
+"""Payment gateways: finalized invoices and credit notes pushed exactly once (docs/gateways.md)."""

@@ -1,0 +1,85 @@
+"""The gateway interface: what the sync asks of Stripe, a file directory or any other gateway.
+
+The interface is deliberately fine-grained (find and create each object on its own): the sync
+(`sync.py`) owns exactly-once, by recording every step in the ledger and looking each object
+up before creating it, so a gateway only has to translate documents and report errors as
+`TransientGatewayError` (worth retrying) or `GatewayError` (a problem to fix).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from billing_dagster.catalog.model import CURRENCY_MINOR_UNITS
+
+#: The payment statuses a gateway reports back (docs/gateways.md).
+STATUSES = ("draft", "open", "paid", "void", "uncollectible")
+
+
+class GatewayError(Exception):
+    """A gateway refused a request; retrying the same request cannot succeed."""
+
+
+class TransientGatewayError(GatewayError):
+    """Rate limit, server error or network failure: the same request may succeed later."""
+
+
+@dataclass(frozen=True)
+class RemoteDocument:
+    """An invoice or credit note as the gateway holds it."""
+
+    gateway_id: str
+    status: str  # one of STATUSES (credit notes: "issued" or "void")
+    currency: str
+    total_minor: int
+
+
+@dataclass(frozen=True)
+class RemoteLine:
+    gateway_id: str
+    amount_minor: int
+
+
+def minor_units(amount: str | Decimal, currency: str) -> int:
+    """An amount in the currency's minor unit (cents, yen): what gateways store."""
+    scaled = Decimal(amount).scaleb(CURRENCY_MINOR_UNITS[currency])
+    if scaled != scaled.to_integral_value():
+        raise GatewayError(f"amount {amount} {currency} is not a whole number of minor units")
+    return int(scaled)
+
+
+class Gateway(Protocol):
+    """One payment gateway. Every `find_*` returns None when the object does not exist;
+    every `create_*` creates it once per call, tagged with our ids so `find_*` finds it."""
+
+    name: str
+
+    def find_customer(self, customer_id: str) -> str | None: ...
+
+    def create_customer(self, customer_id: str, name: str) -> str: ...
+
+    def find_invoice(self, gateway_customer: str, invoice: dict) -> RemoteDocument | None: ...
+
+    def create_invoice(self, gateway_customer: str, invoice: dict) -> str: ...
+
+    def find_lines(self, gateway_invoice: str, invoice: dict) -> dict[int, RemoteLine]:
+        """The invoice's lines on the gateway, by our line number (1-based)."""
+        ...
+
+    def create_line(
+        self, gateway_customer: str, gateway_invoice: str, invoice: dict, line_no: int
+    ) -> RemoteLine: ...
+
+    def fetch_invoice(self, gateway_invoice: str) -> RemoteDocument: ...
+
+    def finalize_invoice(self, gateway_invoice: str) -> RemoteDocument: ...
+
+    def send_invoice(self, gateway_invoice: str) -> None: ...
+
+    def void_invoice(self, gateway_invoice: str) -> None: ...
+
+    def find_credit_note(self, gateway_invoice: str, note: dict) -> RemoteDocument | None: ...
+
+    def create_credit_note(self, gateway_invoice: str, note: dict) -> RemoteDocument: ...

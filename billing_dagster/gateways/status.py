@@ -1,0 +1,76 @@
+"""Reading back from the gateway: payment status, and whether its totals equal ours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+
+from billing_dagster.gateways.base import Gateway, minor_units
+from billing_dagster.gateways.ledger import FINALIZED, SYNCED, VOIDED, SyncLedger, from_minor
+from billing_dagster.gateways.retry import RetryPolicy
+
+
+def pull_statuses(
+    client: Client, database: str, gateway: Gateway, retry: RetryPolicy, period: str | None = None
+) -> dict[str, int]:
+    """Fetch the status of every invoice on the gateway (of `period`, or all) into
+    `invoice_statuses`; returns the count per status."""
+    ledger = SyncLedger(client, database, gateway.name)
+    entries = [
+        e
+        for e in ledger.entries(period=period).values()
+        if e.document_kind == "invoice" and e.gateway_document_id
+    ]
+    statuses = [
+        (
+            e,
+            retry.call(
+                lambda e=e: gateway.fetch_invoice(e.gateway_document_id).status,
+                f"status of invoice {e.document_id}",
+            ),
+        )
+        for e in entries
+    ]
+    ledger.record_statuses(statuses)
+    counts: dict[str, int] = {}
+    for _, status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+@dataclass(frozen=True)
+class TotalsCheck:
+    checked: int
+    mismatches: list[dict[str, str]]
+
+
+def check_totals(
+    client: Client, database: str, gateway: Gateway, retry: RetryPolicy, period: str
+) -> TotalsCheck:
+    """For every invoice of `period` synced to the gateway: its total there equals ours."""
+    entries = SyncLedger(client, database, gateway.name).entries(period=period).values()
+    synced = [
+        e
+        for e in entries
+        if e.document_kind == "invoice" and e.state in (FINALIZED, SYNCED, VOIDED)
+        if e.gateway_document_id
+    ]
+    mismatches = []
+    for entry in synced:
+        remote = retry.call(
+            lambda entry=entry: gateway.fetch_invoice(entry.gateway_document_id),
+            f"total of invoice {entry.document_id}",
+        )
+        if remote.total_minor != minor_units(entry.total, entry.currency) or (
+            remote.currency != entry.currency
+        ):
+            mismatches.append(
+                {
+                    "invoice_id": entry.document_id,
+                    "ours": f"{entry.total:f} {entry.currency}",
+                    "gateway": f"{from_minor(remote.total_minor, remote.currency):f} "
+                    f"{remote.currency}",
+                }
+            )
+    return TotalsCheck(len(synced), mismatches)

@@ -1,0 +1,340 @@
+"""Exactly-once sync of a finalized period's invoices and credit notes to a gateway.
+
+For each document: the ledger says what the gateway already holds; anything it does not know
+is looked up on the gateway (by our ids in metadata) before it is created, and after a
+transient error the look-up runs again before the create is retried. So a lost response, a
+killed run or a re-run never creates a second customer, invoice, line or credit note. A
+document that fails for good is recorded as failed with the reason and the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import TypeVar
+
+from clickhouse_connect.driver.client import Client
+
+from billing_dagster.gateways.base import Gateway, GatewayError, RemoteDocument, minor_units
+from billing_dagster.gateways.ledger import (
+    CREATED,
+    FAILED,
+    FINALIZED,
+    SYNCED,
+    VOIDED,
+    LedgerEntry,
+    SyncLedger,
+    from_minor,
+)
+from billing_dagster.gateways.retry import RetryPolicy
+from billing_dagster.invoicing.store import finalization, latest_credit_notes, latest_invoices
+from billing_dagster.invoicing.voids import voids
+
+T = TypeVar("T")
+
+
+class SyncRefused(ValueError):
+    """The period cannot be synced (not finalized); the message says what to do."""
+
+
+@dataclass
+class SyncSummary:
+    period: str
+    gateway: str
+    synced: list[str] = field(default_factory=list)
+    already_synced: list[str] = field(default_factory=list)
+    voided: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "period": self.period,
+            "gateway": self.gateway,
+            "synced": self.synced,
+            "already_synced": self.already_synced,
+            "voided": self.voided,
+            "failed": self.failed,
+        }
+
+
+def sync_period(
+    client: Client, database: str, gateway: Gateway, period: str, retry: RetryPolicy
+) -> SyncSummary:
+    """Push the finalized invoices and credit notes of `period`; safe to run any number of
+    times, and after any interruption."""
+    if not finalization(client, database, period):
+        raise SyncRefused(
+            f"period {period} is not finalized: only finalized invoices are synced; run "
+            f"`billing finalize --period {period}` first"
+        )
+    invoices = latest_invoices(client, database, period) or []
+    notes = latest_credit_notes(client, database, period) or []
+    syncer = _PeriodSync(client, database, gateway, retry, period, invoices, notes)
+    for invoice in invoices:
+        syncer.run(invoice, "invoice", lambda invoice=invoice: syncer.invoice(invoice))
+    for note in notes:
+        syncer.run(note, "credit_note", lambda note=note: syncer.credit_note(note))
+    return syncer.summary
+
+
+class _PeriodSync:
+    def __init__(
+        self,
+        client: Client,
+        database: str,
+        gateway: Gateway,
+        retry: RetryPolicy,
+        period: str,
+        invoices: list[dict],
+        notes: list[dict],
+    ):
+        self.gateway, self.retry = gateway, retry
+        self.ledger = SyncLedger(client, database, gateway.name)
+        ids = [i["invoice_id"] for i in invoices] + [n["credit_note_id"] for n in notes]
+        adjusted = [n["adjusts_invoice"] for n in notes]
+        self.entries = self.ledger.entries(ids + adjusted)
+        self.lines = self.ledger.lines([i["invoice_id"] for i in invoices])
+        self.customers = self.ledger.customers()
+        self.names = _customer_names(client, database)
+        self.voided = set(voids(client, database, [i["invoice_id"] for i in invoices]))
+        self.summary = SyncSummary(period, gateway.name)
+
+    def run(self, document: dict, kind: str, sync: Callable[[], str]) -> None:
+        """Sync one document; a gateway error fails it alone, with its reason recorded."""
+        document_id = document[f"{kind}_id"]
+        try:
+            outcome = sync()
+        except GatewayError as error:
+            self.summary.failed.append({"id": document_id, "reason": str(error)})
+            entry = self.entries.get(document_id) or _entry(document, kind, "", FAILED)
+            self._record(replace(entry, state=FAILED, message=str(error)))
+            return
+        getattr(self.summary, outcome).append(document_id)
+
+    def _record(self, entry: LedgerEntry) -> LedgerEntry:
+        self.ledger.record(entry)
+        self.entries[entry.document_id] = entry
+        return entry
+
+    def _find_or_create(self, find: Callable[[], T | None], create: Callable[[], T], what: str):
+        """(object, created?) with a look-up before every create attempt."""
+
+        def attempt() -> tuple[T, bool]:
+            found = find()
+            return (found, False) if found is not None else (create(), True)
+
+        return self.retry.call(attempt, what)
+
+    # -- invoices ---------------------------------------------------------------------
+
+    def customer(self, customer_id: str) -> str:
+        known = self.customers.get(customer_id)
+        if known:
+            return known
+        gateway_id, _ = self._find_or_create(
+            lambda: self.gateway.find_customer(customer_id),
+            lambda: self.gateway.create_customer(customer_id, self.names.get(customer_id, "")),
+            f"customer {customer_id}",
+        )
+        self.ledger.record_customer(customer_id, gateway_id)
+        self.customers[customer_id] = gateway_id
+        return gateway_id
+
+    def invoice(self, invoice: dict) -> str:
+        invoice_id, currency = invoice["invoice_id"], invoice["currency"]
+        entry = self.entries.get(invoice_id)
+        if invoice_id in self.voided:
+            return self.void(invoice, entry)
+        if entry is not None and entry.state == SYNCED:
+            return "already_synced"
+        _check_lines_sum(invoice)
+        customer = self.customer(invoice["customer_id"])
+        created_now = False
+        if entry is None or not entry.gateway_document_id:
+            remote, created_now = self._find_or_create(
+                lambda: _id_of(self.gateway.find_invoice(customer, invoice)),
+                lambda: self.gateway.create_invoice(customer, invoice),
+                f"invoice {invoice_id}",
+            )
+            entry = self._record(_entry(invoice, "invoice", remote, CREATED))
+        if entry.state in (CREATED, FAILED):
+            self.push_lines(invoice, entry, customer, known_empty=created_now)
+            entry = self._record(replace(entry, state=CREATED, message=""))
+            remote = self.finalize(invoice, entry)
+            entry = self._record(
+                replace(entry, state=FINALIZED, gateway_total=_total(remote, currency))
+            )
+        if entry.state == FINALIZED:
+            self.retry.call(
+                lambda: self._send(entry.gateway_document_id), f"sending invoice {invoice_id}"
+            )
+            self._record(replace(entry, state=SYNCED))
+        return "synced"
+
+    def push_lines(
+        self, invoice: dict, entry: LedgerEntry, customer: str, known_empty: bool
+    ) -> None:
+        """Create every line the gateway does not hold yet; the gateway's list of the
+        invoice's lines is read once, and again after any failed attempt."""
+        invoice_id, gateway_invoice = invoice["invoice_id"], entry.gateway_document_id
+        pushed = self.lines.setdefault(invoice_id, {})
+        remote: dict | None = {} if known_empty else None
+        confirmed: list[tuple[int, str, str, Decimal]] = []
+
+        def forget(_error: Exception) -> None:
+            nonlocal remote
+            remote = None
+
+        for line_no, line in enumerate(invoice["lines"], start=1):
+            if line_no in pushed:
+                continue
+
+            def attempt(line_no: int = line_no):
+                nonlocal remote
+                if remote is None:
+                    remote = self.gateway.find_lines(gateway_invoice, invoice)
+                if line_no not in remote:
+                    remote[line_no] = self.gateway.create_line(
+                        customer, gateway_invoice, invoice, line_no
+                    )
+                return remote[line_no]
+
+            try:
+                created = self.retry.call(
+                    attempt, f"line {line_no} of invoice {invoice_id}", on_retry=forget
+                )
+            except GatewayError:
+                self.ledger.record_lines(invoice_id, confirmed)
+                raise
+            pushed[line_no] = created.gateway_id
+            confirmed.append((line_no, line["kind"], created.gateway_id, Decimal(line["amount"])))
+        self.ledger.record_lines(invoice_id, confirmed)
+
+    def finalize(self, invoice: dict, entry: LedgerEntry) -> RemoteDocument:
+        """Finalize on the gateway once its total equals ours; a mismatch stays a draft."""
+        expected = minor_units(invoice["total"], invoice["currency"])
+        gateway_invoice = entry.gateway_document_id
+
+        def attempt() -> RemoteDocument:
+            remote = self.gateway.fetch_invoice(gateway_invoice)
+            if remote.total_minor != expected:
+                raise GatewayError(
+                    f"invoice {invoice['invoice_id']}: {self.gateway.name} invoice "
+                    f"{gateway_invoice} totals {_total(remote, invoice['currency'])} but ours is "
+                    f"{invoice['total']} {invoice['currency']}; left as a draft there: compare "
+                    f"its items with `billing invoices --period {invoice['period']}`"
+                )
+            if remote.status == "draft":
+                remote = self.gateway.finalize_invoice(gateway_invoice)
+            return remote
+
+        return self.retry.call(attempt, f"finalizing invoice {invoice['invoice_id']}")
+
+    def _send(self, gateway_invoice: str) -> None:
+        # A paid (zero-total) invoice is not sent: there is nothing to collect.
+        if self.gateway.fetch_invoice(gateway_invoice).status == "open":
+            self.gateway.send_invoice(gateway_invoice)
+
+    def void(self, invoice: dict, entry: LedgerEntry | None) -> str:
+        invoice_id = invoice["invoice_id"]
+        if entry is not None and entry.state == VOIDED:
+            return "already_synced"
+        if entry is None or not entry.gateway_document_id:
+            # Never pushed: it is not created on the gateway at all.
+            entry = _entry(invoice, "invoice", "", VOIDED)
+            self._record(replace(entry, message="voided before it was synced: not on the gateway"))
+            return "voided"
+        gateway_invoice = entry.gateway_document_id
+
+        def attempt() -> None:
+            status = self.gateway.fetch_invoice(gateway_invoice).status
+            if status == "paid":
+                raise GatewayError(
+                    f"invoice {invoice_id} is voided here but paid on {self.gateway.name} "
+                    f"({gateway_invoice}): a paid invoice cannot be voided; refund it there"
+                )
+            if status == "draft":  # a draft cannot be voided, only an issued invoice
+                self.gateway.finalize_invoice(gateway_invoice)
+            if status != "void":
+                self.gateway.void_invoice(gateway_invoice)
+
+        self.retry.call(attempt, f"voiding invoice {invoice_id}")
+        self._record(replace(entry, state=VOIDED, message=""))
+        return "voided"
+
+    # -- credit notes -----------------------------------------------------------------
+
+    def credit_note(self, note: dict) -> str:
+        note_id, currency = note["credit_note_id"], note["currency"]
+        entry = self.entries.get(note_id)
+        if entry is not None and entry.state == SYNCED:
+            return "already_synced"
+        target = self.entries.get(note["adjusts_invoice"])
+        if target is None or not target.gateway_document_id:
+            raise GatewayError(
+                f"credit note {note_id} credits invoice {note['adjusts_invoice']}, which is not "
+                f"on {self.gateway.name}: run `billing sync --period {note['adjusts_period']}` "
+                f"first"
+            )
+        remote, _ = self._find_or_create(
+            lambda: self.gateway.find_credit_note(target.gateway_document_id, note),
+            lambda: self.gateway.create_credit_note(target.gateway_document_id, note),
+            f"credit note {note_id}",
+        )
+        entry = replace(
+            _entry(note, "credit_note", remote.gateway_id, SYNCED),
+            gateway_total=_total(remote, currency),
+        )
+        if remote.total_minor != minor_units(note["total"], currency):
+            entry = replace(
+                entry,
+                state=FAILED,
+                message=f"credit note {note_id}: {remote.gateway_id} on {self.gateway.name} is "
+                f"for {entry.gateway_total} but ours is {note['total']} {currency}",
+            )
+            self._record(entry)
+            raise GatewayError(entry.message)
+        self._record(entry)
+        return "synced"
+
+
+def _entry(document: dict, kind: str, gateway_id: str, state: str) -> LedgerEntry:
+    return LedgerEntry(
+        kind,
+        document[f"{kind}_id"],
+        document["period"],
+        document["customer_id"],
+        gateway_id,
+        state,
+        document["currency"],
+        Decimal(document["total"]),
+    )
+
+
+def _id_of(document: RemoteDocument | None) -> str | None:
+    return document.gateway_id if document is not None else None
+
+
+def _total(remote: RemoteDocument, currency: str) -> Decimal:
+    return from_minor(remote.total_minor, currency)
+
+
+def _check_lines_sum(invoice: dict) -> None:
+    """The gateway sums the items; they must add up to our total before anything is pushed."""
+    lines = sum((Decimal(line["amount"]) for line in invoice["lines"]), Decimal(0))
+    if lines != Decimal(invoice["total"]):
+        raise GatewayError(
+            f"invoice {invoice['invoice_id']}: its lines sum to {lines} but its total is "
+            f"{invoice['total']} {invoice['currency']}; not synced (a bug in invoice assembly: "
+            f"report it with the invoice's JSON)"
+        )
+
+
+def _customer_names(client: Client, database: str) -> dict[str, str]:
+    """Each customer's name in the latest catalog that has it."""
+    rows = client.query(
+        f"SELECT customer_id, argMax(name, catalog_version) FROM `{database}`.catalog_customers "
+        f"GROUP BY customer_id"
+    ).result_rows
+    return dict(rows)

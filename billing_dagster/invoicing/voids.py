@@ -1,0 +1,63 @@
+"""Voiding a finalized invoice: it stays stored, unchanged, and its status reads void.
+
+Finalized documents are immutable, so a void is its own append-only row (`invoice_voids`);
+the gateway sync voids the invoice on the gateway too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from clickhouse_connect.driver.client import Client
+
+
+class VoidRefused(ValueError):
+    """The invoice cannot be voided; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Void:
+    invoice_id: str
+    period: str
+    reason: str
+    voided_at: datetime
+
+
+def void_invoice(client: Client, database: str, invoice_id: str, reason: str) -> Void:
+    """Void a finalized invoice; voiding it again returns the first void."""
+    if not reason.strip():
+        raise VoidRefused("--reason is empty: say why the invoice is voided")
+    done = voids(client, database, [invoice_id])
+    if invoice_id in done:
+        return done[invoice_id]
+    rows = client.query(
+        f"SELECT period FROM `{database}`.finalized_documents AS d "
+        f"INNER JOIN `{database}`.invoice_finalizations AS f "
+        f"ON d.billing_run_id = f.billing_run_id AND d.period = f.period "
+        f"WHERE d.document_kind = 'invoice' AND d.document_id = {{id:String}} LIMIT 1",
+        parameters={"id": invoice_id},
+    ).result_rows
+    if not rows:
+        raise VoidRefused(
+            f'invoice "{invoice_id}" is not a finalized invoice: only finalized invoices can be '
+            f"voided (a draft changes with the next `billing bill`)"
+        )
+    void = Void(invoice_id, rows[0][0], reason, datetime.now(UTC))
+    client.insert(
+        f"`{database}`.invoice_voids",
+        [[void.invoice_id, void.period, void.reason, void.voided_at]],
+        column_names=["invoice_id", "period", "reason", "voided_at"],
+    )
+    return void
+
+
+def voids(client: Client, database: str, invoice_ids: list[str] | None = None) -> dict[str, Void]:
+    """The voids of `invoice_ids` (or all), the first one of each invoice."""
+    where = "WHERE invoice_id IN {ids:Array(String)}" if invoice_ids is not None else ""
+    rows = client.query(
+        f"SELECT invoice_id, argMin(period, voided_at), argMin(reason, voided_at), "
+        f"min(voided_at) FROM `{database}`.invoice_voids {where} GROUP BY invoice_id",
+        parameters={"ids": invoice_ids or []},
+    ).result_rows
+    return {row[0]: Void(*row) for row in rows}

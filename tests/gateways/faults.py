@@ -1,0 +1,159 @@
+"""A fault-injecting HTTP proxy between the Stripe SDK and the fake Stripe server.
+
+Deterministic: every request gets a number (1, 2, ...) and the test's `plan` decides, from
+the number and the request, what happens to it: forwarded (None), or a `Fault`. No timing,
+no randomness. It runs its own event loop in a thread so the sync under test runs normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class Fault(enum.Enum):
+    DROP_RESPONSE = "drop"  # forwarded and processed, then the connection closes unanswered
+    CUT = "cut"  # the connection closes before the request reaches the server
+    ERROR_500 = "500"
+    RATE_LIMIT = "429"
+    BAD_REQUEST = "400"
+
+
+@dataclass(frozen=True)
+class Request:
+    number: int
+    method: str
+    path: str
+    body: bytes
+
+
+Plan = Callable[[Request], Fault | None]
+
+_ERRORS = {
+    Fault.ERROR_500: (500, "Internal Server Error", "api_error", "injected server error"),
+    Fault.RATE_LIMIT: (429, "Too Many Requests", "invalid_request_error", "injected rate limit"),
+    Fault.BAD_REQUEST: (400, "Bad Request", "invalid_request_error", "injected bad request"),
+}
+
+
+def nth(faults: dict[int, Fault]) -> Plan:
+    """Fault the requests with these numbers."""
+    return lambda request: faults.get(request.number)
+
+
+def every(fault: Fault, after: int = 0) -> Plan:
+    """Fault every request after the first `after`: the gateway has gone away."""
+    return lambda request: fault if request.number > after else None
+
+
+@dataclass
+class FaultProxy:
+    upstream_port: int
+    plan: Plan = lambda request: None
+    #: Called after the server processed request N, before its response (a kill switch).
+    after_forward: Callable[[Request], None] = lambda request: None
+    port: int = 0
+    requests: list[Request] = field(default_factory=list)
+    faults: list[tuple[int, Fault]] = field(default_factory=list)
+
+    def start(self) -> FaultProxy:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def serve() -> None:
+            self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            async with self._server:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._server.serve_forever()
+
+        self._thread = threading.Thread(
+            target=lambda: self._loop.run_until_complete(serve()), daemon=True
+        )
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._thread.join(10)
+
+    def reset(self, plan: Plan | None = None) -> None:
+        self.plan = plan or (lambda request: None)
+        self.after_forward = lambda request: None
+        self.requests.clear()
+        self.faults.clear()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path = lines[0].split(" ")[:2]
+                length = next(
+                    (
+                        int(h.split(":", 1)[1])
+                        for h in lines
+                        if h.lower().startswith("content-length")
+                    ),
+                    0,
+                )
+                body = await reader.readexactly(length) if length else b""
+                request = Request(len(self.requests) + 1, method, path.split("?")[0], body)
+                self.requests.append(request)
+                fault = self.plan(request)
+                if fault is not None:
+                    self.faults.append((request.number, fault))
+                if fault is Fault.CUT:
+                    return
+                if fault in _ERRORS:
+                    writer.write(_error_response(*_ERRORS[fault]))
+                    await writer.drain()
+                    continue
+                response = await self._forward(head, body)
+                self.after_forward(request)
+                if fault is Fault.DROP_RESPONSE:
+                    return
+                writer.write(response)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    async def _forward(self, head: bytes, body: bytes) -> bytes:
+        """One request on its own upstream connection; the response read whole."""
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", self.upstream_port
+        )
+        lines = [
+            line
+            for line in head.decode("latin-1").split("\r\n")
+            if line and not line.lower().startswith("connection:")
+        ]
+        upstream_writer.write(
+            ("\r\n".join([*lines, "Connection: close"]) + "\r\n\r\n").encode("latin-1") + body
+        )
+        await upstream_writer.drain()
+        response = await upstream_reader.read()
+        upstream_writer.close()
+        return response
+
+
+def _error_response(status: int, reason: str, kind: str, message: str) -> bytes:
+    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nRequest-Id: req_injected\r\n\r\n"
+    )
+    return head.encode() + body
