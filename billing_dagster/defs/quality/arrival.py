@@ -22,8 +22,8 @@ from billing_dagster.defs.quality.rules import (
 )
 from billing_dagster.defs.quality.scope import (
     RAW_EVENTS,
+    Partition,
     partitioned_check,
-    query_partition,
     result,
 )
 from billing_dagster.defs.resources import ClickHouseResource
@@ -53,13 +53,11 @@ def source_freshness(
 ) -> dg.AssetCheckResult:
     now = datetime.now(UTC)
     since = now - timedelta(days=FRESHNESS_LOOKBACK_DAYS)
-    last_events = _since(
-        context,
-        clickhouse,
+    last_events = Partition(context, clickhouse).rows(
         f"SELECT {_SOURCE} AS src, max(timestamp) FROM {{db}}.raw_events "
         f"WHERE timestamp >= {{since:DateTime64(3, 'UTC')}} AND {_COMMITTED} "
         "GROUP BY src ORDER BY src",
-        since,
+        since=since,
     )
     last_events = [(source, utc(last)) for source, last in last_events]
     limit = timedelta(hours=config.max_silence_hours)
@@ -93,13 +91,11 @@ def source_gaps(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
     since = datetime.now(UTC) - timedelta(days=GAP_LOOKBACK_DAYS)
-    hours = _since(
-        context,
-        clickhouse,
+    hours = Partition(context, clickhouse).rows(
         f"SELECT {_SOURCE} AS src, groupUniqArray(toStartOfHour(timestamp)) "
         f"FROM {{db}}.raw_events WHERE timestamp >= {{since:DateTime64(3, 'UTC')}} "
         f"AND {_COMMITTED} GROUP BY src ORDER BY src",
-        since,
+        since=since,
     )
     gaps = [gap for source, seen in hours for gap in hourly_gaps(source, seen)]
     description = (
@@ -116,18 +112,6 @@ def source_gaps(
     )
 
 
-def _since(
-    context: dg.AssetCheckExecutionContext,
-    clickhouse: ClickHouseResource,
-    sql: str,
-    since: datetime,
-) -> list[tuple]:
-    rows = clickhouse.get_client().query(
-        sql.replace("{db}", f"`{clickhouse.database}`"), parameters={"since": since}
-    )
-    return rows.result_rows
-
-
 @partitioned_check(
     RAW_EVENTS,
     "file_sequence",
@@ -138,9 +122,7 @@ def _since(
 def file_sequence(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
-    names = query_partition(
-        context,
-        clickhouse,
+    names = Partition(context, clickhouse).rows(
         "SELECT file_name, load_seq IN ({loads}) FROM {db}.event_loads ORDER BY load_seq",
     )
     missing = missing_in_sequences(

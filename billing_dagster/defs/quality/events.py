@@ -12,8 +12,8 @@ from billing_dagster.defs.quality.rules import (
 )
 from billing_dagster.defs.quality.scope import (
     RAW_EVENTS,
+    Partition,
     partitioned_check,
-    query_partition,
     result,
 )
 from billing_dagster.defs.resources import ClickHouseResource
@@ -30,15 +30,12 @@ _IN_FORCE = "catalog_version = (SELECT max(catalog_version) FROM {db}.catalog_ve
 def idempotency_conflicts(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
-    (duplicates, conflicts), *_ = query_partition(
-        context,
-        clickhouse,
+    partition = Partition(context, clickhouse)
+    (duplicates, conflicts), *_ = partition.rows(
         "SELECT count(), countIf(is_conflict) FROM {db}.event_duplicates "
         "WHERE load_seq IN ({loads})",
     )
-    examples = query_partition(
-        context,
-        clickhouse,
+    examples = partition.rows(
         "SELECT d.customer_id, d.event_id, l.file_name, d.line_no, f.file_name, d.first_line_no "
         "FROM {db}.event_duplicates AS d "
         "JOIN {db}.event_loads AS l ON d.load_seq = l.load_seq "
@@ -78,14 +75,11 @@ def idempotency_conflicts(
 def quarantine(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
-    (lines, quarantined), *_ = query_partition(
-        context,
-        clickhouse,
+    partition = Partition(context, clickhouse)
+    (lines, quarantined), *_ = partition.rows(
         "SELECT sum(lines), sum(quarantined) FROM {db}.event_loads WHERE load_seq IN ({loads})",
     )
-    reasons = query_partition(
-        context,
-        clickhouse,
+    reasons = partition.rows(
         "SELECT reason, count() AS n, argMin((file_name, line_no), (load_seq, line_no)) "
         "FROM {db}.quarantined_events WHERE load_seq IN ({loads}) "
         f"GROUP BY reason ORDER BY n DESC, reason LIMIT {MESSAGE_EXAMPLES}",
@@ -120,9 +114,8 @@ def quarantine(
 def events_without_metric(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
-    counts = query_partition(
-        context,
-        clickhouse,
+    partition = Partition(context, clickhouse)
+    counts = partition.rows(
         "SELECT event_name, count() AS n FROM {db}.raw_events WHERE load_seq IN ({loads}) "
         "AND event_name NOT IN (SELECT event_name FROM {db}.catalog_metrics WHERE "
         f"{_IN_FORCE}) GROUP BY event_name ORDER BY n DESC, event_name",
@@ -139,10 +132,9 @@ def events_without_metric(
 def events_outside_subscriptions(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
+    partition = Partition(context, clickhouse)
     # Per customer and day first: the join to subscriptions then sees few rows.
-    counts = query_partition(
-        context,
-        clickhouse,
+    counts = partition.rows(
         "SELECT customer_id, sum(events) AS n FROM ("
         " SELECT e.customer_id AS customer_id, e.event_date, any(e.events) AS events,"
         "  countIf(s.subscription_id != '' AND s.start_date <= e.event_date"
@@ -178,10 +170,9 @@ def _counted(counts: list[tuple], key: str, what: str) -> dg.AssetCheckResult:
 def late_events(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
+    partition = Partition(context, clickhouse)
     # A metering run that covered no load at all (max_load_seq 0) only created the table.
-    late = query_partition(
-        context,
-        clickhouse,
+    late = partition.rows(
         "SELECT e.event_date AS day, count() FROM {db}.raw_events AS e "
         "WHERE e.load_seq IN ({loads}) AND (e.event_date, e.load_seq) IN ("
         " SELECT l.event_date, l.load_seq FROM"

@@ -21,8 +21,7 @@ from billing_dagster.defs.quality.rules import (
 )
 from billing_dagster.defs.quality.scope import (
     RAW_EVENTS,
-    partition_days,
-    partition_loads,
+    Partition,
     partitioned_check,
     result,
 )
@@ -114,13 +113,14 @@ def validate_events(frame: pd.DataFrame) -> list[tuple[str, str, list[int]]]:
 def event_schema(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
-    database = clickhouse.database
-    frame = clickhouse.get_client().query_df(
-        f"SELECT e.event_id, e.customer_id, e.timestamp, e.load_seq, e.line_no, l.file_name "
-        f"FROM `{database}`.raw_events AS e JOIN `{database}`.event_loads AS l "
-        f"ON e.load_seq = l.load_seq WHERE e.load_seq IN ({partition_loads(database)}) "
-        f"LIMIT {SCHEMA_SAMPLE_ROWS}",
-        parameters=partition_days(context),
+    partition = Partition(context, clickhouse)
+    frame = partition.client.query_df(
+        partition.sql(
+            "SELECT e.event_id, e.customer_id, e.timestamp, e.load_seq, e.line_no, l.file_name "
+            "FROM {db}.raw_events AS e JOIN {db}.event_loads AS l ON e.load_seq = l.load_seq "
+            f"WHERE e.load_seq IN ({{loads}}) LIMIT {SCHEMA_SAMPLE_ROWS}"
+        ),
+        parameters=partition.days,
     )
     frame = frame.sort_values(["load_seq", "line_no"], ignore_index=True)
     failures = validate_events(frame)

@@ -49,13 +49,22 @@ def partition_loads(database: str) -> str:
     )
 
 
-def query_partition(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource, sql: str
-) -> list[tuple]:
-    """Rows of `sql`, whose `{loads}` is the partition's loads and `{db}` the database."""
-    database = clickhouse.database
-    text = sql.replace("{loads}", partition_loads(database)).replace("{db}", f"`{database}`")
-    return clickhouse.get_client().query(text, parameters=partition_days(context)).result_rows
+class Partition:
+    """The partition a check judges, and the one warehouse client it reads it with."""
+
+    def __init__(self, context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource):
+        self.days = partition_days(context)
+        self.database = clickhouse.database
+        self.client = clickhouse.get_client()
+
+    def sql(self, text: str) -> str:
+        """`text` with `{db}` the database and `{loads}` the partition's loads."""
+        loads = partition_loads(self.database)
+        return text.replace("{loads}", loads).replace("{db}", f"`{self.database}`")
+
+    def rows(self, text: str, **parameters) -> list[tuple]:
+        """Rows of a query whose parameters are the partition's days and `parameters`."""
+        return self.client.query(self.sql(text), parameters={**self.days, **parameters}).result_rows
 
 
 def result(

@@ -15,32 +15,39 @@ from billing_dagster.defs.quality.rules import (
     SPIKE_MIN_EVENTS,
     listing,
 )
-from billing_dagster.defs.quality.scope import partition_days, partitioned_check, result
+from billing_dagster.defs.quality.scope import Partition, partitioned_check, result
 from billing_dagster.defs.resources import ClickHouseResource
 
 DAILY_USAGE = dg.AssetKey("fct_metric_usage_daily")
 
-# The baseline of a day is the median of the `SPIKE_BASELINE_DAYS` days before it, days
-# without usage counting as 0 (the frame holds only days with rows: the array is padded).
+# Candidates first: the window's days at or above the floor (few). The baseline of each is
+# the median of the `SPIKE_BASELINE_DAYS` days before it, days without usage counting as 0
+# (the array of the days that have rows is padded with zeros).
 _SPIKES = f"""
-SELECT usage_date, customer_id, metric_code, events, baseline FROM (
-    SELECT
-        usage_date, customer_id, metric_code, events,
-        arraySort(arrayResize(groupArray(events) OVER (
-            PARTITION BY customer_id, metric_code ORDER BY day_number
-            RANGE BETWEEN {SPIKE_BASELINE_DAYS} PRECEDING AND 1 PRECEDING
-        ), {SPIKE_BASELINE_DAYS}, 0))[{SPIKE_BASELINE_DAYS // 2 + 1}] AS baseline
-    FROM (
-        SELECT usage_date, toUInt32(usage_date) AS day_number, customer_id, metric_code,
-               sum(event_count) AS events
-        FROM {{db}}.fct_metric_usage_daily
-        WHERE usage_date >= {{since:Date}} AND usage_date < {{end:Date}}
-        GROUP BY usage_date, customer_id, metric_code
-    )
+WITH
+candidates AS (
+    SELECT usage_date, customer_id, metric_code, sum(event_count) AS events
+    FROM {{db}}.fct_metric_usage_daily
+    WHERE usage_date >= {{first:Date}} AND usage_date < {{end:Date}}
+    GROUP BY usage_date, customer_id, metric_code
+    HAVING events >= {SPIKE_MIN_EVENTS}
+),
+earlier AS (
+    SELECT usage_date, customer_id, metric_code, sum(event_count) AS events
+    FROM {{db}}.fct_metric_usage_daily
+    WHERE usage_date >= {{since:Date}} AND usage_date < {{end:Date}}
+      AND (customer_id, metric_code) IN (SELECT customer_id, metric_code FROM candidates)
+    GROUP BY usage_date, customer_id, metric_code
 )
-WHERE usage_date >= {{first:Date}} AND events >= {SPIKE_MIN_EVENTS}
-  AND baseline > 0 AND events > {SPIKE_FACTOR} * baseline
-ORDER BY usage_date, customer_id, metric_code
+SELECT c.usage_date, c.customer_id, c.metric_code, c.events,
+       arraySort(arrayResize(groupArray(p.events), {SPIKE_BASELINE_DAYS}, 0))
+           [{SPIKE_BASELINE_DAYS // 2 + 1}] AS baseline
+FROM candidates AS c
+JOIN earlier AS p ON c.customer_id = p.customer_id AND c.metric_code = p.metric_code
+WHERE p.usage_date >= c.usage_date - {SPIKE_BASELINE_DAYS} AND p.usage_date < c.usage_date
+GROUP BY c.usage_date, c.customer_id, c.metric_code, c.events
+HAVING baseline > 0 AND c.events > {SPIKE_FACTOR} * baseline
+ORDER BY c.usage_date, c.customer_id, c.metric_code
 """
 
 
@@ -54,15 +61,9 @@ ORDER BY usage_date, customer_id, metric_code
 def usage_spikes(
     context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
 ) -> dg.AssetCheckResult:
-    days = partition_days(context)
-    spikes = (
-        clickhouse.get_client()
-        .query(
-            _SPIKES.replace("{db}", f"`{clickhouse.database}`"),
-            parameters={**days, "since": days["first"] - timedelta(days=SPIKE_BASELINE_DAYS)},
-        )
-        .result_rows
-    )
+    partition = Partition(context, clickhouse)
+    days = partition.days
+    spikes = partition.rows(_SPIKES, since=days["first"] - timedelta(days=SPIKE_BASELINE_DAYS))
     found = [
         f'customer "{customer}" metric "{metric}" on {day.isoformat()}: {events} events, '
         f"{SPIKE_BASELINE_DAYS}-day median {baseline}"
