@@ -23,6 +23,9 @@ from billing_dagster.defs.resources import (
     BillingPolicyResource,
     ClickHouseResource,
 )
+from billing_dagster.defs.sync.assets import gateway_invoices, invoice_statuses
+from billing_dagster.defs.sync.jobs import payment_status_job, sync_job
+from billing_dagster.defs.sync.resources import gateway_resource
 from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS
 from billing_dagster.warehouse.connection import DEFAULT_DATABASE, billing_home
 
@@ -43,6 +46,8 @@ def build_definitions() -> dg.Definitions:
             period_usage,
             invoices,
             finalized_invoices,
+            gateway_invoices,
+            invoice_statuses,
         ],
         asset_checks=quality_checks,
         jobs=[
@@ -52,6 +57,8 @@ def build_definitions() -> dg.Definitions:
             jobs.period_usage_job,
             jobs.billing_job,
             jobs.finalize_job,
+            sync_job,
+            payment_status_job,
         ],
         schedules=schedules.all_schedules,
         sensors=sensors.all_sensors,
@@ -66,6 +73,7 @@ def build_definitions() -> dg.Definitions:
                 database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
             ),
             "billing_home": BillingHomeResource(home=home),
+            "gateway": gateway_resource(home),
             "billing_policy": BillingPolicyResource(
                 finalize_grace_days=int(
                     os.environ.get("BILLING_FINALIZE_GRACE_DAYS") or DEFAULT_GRACE_DAYS

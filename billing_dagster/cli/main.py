@@ -141,6 +141,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     credits.add_argument("--format", choices=["table", "json"], default="table")
     credits.set_defaults(command=cmd_credits)
+
+    sync = commands.add_parser(
+        "sync", parents=[common], help="push a finalized period to the payment gateway"
+    )
+    sync.add_argument("--period", required=True, help="billing period, YYYY-MM")
+    sync.set_defaults(command=cmd_sync)
+
+    void = commands.add_parser("void", parents=[common], help="void a finalized invoice")
+    void.add_argument("--invoice", required=True, help="the invoice's id")
+    void.add_argument("--reason", required=True, help="why it is voided")
+    void.set_defaults(command=cmd_void)
     return parser
 
 
@@ -474,6 +485,44 @@ def cmd_credits(args, home: Path) -> int:
         columns = ["grant", "amount", "used", "balance", "effective", "expires", "priority"]
         print(f"Credit balances of {args.customer} after {period}")
         print(table(rows, columns))
+    return 0
+
+
+def cmd_sync(args, home: Path) -> int:
+    """Exit 1 when a document failed: the summary on stdout says which and why."""
+    period = parse_period(args.period)
+    settings, client = _connect(home)
+    if not finalization(client, settings.database, period):
+        raise BadInput(
+            f"period {period} is not finalized: only finalized invoices are synced; run "
+            f"`billing finalize --period {period}` first"
+        )
+    from billing_dagster.cli.sync import run_sync  # Dagster is slow to import; only when used
+
+    summary = run_sync(home, period)
+    print(json.dumps(summary, indent=2))
+    return 1 if summary["failed"] or not summary["totals_check"]["passed"] else 0
+
+
+def cmd_void(args, home: Path) -> int:
+    from billing_dagster.invoicing.voids import VoidRefused, void_invoice
+
+    settings, client = _connect(home)
+    try:
+        void = void_invoice(client, settings.database, args.invoice, args.reason)
+    except VoidRefused as refused:
+        raise BadInput(str(refused)) from refused
+    print(
+        json.dumps(
+            {
+                "invoice_id": void.invoice_id,
+                "period": void.period,
+                "status": "void",
+                "reason": void.reason,
+                "voided_at": void.voided_at.isoformat(),
+            }
+        )
+    )
     return 0
 
 

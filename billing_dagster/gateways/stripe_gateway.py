@@ -82,7 +82,7 @@ class StripeGateway:
             ),
             f"listing invoices of {invoice['customer_id']}",
         ):
-            if (found.metadata or {}).get(INVOICE_KEY) == invoice["invoice_id"]:
+            if _metadata(found).get(INVOICE_KEY) == invoice["invoice_id"]:
                 return _document(found)
         return None
 
@@ -117,7 +117,7 @@ class StripeGateway:
             ),
             f"listing the items of invoice {invoice['invoice_id']}",
         ):
-            metadata = item.metadata or {}
+            metadata = _metadata(item)
             if metadata.get(INVOICE_KEY) == invoice["invoice_id"] and LINE_KEY in metadata:
                 lines.setdefault(int(metadata[LINE_KEY]), RemoteLine(item.id, item.amount))
         return lines
@@ -186,7 +186,7 @@ class StripeGateway:
             ),
             f"listing the credit notes of {note['adjusts_invoice']}",
         ):
-            if (found.metadata or {}).get(CREDIT_NOTE_KEY) == note["credit_note_id"]:
+            if _metadata(found).get(CREDIT_NOTE_KEY) == note["credit_note_id"]:
                 return _credit_note(found)
         return None
 
@@ -234,6 +234,11 @@ class StripeGateway:
 
 def _page(params: dict, after: str | None) -> dict:
     return params | {"limit": 100} | ({"starting_after": after} if after else {})
+
+
+def _metadata(found: stripe.StripeObject) -> dict[str, str]:
+    metadata = getattr(found, "metadata", None)
+    return metadata.to_dict() if metadata else {}
 
 
 def _quoted(value: str) -> str:

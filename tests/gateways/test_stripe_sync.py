@@ -50,7 +50,10 @@ def test_each_invoice_once_with_our_lines_and_totals(
     }
     assert all(r["sent_count"] == 1 for r in remote.values())
     descriptions = [i["description"] for i in stripe_objects(stripe_server)["invoiceitem"]]
-    assert "api_calls (pro v1): 186 units; tier 1: 50 × 0 = 0.00; tier 2: 136 × 0.10 + 1.00 = 14.60" in descriptions
+    assert (
+        "api_calls (pro v1): 186 units; tier 1: 50 × 0 = 0.00; tier 2: 136 × 0.10 + 1.00 = 14.60"
+        in descriptions
+    )
     assert check_totals(client, database, gateway, retry, PERIOD).mismatches == []
 
     proxy.reset()
@@ -63,3 +66,89 @@ def test_each_invoice_once_with_our_lines_and_totals(
 def test_only_finalized_periods_are_synced(client, database, gateway, retry):
     with pytest.raises(SyncRefused, match="period 2026-10 is not finalized"):
         sync(client, database, gateway, retry)
+
+
+def first_time_each_create(fault: Fault):
+    """Every create fails once: the first time its exact request is seen."""
+    seen: set[tuple[str, bytes]] = set()
+
+    def plan(request: Request) -> Fault | None:
+        key = (request.path, request.body)
+        if request.method != "POST" or key in seen:
+            return None
+        seen.add(key)
+        return fault
+
+    return plan
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        pytest.param(first_time_each_create(Fault.DROP_RESPONSE), id="every-response-lost-once"),
+        pytest.param(lambda r: Fault.ERROR_500 if r.number % 3 == 0 else None, id="500-every-3rd"),
+        pytest.param(lambda r: Fault.RATE_LIMIT if r.number % 3 == 2 else None, id="429-every-3rd"),
+        pytest.param(lambda r: Fault.CUT if r.number % 3 == 1 else None, id="cut-every-3rd"),
+    ],
+)
+def test_faults_retried_to_exactly_once(
+    client, database, invoices, gateway, retry, proxy, stripe_server, plan
+):
+    proxy.reset(plan)
+    summary = sync(client, database, gateway, retry)
+    assert proxy.faults, "the plan injected no fault"
+    assert summary.synced == [i["invoice_id"] for i in invoices] and not summary.failed
+    assert_exactly_once(stripe_server, invoices)
+    proxy.reset()
+    assert sync(client, database, gateway, retry).already_synced == summary.synced
+    assert_exactly_once(stripe_server, invoices)
+
+
+@pytest.mark.parametrize("processed", [1, 3, 6, 9, 14, 20, 26])
+def test_run_dying_midway_resumes_without_duplicates(
+    client, database, invoices, gateway, retry, proxy, stripe_server, processed
+):
+    """Request number `processed` reaches Stripe but its response is lost, and Stripe is
+    unreachable from then on; the next run finishes the job."""
+    proxy.reset(
+        lambda r: (
+            Fault.DROP_RESPONSE if r.number == processed else every(Fault.CUT, after=processed)(r)
+        )
+    )
+    first = sync(client, database, gateway, retry)
+    assert first.failed and all(
+        "still failing after 6 attempts" in f["reason"] for f in first.failed
+    )
+    proxy.reset()
+    second = sync(client, database, gateway, retry)
+    assert sorted(first.synced + second.synced) == sorted(i["invoice_id"] for i in invoices)
+    assert not second.failed
+    assert_exactly_once(stripe_server, invoices)
+
+
+def test_a_bad_request_fails_only_that_invoice(
+    client, database, invoices, gateway, retry, proxy, stripe_server
+):
+    proxy.reset(
+        lambda r: (
+            Fault.BAD_REQUEST
+            if r.method == "POST" and r.path == "/v1/invoices" and b"globex" in r.body
+            else None
+        )
+    )
+    summary = sync(client, database, gateway, retry)
+    assert summary.synced == ["INV-2026-10-acme", "INV-2026-10-initech"]
+    assert summary.failed == [
+        {
+            "id": "INV-2026-10-globex",
+            "reason": "creating invoice INV-2026-10-globex: Stripe answered 400: injected bad request",
+        }
+    ]
+    assert len([f for f in proxy.faults]) == 1  # not retried
+    proxy.reset()
+    again = sync(client, database, gateway, retry)
+    assert (again.synced, again.already_synced) == (
+        ["INV-2026-10-globex"],
+        ["INV-2026-10-acme", "INV-2026-10-initech"],
+    )
+    assert_exactly_once(stripe_server, invoices)

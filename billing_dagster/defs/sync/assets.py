@@ -1,0 +1,80 @@
+"""The sync of a finalized period to the payment gateway, its totals check, and the payment
+status pulled back (docs/gateways.md)."""
+
+import dagster as dg
+
+from billing_dagster.defs.partitions import billing_periods, period_of_partition
+from billing_dagster.defs.resources import ClickHouseResource
+from billing_dagster.defs.sync.resources import GatewayResource
+from billing_dagster.gateways.status import check_totals, pull_statuses
+from billing_dagster.gateways.sync import SyncRefused, sync_period
+
+TOTALS_CHECK = "totals_match_gateway"
+
+
+@dg.asset(
+    partitions_def=billing_periods,
+    deps=["invoice_finalizations", "finalized_documents"],
+    group_name="gateway_sync",
+    kinds={"python"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            TOTALS_CHECK,
+            asset="gateway_invoices",
+            description="Every synced invoice totals the same on the gateway as ours, to the cent.",
+        )
+    ],
+)
+def gateway_invoices(
+    context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, gateway: GatewayResource
+):
+    """The period's finalized invoices and credit notes on the payment gateway, each exactly
+    once; a document the gateway refuses is listed as failed and the others go on."""
+    period = period_of_partition(context.partition_key)
+    client, database = clickhouse.get_client(), clickhouse.database
+    remote, retry = gateway.get_gateway(), gateway.retry_policy()
+    try:
+        summary = sync_period(client, database, remote, period, retry)
+    except SyncRefused as refused:
+        raise dg.Failure(str(refused)) from refused
+    for failure in summary.failed:
+        context.log.warning(f"{failure['id']} not synced: {failure['reason']}")
+    totals = check_totals(client, database, remote, retry, period)
+    context.log.info(
+        f"{period} on {remote.name}: {len(summary.synced)} synced, "
+        f"{len(summary.already_synced)} already synced, {len(summary.voided)} voided, "
+        f"{len(summary.failed)} failed"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "period": period,
+            "gateway": remote.name,
+            "synced": len(summary.synced),
+            "already_synced": len(summary.already_synced),
+            "failed": len(summary.failed),
+            "summary": dg.MetadataValue.json(summary.as_json()),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=TOTALS_CHECK,
+                passed=not totals.mismatches,
+                metadata={
+                    "checked": totals.checked,
+                    "mismatches": dg.MetadataValue.json(totals.mismatches),
+                },
+            )
+        ],
+    )
+
+
+@dg.asset(deps=[gateway_invoices], group_name="gateway_sync", kinds={"clickhouse"})
+def invoice_statuses(clickhouse: ClickHouseResource, gateway: GatewayResource):
+    """Payment status (open, paid, void, uncollectible) of every synced invoice, as the
+    gateway reports it; each pull appends, the latest is in force."""
+    counts = pull_statuses(
+        clickhouse.get_client(),
+        clickhouse.database,
+        gateway.get_gateway(),
+        gateway.retry_policy(),
+    )
+    return dg.MaterializeResult(metadata={"statuses": dg.MetadataValue.json(counts)})
