@@ -9,6 +9,7 @@ from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.gateways.status import check_totals
 from billing_dagster.gateways.stripe_gateway import StripeGateway
 from billing_dagster.gateways.sync import SyncRefused, sync_period
+from billing_dagster.invoicing.voids import VoidRefused, void_invoice
 from tests.gateways.documents import three_currencies, write_finalized
 from tests.gateways.faults import Fault, Request, every
 from tests.gateways.stripe_state import assert_exactly_once, stripe_objects
@@ -152,3 +153,69 @@ def test_a_bad_request_fails_only_that_invoice(
         ["INV-2026-10-acme", "INV-2026-10-initech"],
     )
     assert_exactly_once(stripe_server, invoices)
+
+
+def credit_note(period: str, customer: str, adjusted: str, total: str, currency: str) -> dict:
+    return {
+        "credit_note_id": f"CN-{period}-{customer}-{adjusted}",
+        "customer_id": customer,
+        "period": period,
+        "adjusts_period": adjusted,
+        "adjusts_invoice": f"INV-{adjusted}-{customer}",
+        "currency": currency,
+        "status": "finalized",
+        "billed_total": "77.99",
+        "corrected_total": "70.49",
+        "lines": [],
+        "total": total,
+    }
+
+
+def test_credit_notes_credit_the_adjusted_invoice_once(
+    client, database, invoices, gateway, retry, proxy, stripe_server
+):
+    note = credit_note("2026-11", "acme", PERIOD, "7.50", "USD")
+    write_finalized(client, database, "2026-11", [], [note])
+    early = sync_period(client, database, gateway, "2026-11", retry)
+    assert early.failed == [
+        {
+            "id": note["credit_note_id"],
+            "reason": "credit note CN-2026-11-acme-2026-10 credits invoice INV-2026-10-acme, which "
+            "is not on stripe: run `billing sync --period 2026-10` first",
+        }
+    ]
+    sync(client, database, gateway, retry)
+    proxy.reset(first_time_each_create(Fault.DROP_RESPONSE))
+    assert sync_period(client, database, gateway, "2026-11", retry).synced == [
+        note["credit_note_id"]
+    ]
+    notes = stripe_objects(stripe_server)["credit_note"]
+    remote = assert_exactly_once(stripe_server, invoices)
+    assert [(n["invoice"], n["amount"], n["currency"]) for n in notes] == [
+        (remote["INV-2026-10-acme"]["id"], 750, "usd")
+    ]
+    proxy.reset()
+    assert sync_period(client, database, gateway, "2026-11", retry).already_synced == [
+        note["credit_note_id"]
+    ]
+    assert len(stripe_objects(stripe_server)["credit_note"]) == 1
+
+
+def test_voids_reach_stripe_and_unsynced_voided_invoices_stay_off_it(
+    client, database, invoices, gateway, retry, proxy, stripe_server
+):
+    void_invoice(client, database, "INV-2026-10-initech", "sent to the wrong entity")
+    first = sync(client, database, gateway, retry)
+    assert (first.synced, first.voided) == (
+        ["INV-2026-10-acme", "INV-2026-10-globex"],
+        ["INV-2026-10-initech"],
+    )
+    assert_exactly_once(stripe_server, invoices[:2])
+    void_invoice(client, database, "INV-2026-10-acme", "duplicate")
+    proxy.reset(first_time_each_create(Fault.DROP_RESPONSE))
+    assert sync(client, database, gateway, retry).voided == ["INV-2026-10-acme"]
+    remote = assert_exactly_once(stripe_server, invoices[:2])
+    assert remote["INV-2026-10-acme"]["status"] == "void"
+    assert remote["INV-2026-10-globex"]["status"] == "open"
+    with pytest.raises(VoidRefused, match="not a finalized invoice"):
+        void_invoice(client, database, "INV-2026-10-nobody", "typo")

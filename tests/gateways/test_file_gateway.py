@@ -1,0 +1,39 @@
+"""The file gateway: the same sync writes each invoice and credit note as one JSON file."""
+
+from __future__ import annotations
+
+import json
+
+from billing_dagster.gateways.file_gateway import FileGateway
+from billing_dagster.gateways.retry import RetryPolicy
+from billing_dagster.gateways.status import check_totals, pull_statuses
+from billing_dagster.gateways.sync import sync_period
+from tests.gateways.documents import three_currencies, write_finalized
+
+
+def test_file_gateway_writes_each_document_once(client, database, tmp_path):
+    invoices = three_currencies("2026-10")
+    write_finalized(client, database, "2026-10", invoices)
+    gateway, retry = FileGateway(tmp_path / "out"), RetryPolicy(attempts=1)
+    summary = sync_period(client, database, gateway, "2026-10", retry)
+    assert summary.synced == [i["invoice_id"] for i in invoices]
+    for invoice in invoices:
+        written = json.loads(
+            (tmp_path / "out" / "invoices" / f"{invoice['invoice_id']}.json").read_text()
+        )
+        assert written["status"] == "open"
+        assert [
+            {k: v for k, v in line.items() if k != "line_no"} for line in written["lines"]
+        ] == invoice["lines"]
+        assert [line["line_no"] for line in written["lines"]] == list(
+            range(1, len(invoice["lines"]) + 1)
+        )
+    assert sorted(p.name for p in (tmp_path / "out" / "customers").iterdir()) == [
+        "acme.json",
+        "globex.json",
+        "initech.json",
+    ]
+    assert check_totals(client, database, gateway, retry, "2026-10").mismatches == []
+    assert pull_statuses(client, database, gateway, retry) == {"open": 3}
+    again = sync_period(client, database, gateway, "2026-10", retry)
+    assert again.already_synced == summary.synced and not again.synced
