@@ -36,6 +36,7 @@ from billing_dagster.invoicing.store import (
     latest_credit_notes,
     latest_invoices,
 )
+from billing_dagster.invoicing.voids import with_void_status
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
 from billing_dagster.warehouse import embedded
@@ -435,6 +436,7 @@ def cmd_invoices(args, home: Path) -> int:
     invoices = latest_invoices(client, settings.database, period)
     if invoices is None:
         raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
+    invoices = with_void_status(client, settings.database, invoices)
     if args.format == "json":
         print(json.dumps(invoices, indent=2))
     else:

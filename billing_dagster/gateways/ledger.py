@@ -1,9 +1,11 @@
 """The sync ledger: what each gateway holds of our customers, documents and lines.
 
-Append-only tables in the warehouse; the latest row of a key is in force. A row is written
+Append-only tables in the warehouse; the latest row of a key is in force. A row is recorded
 after the gateway confirmed the step, so the ledger never claims more than the gateway holds;
 what it does not know yet (a response lost, a run killed) the sync finds by looking the object
-up on the gateway before creating it.
+up on the gateway before creating it. That look-up makes the ledger safe to write in batches:
+rows are buffered and inserted by `flush()` (every few documents), so a killed run loses at
+most the rows of its last batch, and the next run finds those objects on the gateway.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.model import CURRENCY_MINOR_UNITS
 
-#: Document states, in the order a sync moves through them.
-CREATED, FINALIZED, SYNCED, FAILED, VOIDED = "created", "finalized", "synced", "failed", "voided"
+#: Document states: on the gateway as a draft, finalized and sent, failed (with the reason),
+#: voided. A failed document is taken up again where the gateway has it.
+CREATED, SYNCED, FAILED, VOIDED = "created", "synced", "failed", "voided"
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,33 @@ _ENTRY_COLUMNS = [
 ]
 
 
+_LINE_COLUMNS = [
+    "gateway",
+    "document_id",
+    "line_no",
+    "kind",
+    "gateway_line_id",
+    "amount",
+    "recorded_at",
+]
+
+
 class SyncLedger:
     """The ledger of one gateway in one warehouse database."""
 
     def __init__(self, client: Client, database: str, gateway: str):
         self.client, self.db, self.gateway = client, f"`{database}`", gateway
         self._last_stamp = 0.0
+        self._pending: dict[str, tuple[list[str], list[list]]] = {}
+
+    def _buffer(self, table: str, columns: list[str], rows: list[list]) -> None:
+        self._pending.setdefault(table, (columns, []))[1].extend(rows)
+
+    def flush(self) -> None:
+        """Insert every buffered row (one insert per table)."""
+        pending, self._pending = self._pending, {}
+        for table, (columns, rows) in pending.items():
+            self.client.insert(f"{self.db}.{table}", rows, column_names=columns)
 
     def _now(self) -> datetime:
         """Strictly increasing within the process, so the latest row of a key is unique."""
@@ -78,10 +102,10 @@ class SyncLedger:
         return dict(rows)
 
     def record_customer(self, customer_id: str, gateway_customer_id: str) -> None:
-        self.client.insert(
-            f"{self.db}.gateway_customers",
+        self._buffer(
+            "gateway_customers",
+            ["gateway", "customer_id", "gateway_customer_id", "recorded_at"],
             [[self.gateway, customer_id, gateway_customer_id, self._now()]],
-            column_names=["gateway", "customer_id", "gateway_customer_id", "recorded_at"],
         )
 
     # -- documents --------------------------------------------------------------------
@@ -106,10 +130,10 @@ class SyncLedger:
         return {row[1]: LedgerEntry(*row) for row in rows}
 
     def record(self, entry: LedgerEntry) -> None:
-        self.client.insert(
-            f"{self.db}.gateway_sync_documents",
+        self._buffer(
+            "gateway_sync_documents",
+            ["gateway", *_ENTRY_COLUMNS, "recorded_at"],
             [[self.gateway, *(getattr(entry, c) for c in _ENTRY_COLUMNS), self._now()]],
-            column_names=["gateway", *_ENTRY_COLUMNS, "recorded_at"],
         )
 
     # -- lines ------------------------------------------------------------------------
@@ -133,18 +157,10 @@ class SyncLedger:
         if not lines:
             return
         now = self._now()
-        self.client.insert(
-            f"{self.db}.gateway_sync_lines",
+        self._buffer(
+            "gateway_sync_lines",
+            _LINE_COLUMNS,
             [[self.gateway, document_id, *line, now] for line in lines],
-            column_names=[
-                "gateway",
-                "document_id",
-                "line_no",
-                "kind",
-                "gateway_line_id",
-                "amount",
-                "recorded_at",
-            ],
         )
 
     # -- payment status ---------------------------------------------------------------

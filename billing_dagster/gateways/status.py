@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.gateways.base import Gateway, minor_units
-from billing_dagster.gateways.ledger import FINALIZED, SYNCED, VOIDED, SyncLedger, from_minor
+from billing_dagster.gateways.ledger import SYNCED, VOIDED, SyncLedger, from_minor
 from billing_dagster.gateways.retry import RetryPolicy
 
 
@@ -53,7 +53,7 @@ def check_totals(
     synced = [
         e
         for e in entries
-        if e.document_kind == "invoice" and e.state in (FINALIZED, SYNCED, VOIDED)
+        if e.document_kind == "invoice" and e.state in (SYNCED, VOIDED)
         if e.gateway_document_id
     ]
     mismatches = []

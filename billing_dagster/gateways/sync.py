@@ -20,7 +20,6 @@ from billing_dagster.gateways.base import Gateway, GatewayError, RemoteDocument,
 from billing_dagster.gateways.ledger import (
     CREATED,
     FAILED,
-    FINALIZED,
     SYNCED,
     VOIDED,
     LedgerEntry,
@@ -32,6 +31,9 @@ from billing_dagster.invoicing.store import finalization, latest_credit_notes, l
 from billing_dagster.invoicing.voids import voids
 
 T = TypeVar("T")
+
+#: Documents whose ledger rows are inserted together; see `ledger.py` for why that is safe.
+LEDGER_BATCH = 25
 
 
 class SyncRefused(ValueError):
@@ -71,10 +73,16 @@ def sync_period(
     invoices = latest_invoices(client, database, period) or []
     notes = latest_credit_notes(client, database, period) or []
     syncer = _PeriodSync(client, database, gateway, retry, period, invoices, notes)
-    for invoice in invoices:
-        syncer.run(invoice, "invoice", lambda invoice=invoice: syncer.invoice(invoice))
-    for note in notes:
-        syncer.run(note, "credit_note", lambda note=note: syncer.credit_note(note))
+    try:
+        for number, invoice in enumerate(invoices, start=1):
+            syncer.run(invoice, "invoice", lambda invoice=invoice: syncer.invoice(invoice))
+            if number % LEDGER_BATCH == 0:
+                syncer.ledger.flush()
+        syncer.ledger.flush()  # credit notes look up the ledger entries of their invoices
+        for note in notes:
+            syncer.run(note, "credit_note", lambda note=note: syncer.credit_note(note))
+    finally:
+        syncer.ledger.flush()
     return syncer.summary
 
 
@@ -128,18 +136,20 @@ class _PeriodSync:
 
     # -- invoices ---------------------------------------------------------------------
 
-    def customer(self, customer_id: str) -> str:
+    def customer(self, customer_id: str) -> tuple[str, bool]:
+        """The customer's gateway id, and whether it was created just now (so it has no
+        invoices there yet)."""
         known = self.customers.get(customer_id)
         if known:
-            return known
-        gateway_id, _ = self._find_or_create(
+            return known, False
+        gateway_id, created = self._find_or_create(
             lambda: self.gateway.find_customer(customer_id),
             lambda: self.gateway.create_customer(customer_id, self.names.get(customer_id, "")),
             f"customer {customer_id}",
         )
         self.ledger.record_customer(customer_id, gateway_id)
         self.customers[customer_id] = gateway_id
-        return gateway_id
+        return gateway_id, created
 
     def invoice(self, invoice: dict) -> str:
         invoice_id, currency = invoice["invoice_id"], invoice["currency"]
@@ -149,27 +159,34 @@ class _PeriodSync:
         if entry is not None and entry.state == SYNCED:
             return "already_synced"
         _check_lines_sum(invoice)
-        customer = self.customer(invoice["customer_id"])
+        customer, new_customer = self.customer(invoice["customer_id"])
         created_now = False
         if entry is None or not entry.gateway_document_id:
+            # A customer created just now has no invoices: no look-up on the first attempt
+            # (a retry looks up: the failed attempt may have created it).
+            looked_up = [not new_customer]
+
+            def find() -> str | None:
+                if not looked_up[0]:
+                    looked_up[0] = True
+                    return None
+                return _id_of(self.gateway.find_invoice(customer, invoice))
+
             remote, created_now = self._find_or_create(
-                lambda: _id_of(self.gateway.find_invoice(customer, invoice)),
+                find,
                 lambda: self.gateway.create_invoice(customer, invoice),
                 f"invoice {invoice_id}",
             )
             entry = self._record(_entry(invoice, "invoice", remote, CREATED))
-        if entry.state in (CREATED, FAILED):
-            self.push_lines(invoice, entry, customer, known_empty=created_now)
-            entry = self._record(replace(entry, state=CREATED, message=""))
-            remote = self.finalize(invoice, entry)
-            entry = self._record(
-                replace(entry, state=FINALIZED, gateway_total=_total(remote, currency))
-            )
-        if entry.state == FINALIZED:
+        self.push_lines(invoice, entry, customer, known_empty=created_now)
+        remote = self.finalize(invoice, entry)
+        # A paid (zero-total) invoice is not sent: there is nothing to collect.
+        if remote.status == "open":
             self.retry.call(
-                lambda: self._send(entry.gateway_document_id), f"sending invoice {invoice_id}"
+                lambda: self.gateway.send_invoice(remote.gateway_id),
+                f"sending invoice {invoice_id}",
             )
-            self._record(replace(entry, state=SYNCED))
+        self._record(replace(entry, state=SYNCED, gateway_total=_total(remote, currency)))
         return "synced"
 
     def push_lines(
@@ -179,6 +196,8 @@ class _PeriodSync:
         invoice's lines is read once, and again after any failed attempt."""
         invoice_id, gateway_invoice = invoice["invoice_id"], entry.gateway_document_id
         pushed = self.lines.setdefault(invoice_id, {})
+        if len(pushed) == len(invoice["lines"]):
+            return
         remote: dict | None = {} if known_empty else None
         confirmed: list[tuple[int, str, str, Decimal]] = []
 
@@ -230,11 +249,6 @@ class _PeriodSync:
             return remote
 
         return self.retry.call(attempt, f"finalizing invoice {invoice['invoice_id']}")
-
-    def _send(self, gateway_invoice: str) -> None:
-        # A paid (zero-total) invoice is not sent: there is nothing to collect.
-        if self.gateway.fetch_invoice(gateway_invoice).status == "open":
-            self.gateway.send_invoice(gateway_invoice)
 
     def void(self, invoice: dict, entry: LedgerEntry | None) -> str:
         invoice_id = invoice["invoice_id"]

@@ -52,6 +52,18 @@ def void_invoice(client: Client, database: str, invoice_id: str, reason: str) ->
     return void
 
 
+def with_void_status(client: Client, database: str, invoices: list[dict]) -> list[dict]:
+    """The invoices as users read them: a voided one with `"status": "void"` and its
+    reason; the stored finalized document itself never changes."""
+    done = voids(client, database, [invoice["invoice_id"] for invoice in invoices])
+    return [
+        invoice | {"status": "void", "void_reason": done[invoice["invoice_id"]].reason}
+        if invoice["invoice_id"] in done
+        else invoice
+        for invoice in invoices
+    ]
+
+
 def voids(client: Client, database: str, invoice_ids: list[str] | None = None) -> dict[str, Void]:
     """The voids of `invoice_ids` (or all), the first one of each invoice."""
     where = "WHERE invoice_id IN {ids:Array(String)}" if invoice_ids is not None else ""

@@ -129,6 +129,8 @@ def test_sync_killed_then_rerun_void_and_status(
     assert (voided["status"], voided["period"]) == ("void", "2026-10")
     summary = json.loads(run(capsys, "sync", "--period", "2026-10"))
     assert summary["voided"] == ["INV-2026-10-globex"]
+    shown = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+    assert [i["status"] for i in shown] == ["finalized", "void", "finalized"]
 
     # Payment status comes back: paid out of band and uncollectible, set on Stripe's side.
     direct = stripe.StripeClient("sk_test_cli", base_addresses={"api": stripe_server})
