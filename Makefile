@@ -9,7 +9,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 MANIFEST := dbt_project/target/manifest.json
 N ?= 10000000
 
-.PHONY: install demo test lint bench bench-billing dev stop clean
+.PHONY: install demo test lint bench bench-billing bench-compare dev stop clean
 
 install: $(VENV)/.installed $(MANIFEST)
 
@@ -39,6 +39,14 @@ bench: install
 
 bench-billing: install
 	$(PY) benchmarks/monthly_billing.py --events $(N)
+
+# Ours against PostgreSQL 15, pandas and DuckDB on the same job (docs/benchmarks.md);
+# SCALING=1000000,3000000 adds those N and draws docs/scaling.png.
+SCALING ?=
+bench-compare: install
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev,bench]'
+	$(PY) -m benchmarks.compare --events $(N) --customers $(or $(K),10000) \
+		$(if $(SCALING),--scaling $(SCALING))
 
 dev: install
 	mkdir -p $(BILLING_HOME)/dagster/.nux && echo "seen: 1" > $(BILLING_HOME)/dagster/.nux/nux.yaml

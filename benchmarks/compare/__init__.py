@@ -1,0 +1,1 @@
+"""Issue 6: ours against PostgreSQL, pandas and DuckDB (see __main__.py)."""

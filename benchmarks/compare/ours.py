@@ -1,0 +1,71 @@
+"""Ours: the real pipeline through its command line, on a fresh billing home.
+
+`billing catalog apply`, `billing ingest FILE` (landing, the Dagster ingest job, metering of
+the touched days), `billing bill --period` (metering, dbt rating, the Dagster invoices asset)
+and `billing invoices --period --format json`, each a process of its own as a user runs
+them. With `profile`, each command runs under pyinstrument (a text report per command in
+the work directory) and the warehouse's `system.query_log` is summarized before it stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from benchmarks.compare.workload import PERIOD
+
+BILLING = [str(Path(sys.executable).parent / "billing")]
+
+
+def run(events: Path, catalog: Path, work: Path, timed, profile: bool = False) -> dict:
+    home = work / "home"
+    env = os.environ | {"BILLING_HOME": str(home)}
+    env.pop("CLICKHOUSE_HOST", None)
+    log = (work / "billing.log").open("ab")
+
+    def billing(step: str, *args: str) -> str:
+        command = [*BILLING, *args]
+        if profile:
+            report = work / f"profile-{step.split()[0]}.txt"
+            command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(report)]
+            command += [*BILLING, *args]
+        with timed(step):
+            done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=log)
+        if done.returncode:
+            raise RuntimeError(f"billing {' '.join(args)} exited {done.returncode}")
+        return done.stdout.decode()
+
+    try:
+        billing("catalog apply", "catalog", "apply", str(catalog))
+        billing("ingest (land, load, meter)", "ingest", str(events))
+        billing("bill (meter, rate, invoice)", "bill", "--period", PERIOD)
+        invoices = json.loads(
+            billing("invoices --format json", "invoices", "--period", PERIOD, "--format", "json")
+        )
+        if profile:
+            (work / "query_log.txt").write_text(query_log(home))
+    finally:
+        subprocess.run([*BILLING, "warehouse", "stop"], env=env, stdout=log, stderr=log)
+        log.close()
+    return {invoice["customer_id"]: Decimal(invoice["total"]) for invoice in invoices}
+
+
+def query_log(home: Path) -> str:
+    """The warehouse's slowest statement kinds of the run, from `system.query_log`."""
+    from billing_dagster.warehouse.connection import ClickHouseSettings
+
+    client = ClickHouseSettings.resolve(home).client()
+    client.command("SYSTEM FLUSH LOGS")
+    rows = client.query(
+        """SELECT round(sum(query_duration_ms) / 1000, 2) AS seconds, count() AS statements,
+                  formatReadableSize(max(memory_usage)) AS peak_memory,
+                  any(substring(replaceRegexpAll(query, '\\\\s+', ' '), 1, 160)) AS example
+           FROM system.query_log
+           WHERE type = 'QueryFinish'
+           GROUP BY normalized_query_hash ORDER BY seconds DESC LIMIT 15"""
+    ).result_rows
+    return "\n".join(f"{s:8.2f} s {n:5d}x {m:>10}  {q}" for s, n, m, q in rows)
