@@ -62,13 +62,12 @@ def check_totals(
             lambda entry=entry: gateway.fetch_invoice(entry.gateway_document_id),
             f"total of invoice {entry.document_id}",
         )
-        if remote.total_minor != minor_units(entry.total, entry.currency) or (
-            remote.currency != entry.currency
-        ):
+        ours = minor_units(entry.total, entry.currency)
+        if remote.total_minor != ours or remote.currency != entry.currency:
             mismatches.append(
                 {
                     "invoice_id": entry.document_id,
-                    "ours": f"{entry.total:f} {entry.currency}",
+                    "ours": f"{from_minor(ours, entry.currency):f} {entry.currency}",
                     "gateway": f"{from_minor(remote.total_minor, remote.currency):f} "
                     f"{remote.currency}",
                 }

@@ -116,6 +116,9 @@ def test_sync_killed_then_rerun_void_and_status(
     again = json.loads(run(capsys, "sync", "--period", "2026-10"))
     assert again["already_synced"] == summary["synced"] and not again["synced"]
     assert_exactly_once(stripe_server, invoices)
+    # The key never reaches the Dagster instance's run or event storage.
+    stored = [p.read_bytes() for p in (home / "dagster").rglob("*") if p.is_file()]
+    assert stored and not any(b"sk_test_cli" in content for content in stored)
 
     # Voided here, voided on Stripe; a draft cannot be voided.
     run(capsys, "bill", "--period", "2026-11")
