@@ -52,9 +52,10 @@ customers:
 B_END = TODAY - timedelta(days=2)
 #: A billing period in which both customers are subscribed.
 PERIOD = (B_END - timedelta(days=1)).strftime("%Y-%m")
-#: Days of steady usage (10 events a day) before a spike; older than the trailing days.
-STEADY = [TODAY - timedelta(days=30 - n) for n in range(7)]
-SPIKE_DAY = TODAY - timedelta(days=23)
+#: Steady usage (10 events a day, source "batch") on the 7 days before a spike 4 days ago.
+#: Events are on consecutive days up to today, so that each ingest meters one range of days.
+SPIKE_AT = NOW - timedelta(days=4, minutes=30)
+STEADY_AT = [SPIKE_AT - timedelta(days=n) for n in range(1, 8)]
 CUSTOMER_C = """\
   - id: c
     name: C
@@ -72,10 +73,6 @@ def ev(key: str, at: datetime, customer: str = "a", name: str = "api", **extra) 
         "timestamp": stamp,
         **extra,
     }
-
-
-def noon(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
 
 def hourly(source: str, hours: range, skip: tuple[int, ...] = ()) -> list[dict]:
@@ -234,12 +231,10 @@ def test_checks_pass_on_clean_data_and_catch_altered_rows(
 
 
 def test_checks_warn_on_broken_arrivals(catalog, client, database, tmp_path, capsys):
-    web = hourly("web", range(1, 31), skip=(10, 11))
+    web = hourly("web", range(1, 61), skip=(10, 11))
     mobile_last = NOW - timedelta(hours=72, minutes=30)
-    steady = [
-        ev(f"steady-{day}-{n}", noon(day), source="batch") for day in STEADY for n in range(10)
-    ]
-    spike = [ev(f"spike-{n}", noon(SPIKE_DAY), source="batch") for n in range(1200)]
+    steady = [ev(f"steady-{t:%d}-{n}", t, source="batch") for t in STEADY_AT for n in range(10)]
+    spike = [ev(f"spike-{n}", SPIKE_AT, source="batch") for n in range(1200)]
     bad = ["{not json"] + [
         {"event_id": f"no-ts-{n}", "customer_id": "a", "event_name": "api"} for n in range(19)
     ]
@@ -257,7 +252,7 @@ def test_checks_warn_on_broken_arrivals(catalog, client, database, tmp_path, cap
     (spikes,) = [e for e in evaluations("metering_job", runs=10)["usage_spikes"] if not e.passed]
     assert spikes.severity == dg.AssetCheckSeverity.WARN
     assert spikes.description == (
-        f'1 usage spikes: customer "a" metric "calls" on {SPIKE_DAY}: 1200 events, 7-day median 10'
+        f'1 usage spikes: customer "a" metric "calls" on {SPIKE_AT.date()}: 1200 events, 7-day median 10'
     )
 
     yesterday = HOUR - timedelta(days=1)
@@ -300,8 +295,9 @@ def test_checks_warn_on_broken_arrivals(catalog, client, database, tmp_path, cap
             f"1 × line is not valid JSON (e.g. events-0001.jsonl:{lines - 21})"
         ),
         "source_freshness": (
-            f'source "mobile": no events for 72 h (last at {mobile_last:%Y-%m-%dT%H:%M}Z; '
-            f"limit 24 h)"
+            f'source "batch": no events for 96 h (last at {SPIKE_AT:%Y-%m-%dT%H:%M}Z; '
+            f'limit 24 h); source "mobile": no events for 72 h (last at '
+            f"{mobile_last:%Y-%m-%dT%H:%M}Z; limit 24 h)"
         ),
         "source_gaps": (
             f'1 gaps: source "web": no events from {gap_from:%Y-%m-%dT%H:%M}Z to '

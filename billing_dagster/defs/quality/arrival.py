@@ -23,6 +23,7 @@ from billing_dagster.defs.quality.rules import (
 from billing_dagster.defs.quality.scope import (
     RAW_EVENTS,
     Partition,
+    event_check,
     partitioned_check,
     result,
 )
@@ -80,18 +81,14 @@ def source_freshness(
     )
 
 
-@partitioned_check(
-    RAW_EVENTS,
+@event_check(
     "source_gaps",
-    landing_days,
     f"Hours without events, in the last {GAP_LOOKBACK_DAYS} days, of a source that "
     "has events in most hours.",
 )
-def source_gaps(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
+def source_gaps(partition: Partition) -> dg.AssetCheckResult:
     since = datetime.now(UTC) - timedelta(days=GAP_LOOKBACK_DAYS)
-    hours = Partition(context, clickhouse).rows(
+    hours = partition.rows(
         f"SELECT {_SOURCE} AS src, groupUniqArray(toStartOfHour(timestamp)) "
         f"FROM {{db}}.raw_events WHERE timestamp >= {{since:DateTime64(3, 'UTC')}} "
         f"AND {_COMMITTED} GROUP BY src ORDER BY src",
@@ -112,17 +109,13 @@ def source_gaps(
     )
 
 
-@partitioned_check(
-    RAW_EVENTS,
+@event_check(
     "file_sequence",
-    landing_days,
     "Files missing from a numbered sequence (events-0001.jsonl, events-0003.jsonl) "
     "that a file of the day belongs to.",
 )
-def file_sequence(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
-    names = Partition(context, clickhouse).rows(
+def file_sequence(partition: Partition) -> dg.AssetCheckResult:
+    names = partition.rows(
         "SELECT file_name, load_seq IN ({loads}) FROM {db}.event_loads ORDER BY load_seq",
     )
     missing = missing_in_sequences(

@@ -3,7 +3,6 @@ metric or subscription bills, and late events (days metered before the load)."""
 
 import dagster as dg
 
-from billing_dagster.defs.partitions import landing_days
 from billing_dagster.defs.quality.rules import (
     MESSAGE_EXAMPLES,
     QUARANTINE_ERROR_SHARE,
@@ -11,26 +10,19 @@ from billing_dagster.defs.quality.rules import (
     quarantine_severity,
 )
 from billing_dagster.defs.quality.scope import (
-    RAW_EVENTS,
     Partition,
-    partitioned_check,
+    event_check,
     result,
 )
-from billing_dagster.defs.resources import ClickHouseResource
 
 _IN_FORCE = "catalog_version = (SELECT max(catalog_version) FROM {db}.catalog_versions)"
 
 
-@partitioned_check(
-    RAW_EVENTS,
+@event_check(
     "idempotency_conflicts",
-    landing_days,
     "Later copies of an event key whose content differs from the first copy.",
 )
-def idempotency_conflicts(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
-    partition = Partition(context, clickhouse)
+def idempotency_conflicts(partition: Partition) -> dg.AssetCheckResult:
     (duplicates, conflicts), *_ = partition.rows(
         "SELECT count(), countIf(is_conflict) FROM {db}.event_duplicates "
         "WHERE load_seq IN ({loads})",
@@ -65,17 +57,12 @@ def idempotency_conflicts(
     )
 
 
-@partitioned_check(
-    RAW_EVENTS,
+@event_check(
     "quarantine",
-    landing_days,
     f"Quarantined lines of the day's loads; an error above "
     f"{QUARANTINE_ERROR_SHARE:.0%} of lines, a warning above 0.",
 )
-def quarantine(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
-    partition = Partition(context, clickhouse)
+def quarantine(partition: Partition) -> dg.AssetCheckResult:
     (lines, quarantined), *_ = partition.rows(
         "SELECT sum(lines), sum(quarantined) FROM {db}.event_loads WHERE load_seq IN ({loads})",
     )
@@ -105,16 +92,11 @@ def quarantine(
     )
 
 
-@partitioned_check(
-    RAW_EVENTS,
+@event_check(
     "unknown_metrics",
-    landing_days,
     "Events whose event_name no metric of the catalog in force counts.",
 )
-def events_without_metric(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
-    partition = Partition(context, clickhouse)
+def events_without_metric(partition: Partition) -> dg.AssetCheckResult:
     counts = partition.rows(
         "SELECT event_name, count() AS n FROM {db}.raw_events WHERE load_seq IN ({loads}) "
         "AND event_name NOT IN (SELECT event_name FROM {db}.catalog_metrics WHERE "
@@ -123,16 +105,11 @@ def events_without_metric(
     return _counted(counts, "event_name", "matching no metric of the catalog in force")
 
 
-@partitioned_check(
-    RAW_EVENTS,
+@event_check(
     "outside_subscriptions",
-    landing_days,
     "Events on days when their customer has no subscription (catalog in force).",
 )
-def events_outside_subscriptions(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
-    partition = Partition(context, clickhouse)
+def events_outside_subscriptions(partition: Partition) -> dg.AssetCheckResult:
     # Per customer and day first: the join to subscriptions then sees few rows.
     counts = partition.rows(
         "SELECT customer_id, sum(events) AS n FROM ("
@@ -160,17 +137,12 @@ def _counted(counts: list[tuple], key: str, what: str) -> dg.AssetCheckResult:
     return result(not counts, description, events=total, counts={v: n for v, n in counts})
 
 
-@partitioned_check(
-    RAW_EVENTS,
+@event_check(
     "late_events",
-    landing_days,
     "Events of days that had been metered before their load; those days need "
     "metering again (the metering sensor does it).",
 )
-def late_events(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
-    partition = Partition(context, clickhouse)
+def late_events(partition: Partition) -> dg.AssetCheckResult:
     # A metering run that covered no load at all (max_load_seq 0) only created the table.
     late = partition.rows(
         "SELECT e.event_date AS day, count() FROM {db}.raw_events AS e "

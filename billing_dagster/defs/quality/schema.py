@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from billing_dagster.defs.partitions import landing_days
 from billing_dagster.defs.quality.rules import (
     ERROR,
     MAX_EVENT_ID_LENGTH,
@@ -20,12 +19,10 @@ from billing_dagster.defs.quality.rules import (
     listing,
 )
 from billing_dagster.defs.quality.scope import (
-    RAW_EVENTS,
     Partition,
-    partitioned_check,
+    event_check,
     result,
 )
-from billing_dagster.defs.resources import ClickHouseResource
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 
 
@@ -103,17 +100,12 @@ def validate_events(frame: pd.DataFrame) -> list[tuple[str, str, list[int]]]:
     return failures
 
 
-@partitioned_check(
-    RAW_EVENTS,
+@event_check(
     "schema_and_types",
-    landing_days,
     f"Great Expectations on up to {SCHEMA_SAMPLE_ROWS} stored events of the day: "
     "ids present and within bounds, timestamps present and not before the first day.",
 )
-def event_schema(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
-    partition = Partition(context, clickhouse)
+def event_schema(partition: Partition) -> dg.AssetCheckResult:
     frame = partition.client.query_df(
         partition.sql(
             "SELECT e.event_id, e.customer_id, e.timestamp, e.load_seq, e.line_no, l.file_name "

@@ -5,34 +5,16 @@ every reader); a result names what it found in its description and keeps the cou
 examples as metadata.
 """
 
-from __future__ import annotations
-
 import warnings
 from collections.abc import Callable
 from datetime import date
 
 import dagster as dg
 
+from billing_dagster.defs.partitions import landing_days
 from billing_dagster.defs.resources import ClickHouseResource
 
 RAW_EVENTS = dg.AssetKey("raw_events")
-
-
-def partitioned_check(
-    asset: dg.AssetKey, name: str, partitions: dg.PartitionsDefinition, description: str
-) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
-    """`dg.asset_check` on the partitions of its asset, so a run of a landing day, metering
-    window or billing period checks that partition. Dagster 1.13 flags partitioned checks as
-    a preview; the checks rely only on the partition time window of their context."""
-
-    def decorate(function: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", dg.PreviewWarning)
-            return dg.asset_check(
-                asset=asset, name=name, partitions_def=partitions, description=description
-            )(function)
-
-    return decorate
 
 
 def partition_days(context: dg.AssetCheckExecutionContext) -> dict[str, date]:
@@ -65,6 +47,48 @@ class Partition:
     def rows(self, text: str, **parameters) -> list[tuple]:
         """Rows of a query whose parameters are the partition's days and `parameters`."""
         return self.client.query(self.sql(text), parameters={**self.days, **parameters}).result_rows
+
+
+def partitioned_check(
+    asset: dg.AssetKey, name: str, partitions: dg.PartitionsDefinition, description: str
+) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
+    """`dg.asset_check` on the partitions of its asset, so a run of a landing day, metering
+    window or billing period checks that partition. Dagster 1.13 flags partitioned checks as
+    a preview; the checks rely only on the partition time window of their context."""
+
+    def decorate(function: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            return dg.asset_check(
+                asset=asset, name=name, partitions_def=partitions, description=description
+            )(function)
+
+    return decorate
+
+
+def partition_check(
+    asset: dg.AssetKey, name: str, partitions: dg.PartitionsDefinition, description: str
+) -> Callable[[Callable[[Partition], dg.AssetCheckResult]], dg.AssetChecksDefinition]:
+    """A `partitioned_check` whose function judges a `Partition` (its rows and client)."""
+
+    def decorate(judge: Callable[[Partition], dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
+        def check(
+            context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
+        ) -> dg.AssetCheckResult:
+            return judge(Partition(context, clickhouse))
+
+        # Named like `judge`, but with the parameters Dagster supplies (context, resource).
+        check.__name__, check.__doc__ = judge.__name__, judge.__doc__
+        return partitioned_check(asset, name, partitions, description)(check)
+
+    return decorate
+
+
+def event_check(
+    name: str, description: str
+) -> Callable[[Callable[[Partition], dg.AssetCheckResult]], dg.AssetChecksDefinition]:
+    """A `partition_check` of `raw_events` per landing day."""
+    return partition_check(RAW_EVENTS, name, landing_days, description)
 
 
 def result(

@@ -15,8 +15,7 @@ from billing_dagster.defs.quality.rules import (
     SPIKE_MIN_EVENTS,
     listing,
 )
-from billing_dagster.defs.quality.scope import Partition, partitioned_check, result
-from billing_dagster.defs.resources import ClickHouseResource
+from billing_dagster.defs.quality.scope import Partition, partition_check, result
 
 DAILY_USAGE = dg.AssetKey("fct_metric_usage_daily")
 
@@ -51,17 +50,14 @@ ORDER BY c.usage_date, c.customer_id, c.metric_code
 """
 
 
-@partitioned_check(
+@partition_check(
     DAILY_USAGE,
     "usage_spikes",
     metering_days,
     f"A day's events of a customer and metric above {SPIKE_FACTOR}× the median of "
     f"the {SPIKE_BASELINE_DAYS} days before and at least {SPIKE_MIN_EVENTS}.",
 )
-def usage_spikes(
-    context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
-) -> dg.AssetCheckResult:
-    partition = Partition(context, clickhouse)
+def usage_spikes(partition: Partition) -> dg.AssetCheckResult:
     days = partition.days
     spikes = partition.rows(_SPIKES, since=days["first"] - timedelta(days=SPIKE_BASELINE_DAYS))
     found = [
