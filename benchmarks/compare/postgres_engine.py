@@ -79,7 +79,18 @@ def cluster(work: Path, timed) -> Iterator[str]:
         shutil.chown(work, user)
         shutil.chown(data, user)
         subprocess.run(
-            [*as_user, BIN / "initdb", "-D", data, "-U", "bench", "--auth=trust", "--locale=C"],
+            [
+                *as_user,
+                BIN / "initdb",
+                "-D",
+                data,
+                "-U",
+                "bench",
+                "--auth=trust",
+                "--locale=C",
+                "-E",
+                "UTF8",
+            ],
             **quiet,
         )
         port = free_port()
