@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -345,11 +346,9 @@ def cmd_usage(args, home: Path) -> int:
         }
         for customer, metric, group, period, quantity in rows
     ]
-    if args.format == "json":
-        print(json.dumps(usage, indent=2))
-    else:
-        print(table(usage, ["customer_id", "metric", "group", "period", "quantity"]))
-    return 0
+    return _show(
+        args, usage, lambda: table(usage, ["customer_id", "metric", "group", "period", "quantity"])
+    )
 
 
 def cmd_bill(args, home: Path) -> int:
@@ -409,6 +408,12 @@ def cmd_backfill(args, home: Path) -> int:
     return 0
 
 
+def _show(args, result, for_people: Callable[[], str]) -> int:
+    """Print a command's result: JSON with `--format json`, else text for people."""
+    print(json.dumps(result, indent=2) if args.format == "json" else for_people())
+    return 0
+
+
 def _print_summary(client, database: str, period: str) -> None:
     invoices = latest_invoices(client, database, period) or []
     notes = latest_credit_notes(client, database, period) or []
@@ -437,22 +442,14 @@ def cmd_invoices(args, home: Path) -> int:
     if invoices is None:
         raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
     invoices = with_void_status(client, settings.database, invoices)
-    if args.format == "json":
-        print(json.dumps(invoices, indent=2))
-    else:
-        print(invoice_tables(invoices))
-    return 0
+    return _show(args, invoices, lambda: invoice_tables(invoices))
 
 
 def cmd_status(args, home: Path) -> int:
     settings, client = _connect(home)
     failing = _runner(home).failing_checks()
     report = status_report(client, settings.database, failing, datetime.now(UTC), grace_days())
-    if args.format == "json":
-        print(json.dumps(report, indent=2))
-    else:
-        print(status_tables(report))
-    return 0
+    return _show(args, report, lambda: status_tables(report))
 
 
 def cmd_credit_notes(args, home: Path) -> int:
@@ -461,12 +458,8 @@ def cmd_credit_notes(args, home: Path) -> int:
     notes = latest_credit_notes(client, settings.database, period)
     if notes is None:
         raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
-    if args.format == "json":
-        print(json.dumps(notes, indent=2))
-    else:
-        columns = ["credit_note_id", "customer_id", "adjusts_invoice", "currency", "total"]
-        print(table(notes, columns))
-    return 0
+    columns = ["credit_note_id", "customer_id", "adjusts_invoice", "currency", "total"]
+    return _show(args, notes, lambda: table(notes, columns))
 
 
 def cmd_credits(args, home: Path) -> int:
@@ -481,13 +474,9 @@ def cmd_credits(args, home: Path) -> int:
     if period is None:
         raise BadInput("no period has been billed yet; give --period YYYY-MM")
     rows = credit_balances(client, settings.database, catalog, args.customer, period)
-    if args.format == "json":
-        print(json.dumps(rows, indent=2))
-    else:
-        columns = ["grant", "amount", "used", "balance", "effective", "expires", "priority"]
-        print(f"Credit balances of {args.customer} after {period}")
-        print(table(rows, columns))
-    return 0
+    columns = ["grant", "amount", "used", "balance", "effective", "expires", "priority"]
+    title = f"Credit balances of {args.customer} after {period}"
+    return _show(args, rows, lambda: f"{title}\n{table(rows, columns)}")
 
 
 def cmd_sync(args, home: Path) -> int:
