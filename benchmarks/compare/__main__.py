@@ -280,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=None, help="seconds per engine")
     parser.add_argument("--memory-limit-gib", type=float, default=None)
     parser.add_argument("--profile", action="store_true", help="profile ours (pyinstrument)")
-    parser.add_argument("--no-docs", action="store_true", help="leave docs/ unchanged")
+    parser.add_argument(
+        "--no-docs", action="store_true", help="write nothing: no docs, results.json or plot"
+    )
     args = parser.parse_args(argv)
     args.engines = args.engines.split(",")
     total_gib = psutil.virtual_memory().total / (1 << 30)
@@ -309,14 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         for e in run["engines"].values():
             e.pop("totals", None)
+    text = section(runs)
+    print(text)
+    if args.no_docs:
+        return 0
     main_run = next(run for run in runs if run["n"] == args.events)
     RESULTS.write_text(
         json.dumps(main_run | {"scaling": runs if len(runs) > 1 else []}, indent=2) + "\n"
     )
-    text = section(runs)
-    print(text)
-    if not args.no_docs:
-        write_docs(text)
+    write_docs(text)
     if len(runs) > 1:
         plot(runs)
     return 0
