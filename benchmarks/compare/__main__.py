@@ -246,6 +246,7 @@ def write_docs(text: str) -> None:
 
 def plot(runs: list[dict]) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -262,9 +263,18 @@ def plot(runs: list[dict]) -> None:
                 axes.annotate(f"{name}: {e['status']}", (n, e["seconds"]), fontsize=8)
     axes.set_xscale("log")
     axes.set_yscale("log")
+    sizes = sorted({r["n"] for r in runs})
+    axes.set_xticks(sizes, [f"{n / 1e6:g}M" for n in sizes])
+    seconds = [e["seconds"] for r in runs for e in r["engines"].values()]
+    ticks = [t for t in (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t <= 2 * max(seconds)]
+    axes.set_yticks(ticks, [f"{t:g} s" for t in ticks])
+    axes.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes.set_ylim(min(seconds) / 1.3, max(seconds) * 1.3)
     axes.set_xlabel("events in the month (N)")
     axes.set_ylabel("wall time, end to end (s)")
-    axes.set_title("Load, deduplicate, correct, meter, rate, invoice: 10,000 customers")
+    axes.set_title(
+        f"Load, deduplicate, correct, meter, rate, invoice: {runs[-1]['customers']:,} customers"
+    )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
@@ -280,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=None, help="seconds per engine")
     parser.add_argument("--memory-limit-gib", type=float, default=None)
     parser.add_argument("--profile", action="store_true", help="profile ours (pyinstrument)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other sizes already in results.json (table, docs and plot show all)",
+    )
     parser.add_argument(
         "--no-docs", action="store_true", help="write nothing: no docs, results.json or plot"
     )
@@ -315,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.no_docs:
         return 0
+    if args.merge and RESULTS.exists():  # earlier sizes from results.json, kept unless re-run
+        earlier = json.loads(RESULTS.read_text())
+        kept = [run for run in earlier["scaling"] or [earlier] if run["n"] not in sizes]
+        runs = sorted(kept + runs, key=lambda run: run["n"])
+        text = section(runs)
     main_run = next(run for run in runs if run["n"] == args.events)
     RESULTS.write_text(
         json.dumps(main_run | {"scaling": runs if len(runs) > 1 else []}, indent=2) + "\n"
