@@ -7,10 +7,12 @@ directory, offline). Great Expectations is imported here, inside the check: its 
 costs seconds that definitions loading should not pay.
 """
 
+from __future__ import annotations
+
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from billing_dagster.defs.quality.rules import (
     ERROR,
@@ -25,10 +27,17 @@ from billing_dagster.defs.quality.scope import (
 )
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: The columns of the sample: those the suite validates, then where each row came from.
+SAMPLE_COLUMNS = ["event_id", "customer_id", "timestamp", "load_seq", "line_no", "file_name"]
+
 
 def _expectations() -> list[tuple[str, str, object]]:
     """(column, rule as people read it, expectation) of the suite."""
     import great_expectations as gx
+    import pandas as pd
 
     expect = gx.expectations
     first = pd.Timestamp(datetime.combine(FIRST_EVENT_DATE, datetime.min.time(), UTC))
@@ -62,6 +71,7 @@ def validate_events(frame: pd.DataFrame) -> list[tuple[str, str, list[int]]]:
     """(column, rule, row indexes of the first failures) of each expectation `frame` fails,
     in the order of the suite. Timestamps are compared in UTC."""
     import great_expectations as gx
+    import pandas as pd
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -108,13 +118,16 @@ def validate_events(frame: pd.DataFrame) -> list[tuple[str, str, list[int]]]:
 def event_schema(partition: Partition) -> dg.AssetCheckResult:
     frame = partition.client.query_df(
         partition.sql(
-            "SELECT e.event_id, e.customer_id, e.timestamp, e.load_seq, e.line_no, l.file_name "
+            f"SELECT e.{', e.'.join(SAMPLE_COLUMNS[:-1])}, l.file_name "
             "FROM {db}.raw_events AS e JOIN {db}.event_loads AS l ON e.load_seq = l.load_seq "
             f"WHERE e.load_seq IN ({{loads}}) LIMIT {SCHEMA_SAMPLE_ROWS}"
         ),
         parameters=partition.days,
     )
-    frame = frame.sort_values(["load_seq", "line_no"], ignore_index=True)
+    # A day without events (no load, or every line quarantined) gives a frame without columns.
+    frame = frame.reindex(columns=SAMPLE_COLUMNS).sort_values(
+        ["load_seq", "line_no"], ignore_index=True
+    )
     failures = validate_events(frame)
     found = [
         f"{column} {rule}: "
