@@ -5,6 +5,7 @@ every reader); a result names what it found in its description and keeps the cou
 examples as metadata.
 """
 
+import functools
 import warnings
 from collections.abc import Callable
 from datetime import date
@@ -54,14 +55,28 @@ def partitioned_check(
 ) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
     """`dg.asset_check` on the partitions of its asset, so a run of a landing day, metering
     window or billing period checks that partition. Dagster 1.13 flags partitioned checks as
-    a preview; the checks rely only on the partition time window of their context."""
+    a preview; the checks rely only on the partition time window of their context.
+
+    A check that cannot run fails as an ERROR result instead of failing the run: the load,
+    metering or billing it follows is committed, and `billing ingest` must say so."""
 
     def decorate(function: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
+        @functools.wraps(function)  # Dagster reads the parameters of `function`
+        def check(*args, **kwargs) -> dg.AssetCheckResult:
+            try:
+                return function(*args, **kwargs)
+            except Exception as error:
+                return result(
+                    False,
+                    f"{name} could not run: {type(error).__name__}: {error}",
+                    dg.AssetCheckSeverity.ERROR,
+                )
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.PreviewWarning)
             return dg.asset_check(
                 asset=asset, name=name, partitions_def=partitions, description=description
-            )(function)
+            )(check)
 
     return decorate
 
