@@ -1,0 +1,124 @@
+"""Benchmark: what the data-quality checks cost (docs/benchmarks.md, "Data-quality checks").
+
+Not a test. On a month of N events for K customers (monthly_billing.py's data, written
+straight into `raw_events`), meters the month with the `metering_job` (daily usage and its
+`usage_spikes` check) and with the same asset without checks, `--repeat` times each, then
+runs each `raw_events` check alone on the landing day. Run:
+`.venv/bin/python benchmarks/quality_checks.py --events 10000000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from datetime import UTC, datetime
+
+import dagster as dg
+from monthly_billing import DATA, EVENTS, catalog_text, quiet_billing
+
+from billing_dagster.cli.runs import JobRunner
+from billing_dagster.defs.metering.assets import metering_daily
+from billing_dagster.defs.metering.runs import metering_range_tags
+from billing_dagster.defs.partitions import landing_days
+from billing_dagster.defs.quality import event_checks
+from billing_dagster.warehouse import embedded
+from billing_dagster.warehouse.connection import ClickHouseSettings
+from billing_dagster.warehouse.schema import ensure_schema
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Each step's time in a run, from its event log."""
+    starts, out = {}, {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = record.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            out[event.step_key] = record.timestamp - starts[event.step_key]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    home = DATA / f"quality-{args.events}"
+    shutil.rmtree(home, ignore_errors=True)
+    endpoint = embedded.ensure_running(home, idle_timeout_s=0)
+    try:
+        settings = ClickHouseSettings(endpoint.host, endpoint.port)
+        client = settings.client()
+        ensure_schema(client, settings.database)
+        catalog = home / "catalog.yaml"
+        catalog.write_text(catalog_text(args.customers))
+        quiet_billing("--home", str(home), "catalog", "apply", str(catalog))
+        quiet_billing("--home", str(home), "usage", "--period", "2026-10")
+        db = f"`{settings.database}`"
+        today = datetime.now(UTC).date()
+        client.command(
+            EVENTS.format(db=db, customers=args.customers, events=args.events),
+            settings={"max_execution_time": 3600},
+        )
+        client.command(
+            f"INSERT INTO {db}.event_loads (load_seq, file_sha256, file_name, landing_date, "
+            f"lines, accepted, event_dates) SELECT 1, 'benchmark', 'events-0001.jsonl', "
+            f"'{today}', {args.events}, {args.events}, "
+            f"groupArray(toDate('2026-10-01') + number) FROM numbers(31)"
+        )
+        print(f"{args.events} events generated; load {os.getloadavg()}", flush=True)
+        runner = JobRunner(home)
+        defs = runner.definitions
+        tags = metering_range_tags("2026-10-01", "2026-10-31")
+        bare = dg.define_asset_job(
+            "metering_without_checks",
+            selection=dg.AssetSelection.assets(metering_daily),
+        )
+        bare_defs = dg.Definitions(assets=[metering_daily], jobs=[bare], resources=defs.resources)
+        for attempt in range(args.repeat):
+            for label, job in (
+                ("with checks", defs.resolve_job_def("metering_job")),
+                ("without checks", bare_defs.resolve_job_def("metering_without_checks")),
+            ):
+                load = os.getloadavg()[0]
+                started = time.monotonic()
+                result = job.execute_in_process(instance=runner.instance, tags=tags)
+                seconds = time.monotonic() - started
+                assert result.success
+                steps = step_seconds(runner.instance, result.run_id)
+                print(
+                    f"{attempt} {label}: run {seconds:.1f}s, steps "
+                    + ", ".join(f"{k} {v:.2f}s" for k, v in steps.items())
+                    + f"; load {load:.2f}",
+                    flush=True,
+                )
+        for check in event_checks:
+            (key,) = check.check_keys
+            job = dg.define_asset_job(
+                "check_only", selection=dg.AssetSelection.checks(check), partitions_def=landing_days
+            )
+            d = dg.Definitions(asset_checks=[check], jobs=[job], resources=defs.resources)
+            load = os.getloadavg()[0]
+            started = time.monotonic()
+            result = d.resolve_job_def("check_only").execute_in_process(
+                tags={"dagster/partition": today.isoformat()},
+                instance=dg.DagsterInstance.ephemeral(),
+            )
+            seconds = time.monotonic() - started
+            (evaluation,) = result.get_asset_check_evaluations()
+            print(
+                f"{key.name}: {seconds:.2f}s (passed={evaluation.passed}); load {load:.2f}",
+                flush=True,
+            )
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
