@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     total_gib = psutil.virtual_memory().total / (1 << 30)
     args.memory_limit_gib = args.memory_limit_gib or round(total_gib * 0.85, 1)
     sizes = sorted({int(s) for s in args.scaling.split(",") if s} | {args.events})
+    if args.merge and args.scaling and RESULTS.exists():  # --events only names the main run
+        measured = {run["n"] for run in json.loads(RESULTS.read_text())["scaling"]}
+        sizes = [n for n in sizes if n != args.events or n not in measured]
     runs = []
     scratch = Path(tempfile.mkdtemp(prefix="bench-compare-"))
     scratch.chmod(0o755)  # the PostgreSQL server reads the events file as `postgres`
