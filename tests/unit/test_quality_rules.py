@@ -87,29 +87,32 @@ LINES = [
 
 
 def test_the_contract_example_invoice_adds_up():
-    assert invoice_problems("INV-1", "acme", FIGURES, LINES) == []
+    assert invoice_problems("INV-1", "acme", "USD", FIGURES, LINES) == []
 
 
 def test_adjustment_lines_add_to_the_total():
     adjusted = {**FIGURES, "total": Decimal("5.00")}
-    assert invoice_problems("INV-1", "acme", adjusted, [*LINES, ("adjustment", Decimal("5"))]) == []
+    assert (
+        invoice_problems("INV-1", "acme", "USD", adjusted, [*LINES, ("adjustment", Decimal("5"))])
+        == []
+    )
 
 
 def test_an_unknown_kind_is_a_problem_only_when_it_breaks_the_sum():
-    assert invoice_problems("INV-1", "acme", FIGURES, [*LINES, ("note", Decimal("0"))]) == []
-    assert invoice_problems("INV-1", "acme", FIGURES, [*LINES, ("note", Decimal("1.5"))]) == [
-        "invoice INV-1 (customer acme): total is 0 but its lines sum to 1.5"
-    ]
+    assert invoice_problems("INV-1", "acme", "USD", FIGURES, [*LINES, ("note", Decimal("0"))]) == []
+    assert invoice_problems(
+        "INV-1", "acme", "USD", FIGURES, [*LINES, ("note", Decimal("1.5"))]
+    ) == ["invoice INV-1 (customer acme): total is 0.00 but its lines sum to 1.50"]
 
 
 def test_each_figure_that_differs_from_its_lines_is_named_with_both_amounts():
     wrong = {**FIGURES, "tax": Decimal("18.01"), "total": Decimal("-1.00")}
-    assert invoice_problems("INV-1", "acme", wrong, LINES) == [
-        "invoice INV-1 (customer acme): tax is 18.01 but its tax lines sum to 18",
-        "invoice INV-1 (customer acme): total is -1 but subtotal - discount + tax - "
+    assert invoice_problems("INV-1", "acme", "USD", wrong, LINES) == [
+        "invoice INV-1 (customer acme): tax is 18.01 but its tax lines sum to 18.00",
+        "invoice INV-1 (customer acme): total is -1.00 but subtotal - discount + tax - "
         "credits_applied + adjustments is 0.01",
-        "invoice INV-1 (customer acme): total is -1 but its lines sum to 0",
-        "invoice INV-1 (customer acme): total is negative (-1)",
+        "invoice INV-1 (customer acme): total is -1.00 but its lines sum to 0.00",
+        "invoice INV-1 (customer acme): total is negative (-1.00)",
     ]
 
 

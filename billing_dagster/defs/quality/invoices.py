@@ -48,14 +48,15 @@ def invoice_invariants(
         ).result_rows:
             lines[invoice_id].append((kind, Decimal(amount)))
         invoices = client.query(
-            f"SELECT invoice_id, customer_id, {', '.join(FIGURES)} FROM {db}.invoices "
+            f"SELECT invoice_id, customer_id, currency, {', '.join(FIGURES)} FROM {db}.invoices "
             f"WHERE billing_run_id = {{run:String}} ORDER BY customer_id, invoice_id",
             parameters=where,
         ).result_rows
         checked += len(invoices)
-        for invoice_id, customer, *figures in invoices:
+        for invoice_id, customer, currency, *figures in invoices:
+            figures_by_name = dict(zip(FIGURES, figures, strict=True))
             problems += invoice_problems(
-                invoice_id, customer, dict(zip(FIGURES, figures, strict=True)), lines[invoice_id]
+                invoice_id, customer, currency, figures_by_name, lines[invoice_id]
             )
         first, following = period_bounds(period)
         uninvoiced = client.query(

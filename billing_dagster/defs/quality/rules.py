@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import dagster as dg
 
-from billing_dagster.formatting import decimal_text
+from billing_dagster.invoicing.assemble import money_text
 
 #: Rows of a landing day's loads that the schema check validates (a bounded sample).
 SCHEMA_SAMPLE_ROWS = 100_000
@@ -157,14 +157,23 @@ ADJUSTMENT_KIND = "adjustment"
 
 
 def invoice_problems(
-    invoice_id: str, customer: str, figures: Mapping[str, Decimal], lines: Iterable[tuple]
+    invoice_id: str,
+    customer: str,
+    currency: str,
+    figures: Mapping[str, Decimal],
+    lines: Iterable[tuple],
 ) -> list[str]:
     """What breaks the arithmetic of one invoice: its figures against its lines
     (`(kind, amount)` pairs), the total against its figures and against all its lines, and
-    a negative total. A line of an unknown kind is a problem only when it breaks the sum."""
+    a negative total. A line of an unknown kind is a problem only when it breaks the sum.
+    Amounts are written as invoices write them, in the currency's minor unit."""
     lines = list(lines)
     where = f"invoice {invoice_id} (customer {customer})"
-    text = {name: decimal_text(value) for name, value in figures.items()}
+
+    def money(amount: Decimal) -> str:
+        return money_text(amount, currency)
+
+    text = {name: money(value) for name, value in figures.items()}
 
     def lines_sum(kinds: set[str] | None = None) -> Decimal:
         return sum((amount for kind, amount in lines if kinds is None or kind in kinds), Decimal(0))
@@ -175,7 +184,7 @@ def invoice_problems(
         if summed != figures[figure]:
             problems.append(
                 f"{where}: {figure} is {text[figure]} but its {'/'.join(sorted(kinds))} "
-                f"lines sum to {decimal_text(summed)}"
+                f"lines sum to {money(summed)}"
             )
     expected = (
         figures["subtotal"]
@@ -188,11 +197,11 @@ def invoice_problems(
     if total != expected:
         problems.append(
             f"{where}: total is {text['total']} but subtotal - discount + tax - credits_applied "
-            f"+ adjustments is {decimal_text(expected)}"
+            f"+ adjustments is {money(expected)}"
         )
     if total != lines_sum():
         problems.append(
-            f"{where}: total is {text['total']} but its lines sum to {decimal_text(lines_sum())}"
+            f"{where}: total is {text['total']} but its lines sum to {money(lines_sum())}"
         )
     if total < 0:
         problems.append(f"{where}: total is negative ({text['total']})")
