@@ -27,8 +27,9 @@ $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
 demo: install
 	$(PY) -m billing_dagster.demo
 
+# Two workers: most of a pipeline test is spent waiting on dbt and Dagster processes.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -212,7 +212,7 @@ def comparable(invoice: dict) -> dict:
 
 
 @settings(
-    max_examples=int(os.environ.get("REFERENCE_EXAMPLES", "4")),
+    max_examples=int(os.environ.get("REFERENCE_EXAMPLES", "3")),
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # see test_usage_matches_reference
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -120,7 +120,7 @@ def run(capsys, *args) -> str:
 
 
 @settings(
-    max_examples=int(os.environ.get("REFERENCE_EXAMPLES", "6")),
+    max_examples=int(os.environ.get("REFERENCE_EXAMPLES", "4")),
     deadline=None,
     # Each example runs the whole pipeline for seconds; shrinking would take many minutes.
     # The failing scenario is printed as drawn, and it is small.
