@@ -260,7 +260,10 @@ def plot(runs: list[dict]) -> None:
         for n, e in points:
             if e["status"] != "ok":
                 axes.scatter([n], [e["seconds"]], marker="x", color="black")
-                axes.annotate(f"{name}: {e['status']}", (n, e["seconds"]), fontsize=8)
+                label = f"{name}: {e['status']} after {e['seconds']:.0f} s"
+                axes.annotate(
+                    label, (n, e["seconds"]), (-8, -12), textcoords="offset points", ha="right"
+                )
     axes.set_xscale("log")
     axes.set_yscale("log")
     sizes = sorted({r["n"] for r in runs})
