@@ -55,8 +55,8 @@ def sources(client: Client, database: str, now: datetime) -> list[dict]:
         {
             "source": name,
             "events": int(events),
-            "last_event": last_event.isoformat(),
-            "last_load": last_load.isoformat(),
+            "last_event": _utc_text(last_event),
+            "last_load": _utc_text(last_load),
             "lag_hours": round((now - last_event.replace(tzinfo=UTC)).total_seconds() / 3600, 1),
         }
         for name, events, last_event, last_load in rows
@@ -120,3 +120,7 @@ def adjustments(client: Client, database: str) -> dict:
         "unbilled_late_periods": [p for p in late if newest[p] > seen],
         "drafted": sorted(drafted, key=lambda row: (row["adjusts_period"], row["customer_id"])),
     }
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
