@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from billing_dagster.defs.backfill import BackfillCursor, MeteringRun, plan_backfill
+from billing_dagster.defs.backfill import BackfillCursor, MeteringRequest, plan_backfill
 from billing_dagster.defs.jobs import billing_job, metering_job
 from billing_dagster.defs.metering.runs import metering_range_tags
 from billing_dagster.defs.resources import ClickHouseResource
@@ -34,7 +34,7 @@ def late_data_backfill(context: dg.SensorEvaluationContext, clickhouse: ClickHou
             job_name=metering_job.name,
             tags=metering_range_tags(run.first.isoformat(), run.last.isoformat()),
         )
-        if isinstance(run, MeteringRun)
+        if isinstance(run, MeteringRequest)
         else dg.RunRequest(
             run_key=run.run_key, job_name=billing_job.name, partition_key=f"{run.period}-01"
         )

@@ -33,14 +33,14 @@ from billing_dagster.invoicing.store import (
 
 
 @dataclass(frozen=True)
-class MeteringRun:
+class MeteringRequest:
     first: date
     last: date
     run_key: str
 
 
 @dataclass(frozen=True)
-class BillingRun:
+class BillingRequest:
     period: str
     run_key: str
 
@@ -66,23 +66,23 @@ class BackfillCursor:
 
 def plan_backfill(
     client: Client, database: str, cursor: BackfillCursor, today: date
-) -> tuple[list[MeteringRun | BillingRun], BackfillCursor]:
+) -> tuple[list[MeteringRequest | BillingRequest], BackfillCursor]:
     """The runs to request now, and the cursor that remembers them."""
     loads = committed_loads(client, database)
     stale = stale_days(client, database, FIRST_EVENT_DATE, today + timedelta(days=1))
-    runs: list[MeteringRun | BillingRun] = []
+    runs: list[MeteringRequest | BillingRequest] = []
     if loads > cursor.metered_up_to:
         # Days of the loads not seen yet; earlier loads' days were requested by earlier ticks.
         new = days_changed_after(client, database, cursor.metered_up_to)
         runs += [
-            MeteringRun(low, high, f"meter-{low}-{high}-loads-{loads}")
+            MeteringRequest(low, high, f"meter-{low}-{high}-loads-{loads}")
             for low, high in day_ranges([day for day in stale if day in new])
         ]
     stale_periods = {period_of(day) for day in stale}
     billed = dict(cursor.billed_up_to)
     for period, inputs in _periods_to_bill(client, database).items():
         if billed.get(period, 0) < loads and not stale_periods & inputs:
-            runs.append(BillingRun(period, f"bill-{period}-loads-{loads}"))
+            runs.append(BillingRequest(period, f"bill-{period}-loads-{loads}"))
             billed[period] = loads
     return runs, BackfillCursor(max(loads, cursor.metered_up_to), tuple(sorted(billed.items())))
 
