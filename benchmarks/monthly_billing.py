@@ -81,6 +81,20 @@ FROM (
 """
 
 
+def write_month(client, database: str, events: int, customers: int) -> None:
+    """The month's events straight into `raw_events`, committed as one load landed today."""
+    db = f"`{database}`"
+    client.command(
+        EVENTS.format(db=db, customers=customers, events=events),
+        settings={"max_execution_time": 3600},
+    )
+    client.command(
+        f"INSERT INTO {db}.event_loads (load_seq, file_sha256, file_name, landing_date, lines, "
+        f"accepted, event_dates) SELECT 1, 'benchmark', 'events-0001.jsonl', today(), "
+        f"{events}, {events}, groupArray(toDate('2026-10-01') + number) FROM numbers(31)"
+    )
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -122,15 +136,7 @@ def main() -> None:
 
         started = time.monotonic()
         db = f"`{settings.database}`"
-        client.command(
-            EVENTS.format(db=db, customers=args.customers, events=args.events),
-            settings={"max_execution_time": 3600},
-        )
-        client.command(
-            f"INSERT INTO {db}.event_loads (load_seq, file_sha256, file_name, lines, accepted, "
-            f"event_dates) SELECT 1, 'benchmark', 'generated', {args.events}, {args.events}, "
-            f"groupArray(toDate('2026-10-01') + number) FROM numbers(31)"
-        )
+        write_month(client, settings.database, args.events, args.customers)
         print(f"{args.events} events generated in {time.monotonic() - started:.1f}s", flush=True)
 
         started = time.monotonic()

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 
 import dagster as dg
-from monthly_billing import DATA, EVENTS, catalog_text, quiet_billing
+from monthly_billing import DATA, catalog_text, quiet_billing, write_month
 
 from billing_dagster.cli.runs import JobRunner
 from billing_dagster.defs.metering.assets import metering_daily
@@ -59,18 +59,8 @@ def main() -> None:
         catalog.write_text(catalog_text(args.customers))
         quiet_billing("--home", str(home), "catalog", "apply", str(catalog))
         quiet_billing("--home", str(home), "usage", "--period", "2026-10")
-        db = f"`{settings.database}`"
         today = datetime.now(UTC).date()
-        client.command(
-            EVENTS.format(db=db, customers=args.customers, events=args.events),
-            settings={"max_execution_time": 3600},
-        )
-        client.command(
-            f"INSERT INTO {db}.event_loads (load_seq, file_sha256, file_name, landing_date, "
-            f"lines, accepted, event_dates) SELECT 1, 'benchmark', 'events-0001.jsonl', "
-            f"'{today}', {args.events}, {args.events}, "
-            f"groupArray(toDate('2026-10-01') + number) FROM numbers(31)"
-        )
+        write_month(client, settings.database, args.events, args.customers)
         print(f"{args.events} events generated; load {os.getloadavg()}", flush=True)
         runner = JobRunner(home)
         defs = runner.definitions
