@@ -293,45 +293,59 @@ def write_finalization(client: Client, database: str, period: str, run_id: str) 
         parameters={"run": run_id},
         settings={"mutations_sync": 2},
     )
+    documents = []
     for kind, table, id_column in (
         ("invoice", "invoices", "invoice_id"),
         ("credit_note", "credit_notes", "credit_note_id"),
     ):
         rows = client.query(
-            f"SELECT {id_column}, customer_id, currency, total, document FROM {db}.{table} "
-            f"WHERE billing_run_id = {{run:String}}",
+            f"SELECT {id_column}, document FROM {db}.{table} WHERE billing_run_id = {{run:String}}",
             parameters={"run": run_id},
         ).result_rows
-        if rows:
-            client.insert(
-                f"{db}.finalized_documents",
+        documents += [
+            (kind, document_id, json.loads(document) | {"status": "finalized"})
+            for document_id, document in rows
+        ]
+    commit_finalization(
+        client, database, period, run_id, documents, run_load_seq(client, database, run_id)
+    )
+
+
+def commit_finalization(
+    client: Client,
+    database: str,
+    period: str,
+    run_id: str,
+    documents: list[tuple[str, str, dict]],
+    max_load_seq: int,
+) -> None:
+    """Store (kind, id, document) as the finalized documents of `period`, then the row that
+    makes them the finalization in force."""
+    db = f"`{database}`"
+    if documents:
+        client.insert(
+            f"{db}.finalized_documents",
+            [
                 [
-                    [
-                        period,
-                        run_id,
-                        kind,
-                        document_id,
-                        customer,
-                        currency,
-                        total,
-                        invoice_json(json.loads(document) | {"status": "finalized"}),
-                    ]
-                    for document_id, customer, currency, total, document in rows
-                ],
-                column_names=[
-                    "period",
-                    "billing_run_id",
-                    "document_kind",
-                    "document_id",
-                    "customer_id",
-                    "currency",
-                    "total",
-                    "document",
-                ],
-            )
+                    *(period, run_id, kind, document_id, doc["customer_id"], doc["currency"]),
+                    *(Decimal(doc["total"]), invoice_json(doc)),
+                ]
+                for kind, document_id, doc in documents
+            ],
+            column_names=[
+                "period",
+                "billing_run_id",
+                "document_kind",
+                "document_id",
+                "customer_id",
+                "currency",
+                "total",
+                "document",
+            ],
+        )
     client.insert(
         f"{db}.invoice_finalizations",
-        [[period, run_id, run_load_seq(client, database, run_id), datetime.now(UTC)]],
+        [[period, run_id, max_load_seq, datetime.now(UTC)]],
         column_names=["period", "billing_run_id", "max_load_seq", "finalized_at"],
     )
 

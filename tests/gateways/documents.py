@@ -4,10 +4,9 @@ gateway sync that need documents but not the whole billing pipeline."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
-from billing_dagster.invoicing.store import invoice_json
+from billing_dagster.invoicing.store import commit_finalization
 
 
 def usage(code: str, quantity: str, amount: str, tiers: list[tuple], group=None) -> dict:
@@ -98,33 +97,7 @@ def three_currencies(period: str = "2026-10") -> list[dict]:
 
 def write_finalized(client, database: str, period: str, invoices: list[dict], notes=()) -> None:
     """Store documents as the finalization of `period` (a billing run of their own)."""
-    db = f"`{database}`"
-    run_id = uuid.uuid4().hex
-    rows = [_row(period, run_id, "invoice", i["invoice_id"], i) for i in invoices] + [
-        _row(period, run_id, "credit_note", n["credit_note_id"], n) for n in notes
+    documents = [("invoice", i["invoice_id"], i) for i in invoices] + [
+        ("credit_note", n["credit_note_id"], n) for n in notes
     ]
-    client.insert(
-        f"{db}.finalized_documents",
-        rows,
-        column_names=[
-            "period",
-            "billing_run_id",
-            "document_kind",
-            "document_id",
-            "customer_id",
-            "currency",
-            "total",
-            "document",
-        ],
-    )
-    client.insert(
-        f"{db}.invoice_finalizations",
-        [[period, run_id, 0, datetime.now(UTC)]],
-        column_names=["period", "billing_run_id", "max_load_seq", "finalized_at"],
-    )
-
-
-def _row(period: str, run_id: str, kind: str, document_id: str, document: dict) -> list:
-    customer, currency, total = document["customer_id"], document["currency"], document["total"]
-    text = invoice_json(document)
-    return [period, run_id, kind, document_id, customer, currency, Decimal(total), text]
+    commit_finalization(client, database, period, uuid.uuid4().hex, documents, 0)
