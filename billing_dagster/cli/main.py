@@ -275,8 +275,7 @@ def cmd_ingest(args, home: Path) -> int:
     summary = {"accepted": 0, "duplicates": 0, "quarantined": 0}
     if landed:
         runner = _runner(home)
-        runner.ensure_models_deployed(client, settings.database)
-        runner.run("ingest_job", partition_key=today.isoformat())
+        runner.ingest(today)
         rows = client.query(
             f"SELECT sum(accepted), sum(duplicates), sum(quarantined), "
             # A load that changed no day has no dates: there is nothing to meter.
@@ -290,8 +289,7 @@ def cmd_ingest(args, home: Path) -> int:
             "duplicates": int(rows[1]),
             "quarantined": int(rows[2]),
         }
-        if rows[4]:
-            runner.meter_stale_days(client, settings.database, rows[3])
+        runner.ensure_models_deployed(client, settings.database, rows[3] if rows[4] else None)
     print(json.dumps(summary))
     return 0
 

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib
 import os
 import sys
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +17,6 @@ import dagster as dg
 
 from billing_dagster.defs.catalog import CATALOG_TABLES
 from billing_dagster.defs.metering.ledger import stale_days
-from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.metering.runs import day_ranges, metering_range_tags
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 from billing_dagster.invoicing.assemble import period_bounds, period_of
@@ -48,10 +50,15 @@ class JobRunner:
         self.home = home
         os.environ["DAGSTER_HOME"] = str(dagster_home(home))
         os.environ["BILLING_HOME"] = str(home)
+        self.instance = dg.DagsterInstance.get()
+
+    @functools.cached_property
+    def definitions(self) -> dg.Definitions:
+        """Built when a job runs: loading the dbt project takes seconds that recording a
+        catalog apply does not need."""
         from billing_dagster.definitions import build_definitions  # after BILLING_HOME is set
 
-        self.definitions = build_definitions()
-        self.instance = dg.DagsterInstance.get()
+        return build_definitions()
 
     def run(self, job_name: str, partition_key: str | None = None, tags=None):
         job = self.definitions.resolve_job_def(job_name)
@@ -68,6 +75,13 @@ class JobRunner:
                 f"Dagster run {result.run_id} of {job_name} failed: {_first_failure(result)}"
             )
         return result
+
+    def ingest(self, day: date) -> None:
+        """Load the files landed on `day`. The job's schema check imports Great Expectations,
+        which takes ~7 s: it is imported in a thread while the load waits for the warehouse."""
+        self.definitions.resolve_job_def("ingest_job")  # the job's own imports come first
+        import_in_background("great_expectations")
+        self.run("ingest_job", partition_key=day.isoformat())
 
     def meter_days(self, first: date, last: date) -> None:
         self.run("metering_job", tags=metering_range_tags(first.isoformat(), last.isoformat()))
@@ -139,24 +153,42 @@ class JobRunner:
                 dg.AssetMaterialization(table, metadata={"catalog_version": version})
             )
 
-    def ensure_models_deployed(self, client, database: str) -> None:
-        """Create or update the dbt views when the dbt project changed since last time."""
+    def ensure_models_deployed(self, client, database: str, meter_until: date | None = None):
+        """Create or update the dbt views when the dbt project changed since last time, and
+        meter the stale days up to `meter_until`, if given.
+
+        The period views read the daily usage table, which the first metering creates: the
+        metering that is due anyway creates it, else a metering of today does."""
+        from billing_dagster.defs.metering.project import metering_project  # imports dbt
+
         digest = hashlib.sha256(Path(metering_project.manifest_path).read_bytes()).hexdigest()
         deployed = client.command(
             f"SELECT argMax(manifest_sha256, deployed_at) FROM `{database}`.dbt_deployments"
         )
         if deployed == digest:
+            if meter_until:
+                self.meter_stale_days(client, database, meter_until)
             return
-        today = datetime.now(UTC).date()
         self.run("metering_views_job")
+        if meter_until:
+            self.meter_stale_days(client, database, meter_until)
         if not client.command(f"EXISTS TABLE `{database}`.fct_metric_usage_daily"):
-            self.meter_days(today, today)  # creates the daily table the period views read
+            today = datetime.now(UTC).date()
+            self.meter_days(today, today)
         self.run("period_usage_job")
         client.insert(
             f"`{database}`.dbt_deployments",
             [[digest, datetime.now(UTC)]],
             column_names=["manifest_sha256", "deployed_at"],
         )
+
+
+def import_in_background(module: str) -> None:
+    """Import `module` in a thread, for a step that needs it later in this process: a load
+    leaves the process idle, waiting for the warehouse, for most of its time."""
+    threading.Thread(
+        target=importlib.import_module, args=(module,), name=f"import {module}", daemon=True
+    ).start()
 
 
 def _first_failure(result) -> str:
