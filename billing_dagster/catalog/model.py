@@ -7,8 +7,7 @@ may rely on every rule of CONTRACT.md §2 holding.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -82,10 +81,6 @@ class PlanVersion:
     minimum_amount: Decimal | None = None
     charges: tuple[Charge, ...] = ()
     entitlements: tuple[Entitlement, ...] = ()
-
-    def canonical_json(self) -> str:
-        """Stable text of the version's content: equal text <=> equal version."""
-        return json.dumps(asdict(self), sort_keys=True, default=str, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,13 @@ default price has `is_group_price = False`; each of its `group_prices` is a row 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from billing_dagster.catalog.model import Catalog, Price, Subscription
 
 
-@dataclass(frozen=True)
-class ChargePrice:
+class ChargePrice(NamedTuple):
     subscription_id: str
     metric: str
     charge_order: int
@@ -25,8 +24,7 @@ class ChargePrice:
     model: str
 
 
-@dataclass(frozen=True)
-class PriceTier:
+class PriceTier(NamedTuple):
     subscription_id: str
     metric: str
     is_group_price: bool

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import types
 import typing
-from dataclasses import asdict, fields, is_dataclass
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from billing_dagster.catalog.gc_pause import gc_paused
 from billing_dagster.catalog.model import Catalog
 
 
@@ -24,38 +26,47 @@ def catalog_to_json(catalog: Catalog) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    """Stable text of a catalog part: equal text <=> equal content."""
-    return json.dumps(asdict(value), sort_keys=True, default=str, separators=(",", ":"))
+    """Stable text of a catalog part (a catalog, a plan version...): equal text <=> equal
+    content."""
+    return json.dumps(value, sort_keys=True, default=_plain, separators=(",", ":"))
 
 
+def _plain(value: Any) -> Any:
+    """What JSON cannot write itself: a dataclass as the mapping of its fields, which the
+    encoder then walks (`dataclasses.asdict` would deep-copy every value first), and
+    anything else (Decimal, date) as its text."""
+    if is_dataclass(value):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    return str(value)
+
+
+@gc_paused()
 def catalog_from_json(text: str) -> Catalog:
-    return _build(Catalog, json.loads(text))
+    return _reader(Catalog)(json.loads(text))
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _build(kind: Any, raw: Any) -> Any:
-    """`raw` (parsed JSON) as a value of the annotated type `kind`."""
+def _reader(kind: Any) -> Callable[[Any], Any]:
+    """The function that turns parsed JSON into a value of the annotated type `kind`: the
+    type hints are looked at once per type, not once per value of a large catalog."""
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
-        options = [option for option in typing.get_args(kind) if option is not type(None)]
-        return None if raw is None else _build(options[0], raw)
+        read_option = _reader(next(o for o in typing.get_args(kind) if o is not type(None)))
+        return lambda raw: None if raw is None else read_option(raw)
     if origin is typing.Literal or kind in (str, bool, int, Any):
-        return raw
+        return lambda raw: raw
     if kind is Decimal:
-        return Decimal(raw)
+        return Decimal
     if kind is date:
-        return date.fromisoformat(raw)
+        return date.fromisoformat
     if origin is tuple:
-        item = typing.get_args(kind)[0]
-        return tuple(_build(item, value) for value in raw)
+        read_item = _reader(typing.get_args(kind)[0])
+        return lambda raw: tuple(map(read_item, raw))
     if origin is dict:
-        _, item = typing.get_args(kind)
-        return {key: _build(item, value) for key, value in raw.items()}
+        read_value = _reader(typing.get_args(kind)[1])
+        return lambda raw: {key: read_value(value) for key, value in raw.items()}
     if is_dataclass(kind):
-        hints = _hints(kind)
-        return kind(**{f.name: _build(hints[f.name], raw[f.name]) for f in fields(kind)})
+        hints = typing.get_type_hints(kind)
+        readers = [(f.name, _reader(hints[f.name])) for f in fields(kind)]
+        return lambda raw: kind(**{name: read(raw[name]) for name, read in readers})
     raise TypeError(f"cannot read a {kind!r} from catalog JSON")

@@ -7,11 +7,12 @@ first and the `catalog_versions` row last, so a half-written version is never in
 from __future__ import annotations
 
 import hashlib
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.catalog.gc_pause import gc_paused
 from billing_dagster.catalog.model import Catalog, Metric, PlanVersion
 from billing_dagster.catalog.prices import ChargePrice, PriceTier, subscription_prices
 from billing_dagster.catalog.serialize import canonical_json, catalog_from_json
@@ -36,6 +37,7 @@ def latest_catalog_version(client: Client, database: str) -> int | None:
     return int(version) or None
 
 
+@gc_paused()
 def apply_catalog(
     client: Client, database: str, catalog: Catalog, source_file: str, document: str
 ) -> AppliedCatalog:
@@ -85,7 +87,7 @@ def metric_digest(metric: Metric) -> str:
 
 
 def plan_version_digest(version: PlanVersion) -> str:
-    return hashlib.sha256(version.canonical_json().encode()).hexdigest()
+    return hashlib.sha256(canonical_json(version).encode()).hexdigest()
 
 
 def _immutability_problems(client: Client, db: str, catalog: Catalog) -> list[str]:
@@ -165,7 +167,7 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
                 v.version,
                 v.effective_from,
                 v.currency,
-                v.canonical_json(),
+                canonical_json(v),
                 plan_version_digest(v),
             ]
             for plan in catalog.plans
@@ -235,8 +237,8 @@ def _insert_prices(client: Client, db: str, version: int, catalog: Catalog) -> N
         _insert_if_any(
             client,
             f"{db}.{table}",
-            [[version, *astuple(row)] for row in rows],
-            column_names=["catalog_version", *(f.name for f in fields(kind))],
+            [(version, *row) for row in rows],
+            column_names=["catalog_version", *kind._fields],
         )
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from billing_dagster.catalog.gc_pause import gc_paused
 from billing_dagster.catalog.model import (
     CURRENCY_MINOR_UNITS,
     Catalog,
@@ -73,6 +74,7 @@ class CatalogError(Exception):
         self.problems = problems
 
 
+@gc_paused()
 def validate_catalog_file(file: str | Path) -> Catalog:
     """Read and validate `file`; raises `CatalogError` listing every problem."""
     try:
@@ -685,9 +687,10 @@ class _Validator:
             return None
         for key in sorted(required - set(raw)):
             self.error(path, f"missing key '{key}'")
-        allowed = ", ".join(sorted(required | optional))
+        known = required | optional
         for key in raw:
-            if key not in required | optional:
+            if key not in known:
+                allowed = ", ".join(sorted(known))
                 self.error((*path, key), f"unknown key '{key}' (allowed here: {allowed})")
         return {**dict.fromkeys(required, _MISSING), **raw}
 
