@@ -17,7 +17,11 @@ import json
 import resource
 import shutil
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
 
 from billing_dagster.cli.main import main as billing
 from billing_dagster.warehouse import embedded
@@ -95,6 +99,34 @@ def write_month(client, database: str, events: int, customers: int) -> None:
     )
 
 
+@dataclass(frozen=True)
+class BenchHome:
+    path: Path
+    endpoint: embedded.Endpoint
+    client: Client
+    database: str
+    catalog: Path  # the benchmark catalog, written but not applied yet
+
+
+@contextlib.contextmanager
+def bench_home(name: str, customers: int) -> Iterator[BenchHome]:
+    """A new billing home under benchmarks/data with its warehouse running and the catalog of
+    `customers` written beside it; stopped and removed afterwards."""
+    home = DATA / name
+    shutil.rmtree(home, ignore_errors=True)
+    endpoint = embedded.ensure_running(home, idle_timeout_s=0)
+    try:
+        settings = ClickHouseSettings(endpoint.host, endpoint.port)
+        client = settings.client()
+        ensure_schema(client, settings.database)
+        catalog = home / "catalog.yaml"
+        catalog.write_text(catalog_text(customers))
+        yield BenchHome(home, endpoint, client, settings.database, catalog)
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -117,17 +149,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     args = parser.parse_args()
 
-    home = DATA / f"billing-{args.events}"
-    shutil.rmtree(home, ignore_errors=True)
-    endpoint = embedded.ensure_running(home, idle_timeout_s=0)
-    try:
-        settings = ClickHouseSettings(endpoint.host, endpoint.port)
-        client = settings.client()
-        ensure_schema(client, settings.database)
-        catalog = home / "catalog.yaml"
-        catalog.write_text(catalog_text(args.customers))
+    with bench_home(f"billing-{args.events}", args.customers) as bench:
+        home, client = bench.path, bench.client
         started = time.monotonic()
-        quiet_billing("--home", str(home), "catalog", "apply", str(catalog))
+        quiet_billing("--home", str(home), "catalog", "apply", str(bench.catalog))
         apply_s = time.monotonic() - started
         print(f"catalog of {args.customers} customers applied in {apply_s:.1f}s", flush=True)
         started = time.monotonic()
@@ -135,8 +160,8 @@ def main() -> None:
         print(f"dbt models deployed (once per installation) in {time.monotonic() - started:.1f}s")
 
         started = time.monotonic()
-        db = f"`{settings.database}`"
-        write_month(client, settings.database, args.events, args.customers)
+        db = f"`{bench.database}`"
+        write_month(client, bench.database, args.events, args.customers)
         print(f"{args.events} events generated in {time.monotonic() - started:.1f}s", flush=True)
 
         started = time.monotonic()
@@ -162,14 +187,11 @@ def main() -> None:
             "rebill_seconds (nothing to meter)": round(rebill_s, 1),
             "peak_rss_cli_mb": round(python_rss),
             "peak_rss_dbt_children_mb": round(children_rss),
-            "peak_rss_warehouse_mb": round(peak_rss_mb(endpoint.pid)),
+            "peak_rss_warehouse_mb": round(peak_rss_mb(bench.endpoint.pid)),
             "totals": summary["totals"],
         }
         for name, value in figures.items():
             print(f"{name:32} {value}")
-    finally:
-        embedded.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

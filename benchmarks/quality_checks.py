@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import time
 from datetime import UTC, datetime
 
 import dagster as dg
-from monthly_billing import DATA, catalog_text, quiet_billing, write_month
+from monthly_billing import bench_home, quiet_billing, write_month
 
 from billing_dagster.cli.runs import JobRunner
 from billing_dagster.defs.metering.assets import metering_daily
 from billing_dagster.defs.metering.runs import metering_range_tags
 from billing_dagster.defs.partitions import landing_days
 from billing_dagster.defs.quality import event_checks
-from billing_dagster.warehouse import embedded
-from billing_dagster.warehouse.connection import ClickHouseSettings
-from billing_dagster.warehouse.schema import ensure_schema
 
 
 def step_seconds(instance, run_id: str) -> dict[str, float]:
@@ -48,19 +44,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
-    home = DATA / f"quality-{args.events}"
-    shutil.rmtree(home, ignore_errors=True)
-    endpoint = embedded.ensure_running(home, idle_timeout_s=0)
-    try:
-        settings = ClickHouseSettings(endpoint.host, endpoint.port)
-        client = settings.client()
-        ensure_schema(client, settings.database)
-        catalog = home / "catalog.yaml"
-        catalog.write_text(catalog_text(args.customers))
-        quiet_billing("--home", str(home), "catalog", "apply", str(catalog))
+    with bench_home(f"quality-{args.events}", args.customers) as bench:
+        home = bench.path
+        quiet_billing("--home", str(home), "catalog", "apply", str(bench.catalog))
         quiet_billing("--home", str(home), "usage", "--period", "2026-10")
         today = datetime.now(UTC).date()
-        write_month(client, settings.database, args.events, args.customers)
+        write_month(bench.client, bench.database, args.events, args.customers)
         print(f"{args.events} events generated; load {os.getloadavg()}", flush=True)
         runner = JobRunner(home)
         defs = runner.definitions
@@ -105,9 +94,6 @@ def main() -> None:
                 f"{key.name}: {seconds:.2f}s (passed={evaluation.passed}); load {load:.2f}",
                 flush=True,
             )
-    finally:
-        embedded.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
