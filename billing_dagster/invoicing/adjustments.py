@@ -2,12 +2,14 @@
 corrected data says, carried by the next open period (docs/invoicing.md, "Finalization").
 
 A finalized invoice never changes. When events of a finalized period arrive late or are
-corrected, the period is re-rated; per customer, the corrected invoice is compared with
+corrected, the period is re-rated, and so is every later finalized period whose credit
+balances the correction may change; per customer, the corrected invoice is compared with
 the last billed version of that period (the finalized invoice, or the corrected invoice an
-earlier, finalized adjustment was computed from). A positive difference is an `adjustment`
-line on the customer's invoice of the carrying period; a negative one is a credit note.
-Either way the sum over invoices, less credit notes, equals what the corrected data says.
-Pure: unit-tested without a warehouse.
+earlier, finalized adjustment was computed from). Only the period's own charges are
+compared: adjustment lines a finalized invoice carried for earlier periods are not its
+own. A positive difference is an `adjustment` line on the customer's invoice of the
+carrying period; a negative one is a credit note. Either way the sum over invoices, less
+credit notes, equals what the corrected data says. Pure: unit-tested without a warehouse.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Correction:
 
     @property
     def difference(self) -> Decimal:
-        return _total(self.corrected) - _total(self.billed)
+        return own_total(self.corrected) - own_total(self.billed)
 
 
 def corrections(
@@ -127,7 +129,8 @@ def line_differences(billed: dict | None, corrected: dict | None) -> list[dict]:
 def _lines_by_key(invoice: dict | None) -> dict[tuple, dict]:
     lines: dict[tuple, dict] = {}
     for line in (invoice or {}).get("lines", []):
-        lines[tuple(line.get(name) for name in _LINE_KEY)] = line
+        if line["kind"] != "adjustment":  # carried for an earlier period, not this one's own
+            lines[tuple(line.get(name) for name in _LINE_KEY)] = line
     return lines
 
 
@@ -152,9 +155,13 @@ def _invoice_id(correction: Correction) -> str:
     return f"INV-{correction.adjusted_period}-{correction.customer_id}"
 
 
-def _total(invoice: dict | None) -> Decimal:
-    return Decimal(invoice["total"]) if invoice else ZERO
+def own_total(invoice: dict | None) -> Decimal:
+    """What an invoice bills for its own period: its total less the adjustments it carried
+    for earlier periods (those belong to the periods they adjust)."""
+    if invoice is None:
+        return ZERO
+    return Decimal(invoice["total"]) - Decimal(invoice.get("adjustments", "0"))
 
 
 def _total_text(invoice: dict | None, currency: str) -> str:
-    return money_text(_total(invoice), currency)
+    return money_text(own_total(invoice), currency)

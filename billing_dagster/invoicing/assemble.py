@@ -9,7 +9,7 @@ the same invoices, whatever order periods are billed in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -206,16 +206,19 @@ class InvoiceBook:
         for grant in sorted(catalog.credit_grants, key=grant_order):
             self.grants.setdefault(grant.customer, []).append(grant)
 
-    def invoices(self, period: str) -> list[dict]:
-        """The draft invoices of `period`, one per customer with an active subscription."""
-        customers = sorted(self.catalog.customers, key=lambda c: c.id)
-        history = [c for c in customers if c.id in self.grants and _active(c, period)]
-        balances = self._balances_before(history, period)
+    def invoices(self, period: str, only: Collection[str] | None = None) -> list[dict]:
+        """The draft invoices of `period`, one per customer with an active subscription (of
+        the customers in `only`, when given: `usage_of(period)` may then hold only theirs)."""
+        customers = [
+            customer
+            for customer in sorted(self.catalog.customers, key=lambda c: c.id)
+            if _active(customer, period) and (only is None or customer.id in only)
+        ]
+        balances = self._balances_before([c for c in customers if c.id in self.grants], period)
         usage = self.usage_of(period)
         return [
             self._invoice(customer, period, usage, balances.get(customer.id, {}))
             for customer in customers
-            if _active(customer, period)
         ]
 
     def balances_after(self, customer: Customer, period: str) -> dict[str, Decimal]:

@@ -32,6 +32,12 @@ def carrier_period(finalized: list[str]) -> str | None:
     return next_period(max(finalized)) if finalized else None
 
 
+def rerated_periods(finalized: list[str], late: list[str]) -> list[str]:
+    """The finalized periods the carrier re-rates, in order: the earliest with late data and
+    every one after it, whose invoices a correction may change through credit balances."""
+    return [period for period in finalized if late and period >= min(late)]
+
+
 def finalization_problems(
     period: str, today: date, grace_days: int, billed: list[str], finalized: list[str]
 ) -> list[str]:

@@ -14,6 +14,7 @@ from billing_dagster.invoicing.finalization import (
     finalization_problems,
     grace_ends,
     period_due,
+    rerated_periods,
 )
 
 
@@ -138,3 +139,25 @@ def test_a_customer_whose_invoice_disappears_is_credited_in_full():
     [correction] = corrections("2026-10", billed, {})
     assert correction.difference == -79
     assert [d["amount_corrected"] for d in line_differences(billed["acme"], None)] == ["0", "0"]
+
+
+def test_adjustments_a_finalized_invoice_carried_are_not_its_own_charges():
+    """November carried a 5.00 adjustment for October; re-rated, its own 10.00 is unchanged."""
+    carried = invoice("acme", "2026-11", "15.00", "10", "10.00")
+    carried["lines"].append({"kind": "adjustment", "code": "2026-10", "amount": "5.00"})
+    carried["adjustments"] = "5.00"
+    rerated = invoice("acme", "2026-11", "10.00", "10", "10.00")
+    assert corrections("2026-11", {"acme": carried}, {"acme": rerated}) == []
+    assert line_differences(carried, rerated) == []
+    more = invoice("acme", "2026-11", "11.00", "11", "11.00")
+    [correction] = corrections("2026-11", {"acme": carried}, {"acme": more})
+    assert adjustment_line(correction)["billed_total"] == "10.00"
+    assert adjustment_line(correction)["amount"] == "1.00"
+    assert [d["kind"] for d in adjustment_line(correction)["details"]] == ["usage"]
+
+
+def test_a_late_period_is_re_rated_with_every_finalized_period_after_it():
+    finalized = ["2026-08", "2026-09", "2026-10", "2026-11"]
+    assert rerated_periods(finalized, []) == []
+    assert rerated_periods(finalized, ["2026-09"]) == ["2026-09", "2026-10", "2026-11"]
+    assert rerated_periods(finalized, ["2026-11", "2026-08"]) == finalized

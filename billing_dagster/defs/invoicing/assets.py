@@ -2,26 +2,18 @@
 then their finalization (docs/invoicing.md)."""
 
 from datetime import UTC, datetime
-from functools import cache
 
 import dagster as dg
 
-from billing_dagster.catalog.store import latest_catalog_version, load_catalog
-from billing_dagster.defs.metering.ledger import committed_loads
 from billing_dagster.defs.partitions import billing_periods, period_of_partition
 from billing_dagster.defs.resources import BillingPolicyResource, ClickHouseResource
-from billing_dagster.invoicing.adjustments import corrections, credit_note, with_adjustments
-from billing_dagster.invoicing.assemble import InvoiceBook
-from billing_dagster.invoicing.finalization import carrier_period, finalization_problems
+from billing_dagster.invoicing.billing import NoCatalog, bill_period
+from billing_dagster.invoicing.finalization import finalization_problems
 from billing_dagster.invoicing.store import (
-    BillingRun,
     billed_periods,
-    billed_versions,
     finalization,
     finalizations,
-    late_periods,
     latest_run,
-    rated_usage,
     write_billing_run,
     write_finalization,
 )
@@ -65,43 +57,15 @@ def invoices(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource):
             f"change, late data for it is billed by the next open period"
         )
         return _results(INVOICE_TABLES, period=period, finalized=True)
-    version = latest_catalog_version(client, database)
-    if version is None:
-        raise dg.Failure("no catalog has been applied; run `billing catalog apply FILE` first")
-    catalog = load_catalog(client, database, version)
-    loads = committed_loads(client, database)
-    finalized = [f.period for f in finalizations(client, database)]
-    adjusted = late_periods(client, database, period) if carrier_period(finalized) == period else []
-    with_grants = sorted({grant.customer for grant in catalog.credit_grants})
-
-    @cache
-    def usage_of(billed: str):
-        # Other periods are read only for customers whose credit balances depend on them.
-        customers = None if billed == period or billed in adjusted else with_grants
-        return rated_usage(client, database, [billed], customers)[billed]
-
-    book = InvoiceBook(catalog, usage_of)
-    billing = BillingRun(period, version, loads, book.invoices(period))
-    for late in adjusted:
-        corrected = {invoice["customer_id"]: invoice for invoice in book.invoices(late)}
-        found = corrections(late, billed_versions(client, database, late), corrected)
-        raised = [c for c in found if c.difference > 0]
-        billing = BillingRun(
-            period,
-            version,
-            loads,
-            with_adjustments(billing.invoices, raised, period),
-            billing.credit_notes + [credit_note(c, period) for c in found if c.difference < 0],
-            billing.corrected | {(c.customer_id, late): c.corrected for c in found},
-        )
-        context.log.info(
-            f"{late} (finalized) re-rated: {len(raised)} adjustments, "
-            f"{len(found) - len(raised)} credit notes on {period}"
-        )
+    try:
+        billing = bill_period(client, database, period)
+    except NoCatalog as error:
+        raise dg.Failure(str(error)) from None
+    adjusted = sorted({adjusted for _, adjusted in billing.corrected})
     run_id = write_billing_run(client, database, billing)
     context.log.info(
         f"{period}: {len(billing.invoices)} draft invoices, {len(billing.credit_notes)} credit "
-        f"notes (billing run {run_id})"
+        f"notes, corrections of finalized periods {adjusted or 'none'} (billing run {run_id})"
     )
     return _results(
         INVOICE_TABLES,
@@ -109,7 +73,7 @@ def invoices(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource):
         invoices=len(billing.invoices),
         credit_notes=len(billing.credit_notes),
         adjusted_periods=dg.MetadataValue.json(adjusted),
-        catalog_version=version,
+        catalog_version=billing.catalog_version,
         billing_run_id=run_id,
     )
 
