@@ -20,4 +20,6 @@ def run_sync(home: Path, period: str) -> dict:
         "checked": check.metadata["checked"].value,
         "mismatches": check.metadata["mismatches"].value,
     }
+    if check.metadata["error"].value:
+        summary["totals_check"]["error"] = check.metadata["error"].value
     return summary

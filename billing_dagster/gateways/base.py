@@ -26,6 +26,10 @@ class TransientGatewayError(GatewayError):
     """Rate limit, server error or network failure: the same request may succeed later."""
 
 
+class GatewayAuthenticationError(GatewayError):
+    """The gateway refused our credentials: no request can succeed until they are fixed."""
+
+
 @dataclass(frozen=True)
 class RemoteDocument:
     """An invoice or credit note as the gateway holds it."""

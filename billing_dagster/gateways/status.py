@@ -43,6 +43,7 @@ def pull_statuses(
 class TotalsCheck:
     checked: int
     mismatches: list[dict[str, str]]
+    error: str = ""  # why the totals could not be read, when they could not
 
 
 def check_totals(

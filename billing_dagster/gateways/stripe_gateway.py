@@ -16,6 +16,7 @@ from typing import TypeVar
 import stripe
 
 from billing_dagster.gateways.base import (
+    GatewayAuthenticationError,
     GatewayError,
     RemoteDocument,
     RemoteLine,
@@ -262,6 +263,10 @@ def _call(request: Callable[[], T], what: str) -> T:
         raise TransientGatewayError(f"{what}: rate limited by Stripe (429)") from error
     except stripe.APIConnectionError as error:
         raise TransientGatewayError(f"{what}: network error: {error.user_message}") from error
+    except (stripe.AuthenticationError, stripe.PermissionError) as error:
+        raise GatewayAuthenticationError(
+            f"{what}: Stripe refused the API key ({error.http_status}): check STRIPE_API_KEY"
+        ) from error
     except stripe.StripeError as error:
         status = error.http_status or 0
         message = f"{what}: Stripe answered {status}: {error.user_message or error}"

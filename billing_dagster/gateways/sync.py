@@ -4,7 +4,9 @@ For each document: the ledger says what the gateway already holds; anything it d
 is looked up on the gateway (by our ids in metadata) before it is created, and after a
 transient error the look-up runs again before the create is retried. So a lost response, a
 killed run or a re-run never creates a second customer, invoice, line or credit note. A
-document that fails for good is recorded as failed with the reason and the others go on.
+document that fails for good is recorded as failed with the reason and the others go on;
+when the gateway itself fails (credentials refused, or still unreachable after every retry)
+the rest are not attempted and are listed as failed with that reason.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from typing import TypeVar
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.gateways.base import Gateway, GatewayError, RemoteDocument, minor_units
+from billing_dagster.gateways.base import (
+    Gateway,
+    GatewayAuthenticationError,
+    GatewayError,
+    RemoteDocument,
+    TransientGatewayError,
+    minor_units,
+)
 from billing_dagster.gateways.ledger import (
     CREATED,
     FAILED,
@@ -109,7 +118,9 @@ class _PeriodSync:
         self.summary = SyncSummary(period, gateway.name)
 
     def run(self, document: dict, kind: str, sync: Callable[[], str]) -> None:
-        """Sync one document; a gateway error fails it alone, with its reason recorded."""
+        """Sync one document; a gateway error fails it alone, with its reason recorded. An
+        error of the gateway as a whole (credentials refused, unreachable after every retry)
+        stops every later request: documents that need one fail unattempted."""
         document_id = document[f"{kind}_id"]
         try:
             outcome = sync()
@@ -117,6 +128,10 @@ class _PeriodSync:
             self.summary.failed.append({"id": document_id, "reason": str(error)})
             entry = self.entries.get(document_id) or _entry(document, kind, "", FAILED)
             self._record(replace(entry, state=FAILED, message=str(error)))
+            if isinstance(error, TransientGatewayError | GatewayAuthenticationError):
+                self.gateway = _Unavailable(
+                    self.gateway, f"{self.gateway.name} failed on {document_id}: {error}"
+                )
             return
         getattr(self.summary, outcome).append(document_id)
 
@@ -311,6 +326,19 @@ class _PeriodSync:
             raise GatewayError(entry.message)
         self._record(entry)
         return "synced"
+
+
+class _Unavailable:
+    """A gateway that failed as a whole: each request is refused without being sent."""
+
+    def __init__(self, gateway: Gateway, reason: str):
+        self.name, self._gateway, self._reason = gateway.name, gateway, reason
+
+    def __getattr__(self, name: str):
+        def refused(*args, **kwargs):
+            raise GatewayError(f"not attempted: {self._reason}")
+
+        return refused if callable(getattr(self._gateway, name)) else getattr(self._gateway, name)
 
 
 def _entry(document: dict, kind: str, gateway_id: str, state: str) -> LedgerEntry:

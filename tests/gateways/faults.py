@@ -22,6 +22,7 @@ class Fault(enum.Enum):
     ERROR_500 = "500"
     RATE_LIMIT = "429"
     BAD_REQUEST = "400"
+    UNAUTHORIZED = "401"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ _ERRORS = {
     Fault.ERROR_500: (500, "Internal Server Error", "api_error", "injected server error"),
     Fault.RATE_LIMIT: (429, "Too Many Requests", "invalid_request_error", "injected rate limit"),
     Fault.BAD_REQUEST: (400, "Bad Request", "invalid_request_error", "injected bad request"),
+    Fault.UNAUTHORIZED: (401, "Unauthorized", "authentication_error", "Invalid API Key"),
 }
 
 

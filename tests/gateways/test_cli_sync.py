@@ -18,6 +18,7 @@ from billing_dagster.cli.main import main as billing
 from billing_dagster.cli.runs import JobRunner
 from schedules.payment_status import payment_status_schedule
 from tests.conftest import REPO
+from tests.gateways.faults import Fault, every
 from tests.gateways.stripe_state import assert_exactly_once
 
 CATALOG = """\
@@ -127,6 +128,21 @@ def test_sync_killed_then_rerun_void_and_status(
         run(capsys, "void", "--invoice", "INV-2026-10-globex", "--reason", "duplicate order")
     )
     assert (voided["status"], voided["period"]) == ("void", "2026-10")
+    # With Stripe down, the sync still prints its summary, every failure with its reason.
+    proxy.reset(every(Fault.CUT))
+    down = json.loads(run(capsys, "sync", "--period", "2026-10", code=1))
+    assert down["already_synced"] == ["INV-2026-10-acme", "INV-2026-10-initech"]
+    [failed] = down["failed"]
+    assert failed["id"] == "INV-2026-10-globex"
+    assert failed["reason"].startswith(
+        "voiding invoice INV-2026-10-globex: still failing after 6 attempts: "
+    )
+    assert down["totals_check"]["passed"] is False
+    assert down["totals_check"]["error"].startswith(
+        "could not read totals from stripe: total of invoice INV-2026-10-"
+    )
+    assert "still failing after 6 attempts" in down["totals_check"]["error"]
+    proxy.reset()
     summary = json.loads(run(capsys, "sync", "--period", "2026-10"))
     assert summary["voided"] == ["INV-2026-10-globex"]
     shown = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))

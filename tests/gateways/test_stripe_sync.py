@@ -155,6 +155,35 @@ def test_a_bad_request_fails_only_that_invoice(
     assert_exactly_once(stripe_server, invoices)
 
 
+def test_a_gateway_that_stays_down_is_tried_for_one_invoice_only(
+    client, database, invoices, gateway, retry, proxy
+):
+    proxy.reset(every(Fault.CUT))
+    summary = sync(client, database, gateway, retry)
+    assert [f["id"] for f in summary.failed] == [i["invoice_id"] for i in invoices]
+    first, *rest = [f["reason"] for f in summary.failed]
+    assert first.startswith(
+        "customer acme: still failing after 6 attempts: searching customer acme: network error"
+    )
+    assert rest == [f"not attempted: stripe failed on INV-2026-10-acme: {first}"] * 2
+    assert len(proxy.requests) == 6  # the attempts for the first invoice, none after
+
+
+def test_refused_credentials_stop_the_sync_at_the_first_request(
+    client, database, invoices, gateway, retry, proxy
+):
+    proxy.reset(every(Fault.UNAUTHORIZED))
+    summary = sync(client, database, gateway, retry)
+    refused = "searching customer acme: Stripe refused the API key (401): check STRIPE_API_KEY"
+    skipped = f"not attempted: stripe failed on INV-2026-10-acme: {refused}"
+    assert summary.failed == [
+        {"id": "INV-2026-10-acme", "reason": refused},
+        {"id": "INV-2026-10-globex", "reason": skipped},
+        {"id": "INV-2026-10-initech", "reason": skipped},
+    ]
+    assert len(proxy.requests) == 1
+
+
 def credit_note(period: str, customer: str, adjusted: str, total: str, currency: str) -> dict:
     return {
         "credit_note_id": f"CN-{period}-{customer}-{adjusted}",
