@@ -104,9 +104,17 @@ class Overrides:
     minimum_amount: Decimal | None = None
 
 
+def subscription_id(customer: str, plan: str, start: date) -> str:
+    """`<customer>:<plan>:<start>`, stable across catalog versions. `%` and `:` inside the
+    parts are percent-encoded, so no two subscriptions share an id (customer `x:p` on plan
+    `q` is `x%3Ap:q:...`, customer `x` on plan `p:q` is `x:p%3Aq:...`)."""
+    parts = (part.replace("%", "%25").replace(":", "%3A") for part in (customer, plan))
+    return ":".join((*parts, start.isoformat()))
+
+
 @dataclass(frozen=True)
 class Subscription:
-    id: str  # "<customer>:<plan>:<start>", stable across catalog versions
+    id: str  # subscription_id(customer, plan, start)
     customer: str
     plan: str
     version: int  # resolved: explicit, or latest version effective on `start`

@@ -53,9 +53,12 @@ def apply_catalog(
         if in_force == digest:
             return AppliedCatalog(current, changed=False)
     problems = _immutability_problems(client, db, catalog)
+    if current is not None:
+        problems += _removal_problems(client, db, current, catalog)
     if problems:
         raise CatalogConflict(problems)
     version = (current or 0) + 1
+    _discard_unfinished_versions(client, db, version)
     _insert_rows(client, db, version, catalog)
     client.insert(
         f"{db}.catalog_versions",
@@ -73,12 +76,13 @@ def apply_catalog(
 
 
 def load_catalog(client: Client, database: str, version: int) -> Catalog:
-    """The catalog exactly as applied under `version`."""
-    text = client.command(
+    """The catalog exactly as applied under `version`. Read as a typed column, never as
+    `command()`'s escaped text, so every quote and backslash comes back as written."""
+    [(text,)] = client.query(
         f"SELECT catalog_json FROM `{database}`.catalog_versions "
         f"WHERE catalog_version = {{v:UInt32}}",
         parameters={"v": version},
-    )
+    ).result_rows
     return catalog_from_json(text)
 
 
@@ -88,6 +92,45 @@ def metric_digest(metric: Metric) -> str:
 
 def plan_version_digest(version: PlanVersion) -> str:
     return hashlib.sha256(canonical_json(version).encode()).hexdigest()
+
+
+#: Tables with rows per catalog version; `catalog_versions`, written last, commits them.
+_VERSIONED_TABLES = (
+    "catalog_metrics",
+    "catalog_plan_versions",
+    "catalog_customers",
+    "catalog_subscriptions",
+    "catalog_charge_prices",
+    "catalog_price_tiers",
+    "catalog_credit_grants",
+)
+
+
+def _discard_unfinished_versions(client: Client, db: str, version: int) -> None:
+    """Remove rows an apply wrote before it died, so they never join this version's."""
+    for table in _VERSIONED_TABLES:
+        client.command(
+            f"DELETE FROM {db}.{table} WHERE catalog_version >= {version}",
+            settings={"mutations_sync": 2},
+        )
+
+
+def _removal_problems(client: Client, db: str, current: int, catalog: Catalog) -> list[str]:
+    """Customers of the catalog in force that `catalog` drops although events or invoices
+    name them: their usage and invoices would lose the customer that explains them."""
+    kept = [customer.id for customer in catalog.customers]
+    rows = client.query(
+        f"SELECT customer_id FROM {db}.catalog_customers WHERE catalog_version = {current} "
+        f"AND customer_id NOT IN {{kept:Array(String)}} AND (customer_id IN "
+        f"(SELECT customer_id FROM {db}.raw_events) OR customer_id IN "
+        f"(SELECT customer_id FROM {db}.invoices)) ORDER BY customer_id",
+        parameters={"kept": kept},
+    ).result_rows
+    return [
+        f'customers: customer "{customer}" is missing, but it has events or invoices; keep '
+        f"it and end its subscriptions (end: YYYY-MM-DD) instead"
+        for (customer,) in rows
+    ]
 
 
 def _immutability_problems(client: Client, db: str, catalog: Catalog) -> list[str]:

@@ -34,6 +34,7 @@ from billing_dagster.catalog.model import (
     Price,
     Subscription,
     Tier,
+    subscription_id,
 )
 from billing_dagster.catalog.yaml_source import (
     Problem,
@@ -64,6 +65,13 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+
+
+#: (integer digits, fractional digits) of the warehouse's columns (warehouse/schema.py):
+#: amounts and prices are Decimal(38, 20), quantities Decimal(38, 12).
+MONEY_DIGITS = (18, 20)
+QUANTITY_DIGITS = (26, 12)
+_INT32_LIMIT = 2**31
 
 
 class CatalogError(Exception):
@@ -498,7 +506,7 @@ class _Validator:
         if overrides is None or discounts is None or (has_end and end is None):
             return None
         return Subscription(
-            f"{customer}:{plan.code}:{start.isoformat()}",
+            subscription_id(customer, plan.code, start),
             customer,
             plan.code,
             version.version,
@@ -730,6 +738,7 @@ class _Validator:
         return raw
 
     def integer(self, path: YamlPath, raw: Any, minimum: int | None) -> int | None:
+        """A whole number the store's 32-bit columns hold (versions, months, priorities)."""
         if raw is _MISSING:
             return None
         if not isinstance(raw, int) or isinstance(raw, bool):
@@ -737,6 +746,9 @@ class _Validator:
             return None
         if minimum is not None and raw < minimum:
             self.error(path, f"must be at least {minimum}, got {raw}")
+            return None
+        if not -_INT32_LIMIT <= raw < _INT32_LIMIT:
+            self.error(path, f"must be between {-_INT32_LIMIT} and {_INT32_LIMIT - 1}, got {raw}")
             return None
         return raw
 
@@ -774,7 +786,7 @@ class _Validator:
         if not isinstance(raw, str) or not _DECIMAL.fullmatch(raw):
             self.error(path, f'must be a decimal string such as "12.50", got {raw!r}')
             return None
-        return self.bounded(path, Decimal(raw), positive, maximum)
+        return self.bounded(path, self.stored(path, Decimal(raw), MONEY_DIGITS), positive, maximum)
 
     def quantity(self, path: YamlPath, raw: Any, positive: bool = False) -> Decimal | None:
         """A number of units: a whole number or a decimal string, never a float."""
@@ -791,11 +803,27 @@ class _Validator:
         ):
             self.error(path, f"must be a whole number or a decimal string, got {raw!r}")
             return None
-        return self.bounded(path, Decimal(raw), positive, None)
+        return self.bounded(path, self.stored(path, Decimal(raw), QUANTITY_DIGITS), positive, None)
+
+    def stored(self, path: YamlPath, value: Decimal, digits: tuple[int, int]) -> Decimal | None:
+        """`value` if the warehouse's Decimal column holds it exactly, else an error."""
+        integer_digits, fraction_digits = digits
+        fraction = max(-int(value.as_tuple().exponent), 0)
+        whole = len(str(int(abs(value))).lstrip("0"))
+        if whole > integer_digits or fraction > fraction_digits:
+            self.error(
+                path,
+                f"must have at most {integer_digits} digits before the decimal point and "
+                f"{fraction_digits} after it (what the warehouse stores exactly), got {value:f}",
+            )
+            return None
+        return value
 
     def bounded(
-        self, path: YamlPath, value: Decimal, positive: bool, maximum: Decimal | None
+        self, path: YamlPath, value: Decimal | None, positive: bool, maximum: Decimal | None
     ) -> Decimal | None:
+        if value is None:
+            return None
         if value < 0:
             self.error(path, f"must not be negative, got {value}")
             return None

@@ -73,9 +73,53 @@ def load_yaml(file: str | Path) -> YamlDoc:
         line, problem = _describe(error)
         raise YamlError([f"{file}:{line}: (document): not valid YAML: {problem}"]) from None
     doc = YamlDoc(str(file))
-    if root is not None:
+    if root is None:
+        return doc
+    extra = _alias_expansion(root)
+    if extra > MAX_ALIAS_EXPANSION:
+        raise YamlError(
+            [
+                f"{file}:1: (document): its aliases (*name) expand to more than "
+                f"{MAX_ALIAS_EXPANSION:,} repeated values; write the values out, or use fewer "
+                f"aliases"
+            ]
+        )
+    try:
         doc.data = _Converter(doc).convert(root, ())
+    except RecursionError:
+        raise YamlError([f"{file}:1: (document): nested too deeply to be a catalog"]) from None
     return doc
+
+
+#: Values that aliases may add beyond the nodes written in the file: far more than any
+#: catalog repeats, far less than an "alias bomb" of a few hundred bytes expands to.
+MAX_ALIAS_EXPANSION = 100_000
+
+
+def _alias_expansion(root: yaml.Node) -> int:
+    """How many nodes aliases add when expanded: the expanded size less the written nodes,
+    computed on the composed graph (where an alias is a shared node) without expanding it."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)] - len(sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _compose(text: bytes) -> yaml.Node | None:

@@ -38,6 +38,7 @@ from billing_dagster.invoicing.store import (
     latest_invoices,
 )
 from billing_dagster.invoicing.voids import with_void_status
+from billing_dagster.locks import CATALOG, home_lock
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
 from billing_dagster.warehouse import embedded
@@ -213,13 +214,14 @@ def cmd_catalog_apply(args, home: Path) -> int:
     except CatalogError as error:
         raise BadInput(*error.problems) from None
     settings, client = _connect(home)
-    previous = latest_catalog_version(client, settings.database)
-    try:
-        applied = apply_catalog(
-            client, settings.database, catalog, str(args.file), args.file.read_text()
-        )
-    except CatalogConflict as error:
-        raise BadInput(*(f"{args.file}: {problem}" for problem in error.problems)) from None
+    with home_lock(home, CATALOG):
+        previous = latest_catalog_version(client, settings.database)
+        try:
+            applied = apply_catalog(
+                client, settings.database, catalog, str(args.file), args.file.read_text()
+            )
+        except CatalogConflict as error:
+            raise BadInput(*(f"{args.file}: {problem}" for problem in error.problems)) from None
     if applied.changed:
         runner = _runner(home)
         runner.report_catalog_applied(applied.version)

@@ -9,7 +9,7 @@ from functools import cache
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.store import latest_catalog_version, load_catalog
-from billing_dagster.defs.metering.ledger import committed_loads
+from billing_dagster.defs.metering.ledger import metered_loads
 from billing_dagster.invoicing.adjustments import corrections, credit_note, with_adjustments
 from billing_dagster.invoicing.assemble import InvoiceBook
 from billing_dagster.invoicing.finalization import carrier_period, rerated_periods
@@ -32,7 +32,7 @@ def bill_period(client: Client, database: str, period: str) -> BillingRun:
     if version is None:
         raise NoCatalog("no catalog has been applied; run `billing catalog apply FILE` first")
     catalog = load_catalog(client, database, version)
-    loads = committed_loads(client, database)
+    loads = metered_loads(client, database)
     finalized = [f.period for f in finalizations(client, database)]
     late = late_periods(client, database, period) if carrier_period(finalized) == period else []
     # Only credit balances carry from one period to the next: a later finalized period is

@@ -735,3 +735,44 @@ def test_a_missing_file_is_a_problem():
     assert error.value.problems == [
         "nowhere.yaml:1: (document): cannot read the file: No such file or directory"
     ]
+
+
+def test_values_the_warehouse_cannot_hold_exactly_are_refused():
+    text = change(
+        'unit_price: "0.000002"', 'unit_price: "9999999999999999999.00000000000000000001"'
+    )
+    text = change("up_to: 10000,", 'up_to: "0.0000000000001",', text)
+    text = change("priority: 1}", "priority: 99999999999}", text)
+    assert problems(text) == [
+        "catalog.yaml:29: plans[0].versions[0].charges[0].tiers[0].up_to: must have at most "
+        "26 digits before the decimal point and 12 after it (what the warehouse stores "
+        "exactly), got 0.0000000000001",
+        "catalog.yaml:34: plans[0].versions[0].charges[1].unit_price: must have at most 18 "
+        "digits before the decimal point and 20 after it (what the warehouse stores exactly), "
+        "got 9999999999999999999.00000000000000000001",
+        "catalog.yaml:80: credit_grants[0].priority: must be between -2147483648 and "
+        "2147483647, got 99999999999",
+    ]
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded():
+    rows = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    rows += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
+    assert problems("\n".join(rows) + "\n") == [
+        "catalog.yaml:1: (document): its aliases (*name) expand to more than 100,000 "
+        "repeated values; write the values out, or use fewer aliases"
+    ]
+
+
+def test_subscription_ids_of_different_customers_and_plans_never_collide():
+    text = change("  - code: pro\n    name: Pro\n", '  - code: "p:q"\n    name: Pro\n')
+    text = text.replace("plan: pro", 'plan: "p:q"')
+    text = change("  - id: globex", '  - id: "acme:p"', text)
+    text = change("customer: globex", 'customer: "acme:p"', text)
+    ids = [s.id for s in (problems_free(text)).subscriptions]
+    assert ids == ["acme:p%3Aq:2026-01-15", "acme:p%3Aq:2026-06-15", "acme%3Ap:p%3Aq:2026-03-01"]
+
+
+def problems_free(text: str):
+    Path("catalog.yaml").write_text(text)
+    return validate_catalog_file("catalog.yaml")

@@ -1,9 +1,6 @@
 """Ingestion: event files in the landing zone become rows of the event store."""
 
-import fcntl
-from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 
@@ -12,6 +9,7 @@ from billing_dagster.defs.partitions import landing_days
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 from billing_dagster.ingest import landing
 from billing_dagster.ingest.loader import EventLoader
+from billing_dagster.locks import EVENT_LOADS, home_lock
 
 EVENT_TABLES = {
     "raw_events": "First accepted copy of every event; append-only.",
@@ -45,7 +43,7 @@ def event_store(
     loader = EventLoader(client, clickhouse.database)
     totals = {"files": 0, "accepted": 0, "duplicates": 0, "conflicts": 0, "quarantined": 0}
     event_dates: set[date] = set()
-    with _one_load_at_a_time(billing_home.path):
+    with home_lock(billing_home.path, EVENT_LOADS):
         discarded = loader.discard_unfinished_loads()
         if discarded:
             context.log.warning(f"removed rows of unfinished loads {discarded}")
@@ -76,15 +74,3 @@ def event_store(
         yield dg.MaterializeResult(
             asset_key=name, metadata=metadata if name == "raw_events" else {}
         )
-
-
-@contextmanager
-def _one_load_at_a_time(home: Path):
-    """First-copy-wins depends on load order, so loads never overlap."""
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / "event_loads.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -6,7 +6,11 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from billing_dagster.defs.partitions import billing_periods, period_of_partition
-from billing_dagster.defs.resources import BillingPolicyResource, ClickHouseResource
+from billing_dagster.defs.resources import (
+    BillingHomeResource,
+    BillingPolicyResource,
+    ClickHouseResource,
+)
 from billing_dagster.invoicing.billing import NoCatalog, bill_period
 from billing_dagster.invoicing.finalization import finalization_problems
 from billing_dagster.invoicing.store import (
@@ -17,6 +21,7 @@ from billing_dagster.invoicing.store import (
     write_billing_run,
     write_finalization,
 )
+from billing_dagster.locks import USAGE, home_lock
 
 INVOICE_TABLES = {
     "billing_runs": "One row per billing run; the latest of a period holds its drafts.",
@@ -44,10 +49,18 @@ FINALIZATION_TABLES = {
     partitions_def=billing_periods,
     group_name="invoicing",
 )
-def invoices(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource):
+def invoices(
+    context: dg.AssetExecutionContext,
+    clickhouse: ClickHouseResource,
+    billing_home: BillingHomeResource,
+):
     """Draft invoices of the period: one per customer with a subscription active in it, and
     for the period that carries late data, its adjustments and credit notes."""
-    period = period_of_partition(context.partition_key)
+    with home_lock(billing_home.path, USAGE):
+        return _bill(context, clickhouse, period_of_partition(context.partition_key))
+
+
+def _bill(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, period: str):
     client = clickhouse.get_client()
     database = clickhouse.database
     final = finalization(client, database, period)
@@ -89,11 +102,23 @@ def invoices(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource):
 def finalized_invoices(
     context: dg.AssetExecutionContext,
     clickhouse: ClickHouseResource,
+    billing_home: BillingHomeResource,
     billing_policy: BillingPolicyResource,
 ):
     """Freeze the period's billing run in force: its invoices and credit notes become
     finalized, once; materializing it again changes nothing."""
-    period = period_of_partition(context.partition_key)
+    with home_lock(billing_home.path, USAGE):
+        return _finalize(
+            context, clickhouse, billing_policy, period_of_partition(context.partition_key)
+        )
+
+
+def _finalize(
+    context: dg.AssetExecutionContext,
+    clickhouse: ClickHouseResource,
+    billing_policy: BillingPolicyResource,
+    period: str,
+):
     client = clickhouse.get_client()
     database = clickhouse.database
     final = finalization(client, database, period)

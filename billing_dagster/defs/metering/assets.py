@@ -15,6 +15,7 @@ from billing_dagster.defs.metering.translator import MeteringTranslator
 from billing_dagster.defs.metering.window import metering_window
 from billing_dagster.defs.partitions import metering_days
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
+from billing_dagster.locks import USAGE, home_lock
 
 VIEW_MODELS = "path:models/staging path:models/intermediate"
 DAILY_MODELS = "fct_metric_usage_daily"
@@ -42,9 +43,10 @@ def metering_daily(
     window = metering_window(start, end)
     context.log.info(f"metering {window['min_date']} .. {window['max_date']}")
     client = clickhouse.get_client()
-    covered_loads = committed_loads(client, clickhouse.database)
-    yield from dbt_build(context, dbt, clickhouse, billing_home.path, window)
-    record_metering(client, clickhouse.database, window, covered_loads)
+    with home_lock(billing_home.path, USAGE):
+        covered_loads = committed_loads(client, clickhouse.database)
+        yield from dbt_build(context, dbt, clickhouse, billing_home.path, window)
+        record_metering(client, clickhouse.database, window, covered_loads)
 
 
 def _unpartitioned_dbt_assets(name: str, select: str):
@@ -61,7 +63,8 @@ def _unpartitioned_dbt_assets(name: str, select: str):
         clickhouse: ClickHouseResource,
         billing_home: BillingHomeResource,
     ):
-        yield from dbt_build(context, dbt, clickhouse, billing_home.path)
+        with home_lock(billing_home.path, USAGE):
+            yield from dbt_build(context, dbt, clickhouse, billing_home.path)
 
     return _assets
 

@@ -60,3 +60,22 @@ def days_changed_after(client: Client, database: str, load_seq: int) -> set[date
         parameters={"seq": load_seq},
     ).result_rows
     return {day for (day,) in rows}
+
+
+def metered_loads(client: Client, database: str) -> int:
+    """The newest load whose events, and those of every load before it, are all in the daily
+    usage: what a billing run has seen. A load committed but not yet metered (another
+    command is loading or metering) is not seen, so the period is billed again after it."""
+    db = f"`{database}`"
+    first_unmetered = client.command(
+        f"SELECT min(changed.load_seq) FROM "
+        f"(SELECT day, load_seq FROM {db}.event_loads ARRAY JOIN event_dates AS day) AS changed "
+        f"LEFT JOIN (SELECT day, max(max_load_seq) AS covered FROM {db}.metering_runs "
+        f"ARRAY JOIN arrayMap(n -> min_date + n, range(toUInt32(max_date - min_date) + 1)) "
+        f"AS day GROUP BY day) AS metered USING day "
+        f"WHERE changed.load_seq > metered.covered",
+        settings={"join_use_nulls": 0},
+    )
+    if first_unmetered:
+        return int(first_unmetered) - 1
+    return committed_loads(client, database)

@@ -1,0 +1,47 @@
+"""Locks on the billing home that make concurrent commands equal to running them in turn.
+
+Three locks, each a file under `<home>/locks/` held with `flock` for as long as the work:
+
+* `catalog`: applying a catalog (a version number is taken and its rows written);
+* `event_loads`: loading event files (first copy wins depends on load order);
+* `usage`: metering (dbt rewrites days of daily usage) and billing or finalizing a period
+  (which read that usage): a bill never reads a day half re-metered.
+
+A command that finds a lock taken waits for it and says so on stderr. The kernel releases a
+lock when its holder dies, so a killed command never leaves one behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CATALOG = "catalog"
+EVENT_LOADS = "event_loads"
+USAGE = "usage"
+
+
+@contextmanager
+def home_lock(home: Path, name: str) -> Iterator[None]:
+    """Hold the home's `name` lock; wait while another process holds it."""
+    directory = Path(home) / "locks"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(directory / f"{name}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            print(f"billing: waiting for the {name} lock, held by {holder}", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
