@@ -61,7 +61,7 @@ def main() -> None:
     database = f"bench_{uuid.uuid4().hex[:8]}"
     try:
         _wait_until_serving(port, server)
-        client = ClickHouseSettings(endpoint.host, endpoint.port, database=database).client()
+        client = ClickHouseSettings.embedded(endpoint, database).client()
         ensure_schema(client, database)
         documents = invoices(count)
         write_finalized(client, database, PERIOD, documents)

@@ -4,7 +4,8 @@ Runs the product the way a user does, against a fresh billing home and its embed
 warehouse, and prints what each step costs:
 
 1. generate a month (2026-10) of N realistic events for the sample catalog, as JSONL written
-   by the engine itself (`INSERT INTO FUNCTION file(...)`; no Python loop per event);
+   by chDB in a process of its own (`INSERT INTO FUNCTION file(...)`; no Python loop per
+   event; the warehouse refuses to write files for its clients);
 2. `billing ingest FILE`, timed as a whole and by part: landing (copy + SHA-256), the
    Dagster ingest run, `EventLoader.load` with each of its SQL statements, and the metering
    of the days the file touched (the whole month);
@@ -128,13 +129,20 @@ def month_span(year: int, month: int) -> tuple[int, int]:
     return start, calendar.monthrange(year, month)[1] * 86_400_000
 
 
-def generate_month(client, path: Path, year: int, month: int, count: int, offset: int) -> None:
+def run_in_chdb(sql: str) -> None:
+    """Run `sql` in chDB in a subprocess: the files it writes are the benchmark's own (the
+    warehouse refuses `INSERT INTO FUNCTION file`), and its memory is not ours to count."""
+    code = "import chdb, sys; chdb.query(sys.stdin.read())"
+    subprocess.run([sys.executable, "-c", code], input=sql, text=True, check=True)
+
+
+def generate_month(path: Path, year: int, month: int, count: int, offset: int) -> None:
     """`count` events over one month; `offset` keeps event ids unique across files."""
     from billing_dagster.warehouse.sql_text import quote_string
 
     start_s, span_ms = month_span(year, month)
     path.unlink(missing_ok=True)
-    client.command(
+    run_in_chdb(
         _EVENTS_SQL.format(
             path=quote_string(str(path)),
             offset=offset,
@@ -616,7 +624,7 @@ def measure(bench: Bench, args: argparse.Namespace, events_file: Path) -> None:
         bench.runner.ensure_models_deployed(bench.client, bench.settings.database)
 
     with bench.step(f"generate {MONTH[0]}-{MONTH[1]:02d} JSONL in ClickHouse", n) as step:
-        generate_month(bench.client, events_file, *MONTH, n, offset=0)
+        generate_month(events_file, *MONTH, n, offset=0)
     step.note = f"{events_file.stat().st_size / MIB:,.0f} MiB"
     bench.ingest(events_file, n, f"{MONTH[0]}-{MONTH[1]:02d}")
     events_file.unlink()
@@ -641,7 +649,7 @@ def measure(bench: Bench, args: argparse.Namespace, events_file: Path) -> None:
         for number, (year, month) in enumerate(HISTORY_MONTHS[:files], start=1):
             path = DATA / f"events-{year}-{month:02d}-{n}.jsonl"
             with bench.step(f"generate {year}-{month:02d} JSONL in ClickHouse", per_file) as step:
-                generate_month(bench.client, path, year, month, per_file, offset=number * 10**12)
+                generate_month(path, year, month, per_file, offset=number * 10**12)
             step.note = f"{path.stat().st_size / MIB:,.0f} MiB"
             bench.ingest(path, per_file, f"{year}-{month:02d}")
             path.unlink()

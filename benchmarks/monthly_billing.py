@@ -116,7 +116,7 @@ def bench_home(name: str, customers: int) -> Iterator[BenchHome]:
     shutil.rmtree(home, ignore_errors=True)
     endpoint = embedded.ensure_running(home, idle_timeout_s=0)
     try:
-        settings = ClickHouseSettings(endpoint.host, endpoint.port)
+        settings = ClickHouseSettings.embedded(endpoint)
         client = settings.client()
         ensure_schema(client, settings.database)
         catalog = home / "catalog.yaml"

@@ -27,7 +27,7 @@ from billing_dagster.defs.sync.assets import gateway_invoices, invoice_statuses
 from billing_dagster.defs.sync.jobs import payment_status_job, sync_job
 from billing_dagster.defs.sync.resources import gateway_resource
 from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS
-from billing_dagster.warehouse.connection import DEFAULT_DATABASE, billing_home
+from billing_dagster.warehouse.connection import DEFAULT_DATABASE, billing_home, keep_private
 
 
 def _secret(name: str) -> str | dg.EnvVar:
@@ -36,6 +36,7 @@ def _secret(name: str) -> str | dg.EnvVar:
 
 
 def build_definitions() -> dg.Definitions:
+    keep_private(billing_home())  # `dagster dev` and the daemon write into the home too
     home = str(billing_home())
     return dg.Definitions(
         assets=[
@@ -71,6 +72,7 @@ def build_definitions() -> dg.Definitions:
                 password=_secret("CLICKHOUSE_PASSWORD"),
                 secure=os.environ.get("CLICKHOUSE_SECURE", "").lower() in ("1", "true", "yes"),
                 database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
+                files_root=os.environ.get("CLICKHOUSE_USER_FILES_PATH", ""),
             ),
             "billing_home": BillingHomeResource(home=home),
             "gateway": gateway_resource(home),

@@ -18,9 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory) -> embedded.Endpoint:
-    """The embedded warehouse endpoint, started once and stopped at the end."""
+    """The embedded warehouse endpoint, started once and stopped at the end. Its `file()`
+    reads the session's temporary directory, where every test's billing home lies."""
     home = tmp_path_factory.mktemp("warehouse-home")
-    endpoint = embedded.ensure_running(home, idle_timeout_s=0)
+    files_root = tmp_path_factory.getbasetemp()
+    endpoint = embedded.ensure_running(home, idle_timeout_s=0, files_root=files_root)
     yield endpoint
     embedded.stop(home)
 
@@ -32,15 +34,18 @@ def database(warehouse, monkeypatch) -> str:
     monkeypatch.setenv("CLICKHOUSE_HOST", warehouse.host)
     monkeypatch.setenv("CLICKHOUSE_PORT", str(warehouse.port))
     monkeypatch.setenv("CLICKHOUSE_DATABASE", name)
+    monkeypatch.setenv("CLICKHOUSE_USER", warehouse.user)
+    monkeypatch.setenv("CLICKHOUSE_PASSWORD", warehouse.password)
+    monkeypatch.setenv("CLICKHOUSE_USER_FILES_PATH", str(warehouse.files_root))
     yield name
-    ClickHouseSettings(warehouse.host, warehouse.port).client().command(
+    ClickHouseSettings.embedded(warehouse).client().command(
         f"DROP DATABASE IF EXISTS `{name}` SYNC"
     )
 
 
 @pytest.fixture
 def settings(warehouse, database) -> ClickHouseSettings:
-    return ClickHouseSettings(warehouse.host, warehouse.port, database=database)
+    return ClickHouseSettings.embedded(warehouse, database)
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ implement exactly this much of CONTRACT.md §3 and no more.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -177,15 +175,11 @@ def events_sql(path: Path, events: int, customers: int) -> str:
 
 def generate(path: Path, events: int, customers: int) -> None:
     """Write the JSONL file with chDB in a subprocess (its memory is not ours to count)."""
+    from benchmarks.ingest_and_metering import run_in_chdb
+
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    code = "import chdb, sys; chdb.query(sys.stdin.read())"
-    subprocess.run(
-        [sys.executable, "-c", code],
-        input=events_sql(path, events, customers),
-        text=True,
-        check=True,
-    )
+    run_in_chdb(events_sql(path, events, customers))
 
 
 # --------------------------------------------------------------------------- the catalog

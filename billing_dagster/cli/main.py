@@ -42,7 +42,7 @@ from billing_dagster.locks import CATALOG, home_lock
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
 from billing_dagster.warehouse import embedded
-from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home
+from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home, keep_private
 from billing_dagster.warehouse.schema import ensure_schema
 
 
@@ -57,6 +57,7 @@ class BadInput(Exception):
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     home = billing_home(args.home)
+    keep_private(home)
     try:
         return args.command(args, home)
     except BadInput as error:
@@ -84,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     warehouse = commands.add_parser("warehouse", parents=[common], help="embedded warehouse")
-    warehouse.add_argument("action", choices=["start", "stop", "status"])
+    warehouse.add_argument("action", choices=["start", "stop", "status", "credentials"])
     warehouse.set_defaults(command=cmd_warehouse)
 
     catalog = commands.add_parser("catalog", parents=[common], help="the catalog")
@@ -193,6 +194,8 @@ def cmd_warehouse(args, home: Path) -> int:
         )
     elif args.action == "stop":
         print(json.dumps({"status": "stopped" if embedded.stop(home) else "not running"}))
+    elif args.action == "credentials":
+        print(json.dumps(_warehouse_credentials(home), indent=2))
     else:
         endpoint = embedded.running_endpoint(home)
         status = (
@@ -202,6 +205,20 @@ def cmd_warehouse(args, home: Path) -> int:
         )
         print(json.dumps(status))
     return 0
+
+
+def _warehouse_credentials(home: Path) -> dict:
+    """How analysts' tools (dbt, clickhouse-client, BI) connect: the embedded warehouse of
+    this home (started if needed), or the server the environment names."""
+    settings = ClickHouseSettings.from_env(home)
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "user": settings.user,
+        "password": settings.password,
+        "database": settings.database,
+        "url": f"http{'s' if settings.secure else ''}://{settings.host}:{settings.port}",
+    }
 
 
 def cmd_catalog_apply(args, home: Path) -> int:

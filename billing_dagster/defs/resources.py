@@ -25,6 +25,7 @@ class ClickHouseResource(dg.ConfigurableResource):
     password: str = ""
     secure: bool = False
     database: str = DEFAULT_DATABASE
+    files_root: str = ""
 
     def settings(self) -> ClickHouseSettings:
         return ClickHouseSettings.resolve(
@@ -35,6 +36,21 @@ class ClickHouseResource(dg.ConfigurableResource):
             self.password,
             self.secure,
             self.database,
+            self.files_root,
+        )
+
+    @classmethod
+    def of(cls, home: Path, settings: ClickHouseSettings) -> ClickHouseResource:
+        """The resource for a warehouse whose settings are known (tests, benchmarks)."""
+        return cls(
+            home=str(home),
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password,
+            secure=settings.secure,
+            database=settings.database,
+            files_root=settings.files_root,
         )
 
     def get_client(self) -> Client:

@@ -17,12 +17,15 @@ visible; the next load removes its rows before starting (`discard_unfinished_loa
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from billing_dagster.formatting import decimal_text
 from billing_dagster.warehouse.sql_text import quote_string
@@ -206,23 +209,35 @@ CREATE TABLE {db}.{stage} (
 """
 
 
-class EventLoader:
-    """Loads files into the event store of one database; one load at a time."""
+#: Engine errors that mean the file itself cannot be read (a corrupt or truncated gzip
+#: stream, plain text named `.gz`): the file is quarantined whole, the others load.
+_UNREADABLE_FILE_CODES = {32, 33, 354, 271, 432}
+_ERROR_CODE = re.compile(r"Code: (\d+)\. DB::Exception: (.*?)(?:: While|$)", re.S)
 
-    def __init__(self, client: Client, database: str):
+
+class EventLoader:
+    """Loads files into the event store of one database; one load at a time.
+
+    `file_path` names a landed file the way the warehouse's `file()` reads it (relative to
+    its files root: `ClickHouseSettings.file_path`)."""
+
+    def __init__(self, client: Client, database: str, file_path: Callable[[Path], str]):
         self.client = client
         self.db = f"`{database}`"
+        self.file_path = file_path
 
     def discard_unfinished_loads(self) -> list[int]:
-        """Remove rows of loads that died before committing; their staging tables remain."""
-        stale = [int(name.removeprefix("load_")) for name in self._staging_tables()]
+        """Remove rows and staging tables of loads that died before committing."""
+        tables = self._staging_tables()
+        stale = sorted({int(name.split("_")[1]) for name in tables})
         for seq in stale:
             for table in ("raw_events", "event_duplicates", "quarantined_events"):
                 self.client.command(
                     f"DELETE FROM {self.db}.{table} WHERE load_seq = {seq}",
                     settings={"mutations_sync": 2},
                 )
-            self.client.command(f"DROP TABLE IF EXISTS {self.db}.load_{seq}")
+        for table in tables:
+            self.client.command(f"DROP TABLE IF EXISTS {self.db}.`{table}`")
         return stale
 
     def already_loaded(self, file_sha256: str) -> bool:
@@ -244,9 +259,12 @@ class EventLoader:
         seq = self._next_seq()
         stage = f"load_{seq}"
         self.client.command(_STAGE_TABLE.format(db=self.db, stage=stage))
-        self._stage(stage, seq, path, catalog_version)
-        self._read_long_numbers_exactly(stage)
-        counts = self._store(stage, seq, file_name)
+        unreadable = self._stage(stage, seq, path, catalog_version)
+        if unreadable:
+            counts = self._quarantine_file(stage, seq, file_name, unreadable)
+        else:
+            self._read_long_numbers_exactly(stage)
+            counts = self._store(stage, seq, file_name)
         event_dates = self._event_dates(seq)
         self.client.insert(
             f"{self.db}.event_loads",
@@ -285,9 +303,11 @@ class EventLoader:
         return LoadResult(seq, event_dates=event_dates, **counts)
 
     def _staging_tables(self) -> list[str]:
+        """Tables of unfinished loads: `load_<seq>` and its `_existing`, `_repeated` and
+        `_exact` helpers."""
         rows = self.client.query(
             "SELECT name FROM system.tables WHERE database = {db:String} "
-            "AND match(name, '^load_[0-9]+$')",
+            "AND match(name, '^load_[0-9]+(_existing|_repeated|_exact)?$')",
             parameters={"db": self.db.strip("`")},
         ).result_rows
         return [row[0] for row in rows]
@@ -296,11 +316,13 @@ class EventLoader:
         committed = self.client.command(f"SELECT max(load_seq) FROM {self.db}.event_loads")
         return int(committed or 0) + 1
 
-    def _stage(self, stage: str, seq: int, path: Path, catalog_version: int) -> None:
+    def _stage(self, stage: str, seq: int, path: Path, catalog_version: int) -> str:
+        """Parse the file's lines into the staging table; returns why the file cannot be
+        read at all, or "" when it was read."""
         select = _STAGE_SELECT.format(
             seq=seq,
             db=self.db,
-            path=quote_string(str(path)),
+            path=quote_string(self.file_path(path)),
             catalog_version=catalog_version,
             timestamp_pattern=quote_string(_TIMESTAMP),
             first_date=f"toDate('{FIRST_EVENT_DATE.isoformat()}')",
@@ -314,16 +336,42 @@ class EventLoader:
             replaces=_optional("replaces", "String", "a string"),
             void=_optional("void", "Bool", "true or false"),
         )
-        self.client.command(
-            f"INSERT INTO {self.db}.{stage} ({_STAGE_COLUMNS}) "
-            f"SELECT {_STAGE_COLUMNS} FROM ({select})",
-            settings={
-                # The detailed checks of `reason` run only for lines that are not well formed.
-                "short_circuit_function_evaluation": "force_enable",
-                # Read the file, do not map it: a mapped 2 GB file counts in the server's RSS.
-                "storage_file_read_method": "pread",
-            },
+        try:
+            self.client.command(
+                f"INSERT INTO {self.db}.{stage} ({_STAGE_COLUMNS}) "
+                f"SELECT {_STAGE_COLUMNS} FROM ({select})",
+                settings={
+                    # The detailed checks of `reason` run only for lines that are not well
+                    # formed.
+                    "short_circuit_function_evaluation": "force_enable",
+                    # Read the file, do not map it: a mapped 2 GB file counts in the server's
+                    # RSS.
+                    "storage_file_read_method": "pread",
+                },
+            )
+        except DatabaseError as error:
+            found = _ERROR_CODE.search(str(error))
+            if not found or int(found.group(1)) not in _UNREADABLE_FILE_CODES:
+                raise
+            return f"the file cannot be read: {found.group(2).strip()}"
+        return ""
+
+    def _quarantine_file(self, stage: str, seq: int, file_name: str, reason: str) -> dict:
+        """The whole file in quarantine, as one entry (line 0) with the reason."""
+        self.client.command(f"TRUNCATE TABLE {self.db}.{stage}")
+        self.client.insert(
+            f"{self.db}.quarantined_events",
+            [[seq, file_name, 0, "", reason, datetime.now(UTC)]],
+            column_names=[
+                "load_seq",
+                "file_name",
+                "line_no",
+                "raw_line",
+                "reason",
+                "quarantined_at",
+            ],
         )
+        return {"lines": 0, "accepted": 0, "duplicates": 0, "conflicts": 0, "quarantined": 1}
 
     def _read_long_numbers_exactly(self, stage: str) -> None:
         """Re-read the properties of the rare lines whose numbers a double cannot hold."""

@@ -2,8 +2,10 @@
 
 The CLI, the Dagster resource and the dbt profile read the same variables
 (`CLICKHOUSE_HOST`, `CLICKHOUSE_PORT`, `CLICKHOUSE_USER`, `CLICKHOUSE_PASSWORD`,
-`CLICKHOUSE_SECURE`, `CLICKHOUSE_DATABASE`); with no host set, everything uses the embedded
-warehouse under the billing home, started on demand. One code path, only the endpoint differs.
+`CLICKHOUSE_SECURE`, `CLICKHOUSE_DATABASE`, and `CLICKHOUSE_USER_FILES_PATH`: the server's
+directory that `file()` reads, which must hold the landing zone); with no host set,
+everything uses the embedded warehouse under the billing home, started on demand, with its
+own password. One code path, only the endpoint differs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ def billing_home(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get("BILLING_HOME") or ".billing").resolve()
 
 
+def keep_private(home: Path) -> None:
+    """Everything this process creates is its owner's alone (0700 folders, 0600 files), and
+    the home itself is closed to others even if an older version made it open."""
+    os.umask(0o077)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if home.stat().st_mode & 0o077:
+        home.chmod(0o700)
+
+
 @dataclass(frozen=True)
 class ClickHouseSettings:
     host: str
@@ -33,6 +44,8 @@ class ClickHouseSettings:
     password: str = ""
     secure: bool = False
     database: str = DEFAULT_DATABASE
+    #: Where the server's `file()` reads from; the loader names landed files relative to it.
+    files_root: str = ""
 
     @classmethod
     def resolve(
@@ -44,12 +57,26 @@ class ClickHouseSettings:
         password: str = "",
         secure: bool = False,
         database: str = DEFAULT_DATABASE,
+        files_root: str = "",
     ) -> ClickHouseSettings:
         """The server named by `host`, or the embedded warehouse of `home` when empty."""
         if host:
-            return cls(host, port or (8443 if secure else 8123), user, password, secure, database)
-        endpoint = embedded.ensure_running(home)
-        return cls(endpoint.host, endpoint.port, "default", "", False, database)
+            port = port or (8443 if secure else 8123)
+            return cls(host, port, user, password, secure, database, files_root)
+        return cls.embedded(embedded.ensure_running(home), database)
+
+    @classmethod
+    def embedded(cls, endpoint: embedded.Endpoint, database: str = DEFAULT_DATABASE):
+        """The settings of an embedded warehouse endpoint, its password included."""
+        return cls(
+            endpoint.host,
+            endpoint.port,
+            endpoint.user,
+            endpoint.password,
+            False,
+            database,
+            str(endpoint.files_root),
+        )
 
     @classmethod
     def from_env(cls, home: Path) -> ClickHouseSettings:
@@ -61,6 +88,7 @@ class ClickHouseSettings:
             password=os.environ.get("CLICKHOUSE_PASSWORD", ""),
             secure=os.environ.get("CLICKHOUSE_SECURE", "").lower() in ("1", "true", "yes"),
             database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
+            files_root=os.environ.get("CLICKHOUSE_USER_FILES_PATH", ""),
         )
 
     def client(self, **settings) -> Client:
@@ -76,6 +104,18 @@ class ClickHouseSettings:
             connect_timeout=10,
             send_receive_timeout=3600,
         )
+
+    def file_path(self, path: Path) -> str:
+        """How `file()` on the server names a landed file: relative to its files root."""
+        if not self.files_root:
+            return str(path)
+        relative = os.path.relpath(Path(path).resolve(), Path(self.files_root).resolve())
+        if relative.startswith(".."):
+            raise ValueError(
+                f"{path} is outside {self.files_root}, the only directory the warehouse reads "
+                f"files from; the billing home's landing zone must be inside it"
+            )
+        return relative
 
     def dbt_env(self) -> dict[str, str]:
         """The variables the dbt profile reads, pointing at this same endpoint."""

@@ -1,8 +1,11 @@
 """Lifecycle of the embedded warehouse process: start on demand, find, stop.
 
-State lives under `<home>/warehouse/`: `data/` (the chDB directory), `server.json` (pid and
-port, written by the server once it listens) and `server.log`. Whoever needs the warehouse
-calls `ensure_running`; a file lock makes concurrent callers start one process, not two.
+State lives under `<home>/warehouse/`, owner-only: `data/` (the chDB directory),
+`credentials.json` (the user and the random password every client must send, made at first
+start), `port` (chosen at first start and kept, so dbt and BI tools are pointed at it once;
+`BILLING_WAREHOUSE_PORT` sets it), `server.json` (pid and port, written by the server once
+it listens) and `server.log`. Whoever needs the warehouse calls `ensure_running`; a file
+lock makes concurrent callers start one process, not two.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,15 +34,27 @@ class WarehouseError(RuntimeError):
     """The embedded warehouse could not be started or reached; the message says why."""
 
 
+#: The one user of the embedded warehouse.
+USER = "default"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     host: str
     port: int
     pid: int
+    password: str
+    #: The directory `file()` reads from, by relative paths (the landing zone).
+    files_root: Path
+    user: str = USER
 
 
 def warehouse_dir(home: Path) -> Path:
     return Path(home) / "warehouse"
+
+
+def landing_dir(home: Path) -> Path:
+    return Path(home) / "landing"
 
 
 def running_endpoint(home: Path) -> Endpoint | None:
@@ -45,23 +62,53 @@ def running_endpoint(home: Path) -> Endpoint | None:
     state_file = warehouse_dir(home) / "server.json"
     try:
         state = json.loads(state_file.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        password = _read_credentials(warehouse_dir(home))["password"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
         return None
-    endpoint = Endpoint(state["host"], int(state["port"]), int(state["pid"]))
+    endpoint = Endpoint(
+        state["host"], int(state["port"]), int(state["pid"]), password, Path(state["files_root"])
+    )
     if _process_alive(endpoint.pid) and _answers_ping(endpoint):
         return endpoint
     return None
 
 
-def ensure_running(home: Path, idle_timeout_s: float = ON_DEMAND_IDLE_TIMEOUT_S) -> Endpoint:
-    """Return the running endpoint for `home`, starting it first if needed."""
+def ensure_running(
+    home: Path,
+    idle_timeout_s: float = ON_DEMAND_IDLE_TIMEOUT_S,
+    files_root: Path | None = None,
+) -> Endpoint:
+    """Return the running endpoint for `home`, starting it first if needed. Its `file()`
+    reads the home's landing zone, or `files_root` when given (tests share one warehouse
+    among many homes under one directory)."""
     endpoint = running_endpoint(home)
     if endpoint:
         return endpoint
     directory = warehouse_dir(home)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _start_lock(directory):
-        return running_endpoint(home) or _start(directory, idle_timeout_s)
+        return running_endpoint(home) or _start(
+            directory, idle_timeout_s, files_root or landing_dir(home)
+        )
+
+
+def credentials(home: Path) -> dict[str, str]:
+    """The user and password of the home's embedded warehouse (made on first use)."""
+    directory = warehouse_dir(home)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _start_lock(directory):
+        return _read_credentials(directory)
+
+
+def _read_credentials(directory: Path) -> dict[str, str]:
+    path = directory / "credentials.json"
+    if not path.exists():
+        text = json.dumps({"user": USER, "password": secrets.token_urlsafe(32)})
+        descriptor = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(path.with_suffix(".tmp"), path)
+    return json.loads(path.read_text())
 
 
 def stop(home: Path) -> bool:
@@ -80,10 +127,12 @@ def stop(home: Path) -> bool:
     return True
 
 
-def _start(directory: Path, idle_timeout_s: float) -> Endpoint:
+def _start(directory: Path, idle_timeout_s: float, files_root: Path) -> Endpoint:
     state_file = directory / "server.json"
     state_file.unlink(missing_ok=True)
     log_path = directory / "server.log"
+    _read_credentials(directory)
+    port = _port(directory)
     command = [
         sys.executable,
         "-m",
@@ -94,12 +143,25 @@ def _start(directory: Path, idle_timeout_s: float) -> Endpoint:
         str(state_file),
         "--idle-timeout",
         str(idle_timeout_s),
+        "--credentials",
+        str(directory / "credentials.json"),
+        "--files-root",
+        str(files_root),
+        "--port",
+        str(port),
     ]
     with open(log_path, "ab") as log:
         # A new session: the server outlives the command that started it and is not hit
-        # by the terminal's Ctrl-C meant for that command.
+        # by the terminal's Ctrl-C meant for that command. It runs from its own directory,
+        # never the user's (a stray `typing.py` there would shadow the standard library).
         process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+            command,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=directory,
+            env={**os.environ, "PYTHONSAFEPATH": "1"},
         )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -115,9 +177,30 @@ def _start(directory: Path, idle_timeout_s: float) -> Endpoint:
     )
 
 
+def _port(directory: Path) -> int:
+    """`BILLING_WAREHOUSE_PORT`, else the port kept from the first start, else a free one
+    (then kept): tools pointed at the warehouse once keep finding it."""
+    if os.environ.get("BILLING_WAREHOUSE_PORT"):
+        return int(os.environ["BILLING_WAREHOUSE_PORT"])
+    kept = directory / "port"
+    if kept.exists():
+        return int(kept.read_text())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kept.write_text(str(port))
+    return port
+
+
 def _start_failure(directory: Path, log_path: Path) -> str:
     """Say plainly why the server exited; chDB's own message hides the usual cause."""
     tail = log_path.read_text(errors="replace")[-4000:]
+    if "Address already in use" in tail:
+        return (
+            f"the embedded warehouse cannot listen on port {_port(directory)}: another "
+            f"program uses it; stop that program, or choose another port with "
+            f"BILLING_WAREHOUSE_PORT (the port is kept in {directory / 'port'})"
+        )
     if "Cannot lock file" in tail or "Another server instance" in tail:
         return (
             f"the warehouse data directory {directory / 'data'} is in use by another "

@@ -11,6 +11,8 @@ its lifecycle.
 from __future__ import annotations
 
 import argparse
+import base64
+import hmac
 import json
 import os
 import re
@@ -28,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from billing_dagster.warehouse import sql_text
+from billing_dagster.warehouse import guard, sql_text
 from billing_dagster.warehouse.body import decode_body, split_multipart
 
 os.environ["TZ"] = "UTC"  # the engine reads its server timezone from here
@@ -97,8 +99,9 @@ def as_query_error(error: Exception) -> QueryError:
 class Warehouse:
     """Owns the chDB data directory and runs statements for HTTP requests."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, files_root: Path):
         self.data_dir = data_dir
+        self.files_root = files_root
         self.tmp_dir = data_dir / "http_inserts"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         # The first connection starts the engine and holds it open for the others.
@@ -156,6 +159,12 @@ class Warehouse:
                     session.connection.close()
 
     def _execute_in(self, connection, request: QueryRequest) -> tuple[str, object]:
+        try:
+            guard.check_statement(request.statement, self.files_root)
+            for name in request.settings:
+                guard.check_setting(name)
+        except guard.Refused as refused:
+            raise QueryError(497, f"{refused} (ACCESS_DENIED)") from None
         for name, value in request.settings.items():
             connection.query(f"SET {name} = {sql_text.quote_setting(value)}")
         if request.database:
@@ -278,6 +287,17 @@ class Handler(BaseHTTPRequestHandler):
         try:
             params = dict(parse_qsl(url.query, keep_blank_values=True))
             query_id = params.get("query_id") or str(uuid.uuid4())
+            if not self.server.credentials.accept(self.headers, params):
+                self._read_body()  # keep the connection usable for the client's next request
+                return self._reply_error(
+                    query_id,
+                    516,
+                    "Authentication failed: password is incorrect, or there is no user with "
+                    "such name; the password of the embedded warehouse is in "
+                    "<home>/warehouse/credentials.json (`billing warehouse credentials`) "
+                    "(AUTHENTICATION_FAILED)",
+                    status=401,
+                )
             body = self._read_body()
             content_type = self.headers.get("Content-Type", "")
             if content_type.startswith("multipart/form-data"):
@@ -347,13 +367,15 @@ class Handler(BaseHTTPRequestHandler):
             result.close()
         self.wfile.write(b"0\r\n\r\n")
 
-    def _reply_error(self, query_id: str | None, code: int, message: str) -> None:
+    def _reply_error(
+        self, query_id: str | None, code: int, message: str, status: int = 500
+    ) -> None:
         self.server.log(f"query {query_id} failed: {message.splitlines()[0][:300]}")
         if not message.startswith("Code:"):
             message = f"Code: {code}. DB::Exception: {message}"
         headers = self._headers(query_id, "TabSeparated")
         headers["X-ClickHouse-Exception-Code"] = str(code)
-        self._reply(500, (message.rstrip("\n") + "\n").encode(), headers)
+        self._reply(status, (message.rstrip("\n") + "\n").encode(), headers)
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -364,12 +386,45 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """The one user of the embedded warehouse, as clients send it: HTTP basic auth, the
+    `X-ClickHouse-User`/`X-ClickHouse-Key` headers, or `user`/`password` URL parameters."""
+
+    user: str
+    password: str
+
+    @classmethod
+    def read(cls, path: Path) -> Credentials:
+        stored = json.loads(path.read_text())
+        return cls(stored["user"], stored["password"])
+
+    def accept(self, headers, params: dict[str, str]) -> bool:
+        user, password = params.get("user"), params.get("password")
+        if headers.get("X-ClickHouse-User") is not None:
+            user, password = headers["X-ClickHouse-User"], headers.get("X-ClickHouse-Key", "")
+        authorization = headers.get("Authorization", "")
+        if authorization[:6].lower() == "basic ":
+            try:
+                decoded = base64.b64decode(authorization[6:], validate=True).decode()
+            except ValueError:
+                return False
+            user, _, password = decoded.partition(":")
+        if user is None or password is None:
+            return False
+        # Both compared in constant time, whatever matches first.
+        user_ok = hmac.compare_digest(user.encode(), self.user.encode())
+        password_ok = hmac.compare_digest(password.encode(), self.password.encode())
+        return user_ok and password_ok
+
+
 class EndpointServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, warehouse: Warehouse, port: int, log_file):
+    def __init__(self, warehouse: Warehouse, credentials: Credentials, port: int, log_file):
         super().__init__(("127.0.0.1", port), Handler)
         self.warehouse = warehouse
+        self.credentials = credentials
         self.log_file = log_file
         self.last_request = time.monotonic()
 
@@ -391,10 +446,11 @@ def stop_when_idle(server: EndpointServer, idle_timeout_s: float) -> None:
             return
 
 
-def write_state(path: Path, port: int) -> None:
+def write_state(path: Path, port: int, files_root: Path) -> None:
     """Publish pid and port atomically: readers never see a half-written file."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "port": port, "host": "127.0.0.1"}))
+    state = {"pid": os.getpid(), "port": port, "host": "127.0.0.1", "files_root": str(files_root)}
+    tmp.write_text(json.dumps(state))
     tmp.replace(path)
 
 
@@ -404,20 +460,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", required=True, type=Path, help="pid/port file to write")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--idle-timeout", type=float, default=0, help="seconds; 0 = never")
+    parser.add_argument(
+        "--credentials", required=True, type=Path, help="JSON file with the user and password"
+    )
+    parser.add_argument(
+        "--files-root",
+        required=True,
+        type=Path,
+        help="the only directory `file()` may read, relative to it (the landing zone)",
+    )
     args = parser.parse_args(argv)
 
+    os.umask(0o077)  # the data directory and every file in it are the owner's alone
     log_file = sys.stderr
+    args.data, args.files_root = args.data.resolve(), args.files_root.resolve()
     args.data.mkdir(parents=True, exist_ok=True)
+    args.files_root.mkdir(parents=True, exist_ok=True)
+    # Relative paths in `file()` resolve from here; nothing in the user's directory (a stray
+    # module, a file named like a table) is reached.
+    os.chdir(args.files_root)
     tempfile.tempdir = str(args.data)
-    warehouse = Warehouse(args.data)
-    server = EndpointServer(warehouse, args.port, log_file)
+    warehouse = Warehouse(args.data, args.files_root)
+    server = EndpointServer(warehouse, Credentials.read(args.credentials), args.port, log_file)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     signal.signal(signal.SIGINT, lambda *_: threading.Thread(target=server.shutdown).start())
     if args.idle_timeout > 0:
         threading.Thread(
             target=stop_when_idle, args=(server, args.idle_timeout), daemon=True
         ).start()
-    write_state(args.state, server.server_address[1])
+    write_state(args.state, server.server_address[1], args.files_root)
     server.log(f"serving {args.data} on 127.0.0.1:{server.server_address[1]} pid {os.getpid()}")
     try:
         server.serve_forever(poll_interval=0.2)

@@ -19,9 +19,7 @@ def materialize(settings, home, directory) -> dg.ExecuteInProcessResult:
         partition_key="2026-10-01",
         instance=dg.DagsterInstance.ephemeral(),
         resources={
-            "clickhouse": ClickHouseResource(
-                home=str(home), host=settings.host, port=settings.port, database=settings.database
-            ),
+            "clickhouse": ClickHouseResource.of(home, settings),
             "gateway": GatewayResource(gateway="file", directory=str(directory)),
         },
         raise_on_error=False,

@@ -222,9 +222,7 @@ def test_late_and_voided_events_after_finalization(
 
 
 def sensor_evaluator(runner: JobRunner, settings: ClickHouseSettings, home: Path):
-    resource = ClickHouseResource(
-        home=str(home), host=settings.host, port=settings.port, database=settings.database
-    )
+    resource = ClickHouseResource.of(home, settings)
 
     def evaluate(cursor: str | None) -> tuple[list[dg.RunRequest], str]:
         context = dg.build_sensor_context(
@@ -274,6 +272,4 @@ def from_scratch(capsys, monkeypatch, settings, tmp_path, catalog, *files) -> di
         run(capsys, "bill", "--period", "2026-11")
         return totals(documents(capsys, "2026-10")[0], documents(capsys, "2026-11")[0])
     finally:
-        ClickHouseSettings(settings.host, settings.port).client().command(
-            f"DROP DATABASE IF EXISTS `{database}` SYNC"
-        )
+        settings.client().command(f"DROP DATABASE IF EXISTS `{database}` SYNC")

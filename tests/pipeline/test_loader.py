@@ -31,9 +31,9 @@ def event(key, **fields) -> str:
 
 
 @pytest.fixture
-def loader(client, database):
+def loader(client, database, settings):
     store(client, database, catalog_of((Metric("calls", "call", "count"),), {"acme": [(DAY,)]}))
-    return EventLoader(client, database)
+    return EventLoader(client, database, settings.file_path)
 
 
 def load(loader: EventLoader, tmp_path: Path, lines: list[str], name="events.jsonl"):

@@ -56,7 +56,11 @@ def test_insert_df_and_query_df_round_trip(client, table):
 def test_compressed_inserts_and_streamed_results(settings, table):
     for compression in ("lz4", "zstd", "gzip"):
         client = clickhouse_connect.get_client(
-            host=settings.host, port=settings.port, compress=compression
+            host=settings.host,
+            port=settings.port,
+            username=settings.user,
+            password=settings.password,
+            compress=compression,
         )
         client.insert(
             table,

@@ -40,7 +40,7 @@ def event_store(
     catalog_version = latest_catalog_version(client, clickhouse.database)
     if catalog_version is None:
         raise dg.Failure("no catalog has been applied; run `billing catalog apply FILE` first")
-    loader = EventLoader(client, clickhouse.database)
+    loader = EventLoader(client, clickhouse.database, clickhouse.settings().file_path)
     totals = {"files": 0, "accepted": 0, "duplicates": 0, "conflicts": 0, "quarantined": 0}
     event_dates: set[date] = set()
     with home_lock(billing_home.path, EVENT_LOADS):
