@@ -39,6 +39,15 @@ _TIMESTAMP = (
 )
 
 
+#: RFC 3339 allows second 60 (a leap second); UTC timestamps here (Unix time) have none.
+_LEAP_SECOND = r":60(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+#: Limits of one event: a line, and one property's value (as written in JSON).
+MAX_LINE_BYTES = 1 << 20
+MAX_PROPERTY_BYTES = 64 << 10
+#: How much of a line over the limit is kept in quarantine (shorter lines are kept whole).
+KEPT_BYTES = 64 << 10
+
+
 @dataclass(frozen=True)
 class LoadResult:
     load_seq: int
@@ -96,6 +105,10 @@ SELECT
     if(plain_object, JSONExtractKeysAndValuesRaw(raw['properties']),
        JSONExtractKeysAndValuesRaw(line, 'properties')) AS raw_properties,
     arrayFirst(kv -> substring(kv.2, 1, 1) IN ('n', '[', '{{'), raw_properties) AS bad_property,
+    arrayMap(kv -> kv.1, raw_properties) AS property_keys,
+    length(arrayDistinct(property_keys)) = length(property_keys)
+        AND NOT arrayExists(kv -> length(kv.2) > {max_property}, raw_properties)
+        AS plain_properties,
     upper(if(plain_object, JSONExtractString(raw['timestamp']),
              JSONExtractString(line, 'timestamp'))) AS timestamp_text,
     parseDateTime64BestEffortOrNull(timestamp_text, 3, 'UTC') AS parsed_timestamp,
@@ -108,7 +121,7 @@ SELECT
     -- The common case, decided from one parse of the line: every field present with its
     -- type. When it holds the line is valid; otherwise the detailed checks below name the
     -- problem (they run only for those lines: short-circuit evaluation).
-    plain_object
+    plain_object AND length(line) <= {max_line}
         AND startsWith(raw['event_id'], '"') AND event_id_text != ''
         AND lengthUTF8(event_id_text) <= 256
         AND startsWith(raw['customer_id'], '"') AND customer != '' AND known_customer
@@ -118,7 +131,7 @@ SELECT
         AND parsed_timestamp <= now64(3, 'UTC') + INTERVAL 1 DAY
         AND (NOT mapContains(raw, 'properties') OR raw['properties'] = 'null'
              OR startsWith(raw['properties'], '{{'))
-        AND bad_property.1 = ''
+        AND bad_property.1 = '' AND plain_properties
         AND (NOT mapContains(raw, 'source') OR raw['source'] = 'null'
              OR startsWith(raw['source'], '"'))
         AND (NOT mapContains(raw, 'replaces') OR raw['replaces'] = 'null'
@@ -127,14 +140,23 @@ SELECT
         AND (NOT mapContains(raw, 'void') OR raw['void'] IN ('null', 'true', 'false'))
         AS well_formed,
     if(well_formed, '', multiIf(
+        length(line) > {max_line},
+            concat('line is ', toString(length(line)), ' bytes long; an event may be at most ',
+                   '{max_line} bytes (its first {kept_bytes} bytes are kept here)'),
         NOT isValidJSON(line), 'line is not valid JSON',
         JSONType(line) != 'Object', 'line is not a JSON object',
+        length(arrayDistinct(top_keys)) != length(top_keys),
+            concat('field "', arrayFirst(k -> countEqual(top_keys, k) > 1, top_keys),
+                   '" appears more than once; send each field once'),
         {event_id}
         {customer_id}
         {event_name}
         NOT JSONHas(line, 'timestamp'), 'missing required field "timestamp"',
         JSONType(line, 'timestamp') != 'String',
             concat('field "timestamp" must be a string, got ', {timestamp_kind}),
+        match(timestamp_text, {leap_second_pattern}),
+            concat('field "timestamp" is a leap second ("', JSONExtractString(line, 'timestamp'),
+                   '"), which UTC timestamps here do not have: send :59.999 of that minute'),
         NOT match(timestamp_text, {timestamp_pattern}) OR parsed_timestamp IS NULL,
             concat('field "timestamp" is not an RFC 3339 timestamp with an offset or Z: "',
                    JSONExtractString(line, 'timestamp'), '"'),
@@ -151,6 +173,12 @@ SELECT
             concat('property "', bad_property.1, '" must be a string, number or bool, got ',
                    multiIf(bad_property.2 = 'null', 'null',
                            startsWith(bad_property.2, '['), 'array', 'object')),
+        length(arrayDistinct(property_keys)) != length(property_keys),
+            concat('property "', arrayFirst(k -> countEqual(property_keys, k) > 1, property_keys),
+                   '" appears more than once; send each property once'),
+        arrayExists(kv -> length(kv.2) > {max_property}, raw_properties),
+            concat('property "', arrayFirst(kv -> length(kv.2) > {max_property}, raw_properties).1,
+                   '" is longer than {max_property} bytes, the limit for one property'),
         {source}
         {replaces}
         JSONType(line, 'replaces') = 'String' AND JSONExtractString(line, 'replaces') = '',
@@ -184,7 +212,8 @@ SELECT
         kv -> NOT startsWith(kv.2, '"') AND kv.2 NOT IN ('true', 'false')
              AND (match(kv.2, '[eE]') OR length(replaceRegexpAll(kv.2, '[^0-9]', '')) >= 15),
         raw_properties) AS needs_exact_numbers,
-    if(reason != '' OR needs_exact_numbers, line, '') AS raw_line,
+    if(reason != '' OR needs_exact_numbers,
+       if(length(line) > {max_line}, substring(line, 1, {kept_bytes}), line), '') AS raw_line,
     sipHash128(customer_id, event_id) AS key_hash,
     sipHash128(event_name, timestamp, mapSort(properties), isNull(source), ifNull(source, ''),
                isNull(replaces), ifNull(replaces, ''), void, if(needs_exact_numbers, line, ''))
@@ -204,7 +233,7 @@ CREATE TABLE {db}.{stage} (
     event_name String, timestamp DateTime64(3, 'UTC'), properties Map(String, String),
     source Nullable(String), replaces Nullable(String), void Bool,
     needs_exact_numbers Bool, raw_line String, key_hash FixedString(16),
-    content_hash FixedString(16)
+    content_hash FixedString(16), corrects Nullable(String)
 ) ENGINE = MergeTree ORDER BY (key_hash, line_no)
 """
 
@@ -264,6 +293,8 @@ class EventLoader:
             counts = self._quarantine_file(stage, seq, file_name, unreadable)
         else:
             self._read_long_numbers_exactly(stage)
+            self._explain_numbers_out_of_range(stage)
+            self._link_corrections(stage)
             counts = self._store(stage, seq, file_name)
         event_dates = self._event_dates(seq)
         self.client.insert(
@@ -303,11 +334,10 @@ class EventLoader:
         return LoadResult(seq, event_dates=event_dates, **counts)
 
     def _staging_tables(self) -> list[str]:
-        """Tables of unfinished loads: `load_<seq>` and its `_existing`, `_repeated` and
-        `_exact` helpers."""
+        """Tables of unfinished loads: `load_<seq>` and its helpers (`load_<seq>_existing`...)."""
         rows = self.client.query(
             "SELECT name FROM system.tables WHERE database = {db:String} "
-            "AND match(name, '^load_[0-9]+(_existing|_repeated|_exact)?$')",
+            "AND match(name, '^load_[0-9]+(_[a-z]+)?$')",
             parameters={"db": self.db.strip("`")},
         ).result_rows
         return [row[0] for row in rows]
@@ -325,6 +355,10 @@ class EventLoader:
             path=quote_string(self.file_path(path)),
             catalog_version=catalog_version,
             timestamp_pattern=quote_string(_TIMESTAMP),
+            leap_second_pattern=quote_string(_LEAP_SECOND),
+            max_line=MAX_LINE_BYTES,
+            kept_bytes=KEPT_BYTES,
+            max_property=MAX_PROPERTY_BYTES,
             first_date=f"toDate('{FIRST_EVENT_DATE.isoformat()}')",
             first_date_text=FIRST_EVENT_DATE.isoformat(),
             timestamp_kind=_json_kind("timestamp"),
@@ -378,23 +412,106 @@ class EventLoader:
         rows = self.client.query(
             f"SELECT line_no, raw_line FROM {self.db}.{stage} WHERE needs_exact_numbers"
         ).result_rows
-        if not rows:
-            return
         exact = [[line_no, exact_properties(line)] for line_no, line in rows]
-        self.client.command(
-            f"CREATE TABLE {self.db}.{stage}_exact (line_no UInt64, properties "
-            f"Map(String, String)) ENGINE = Join(ANY, LEFT, line_no)"
+        self._rewrite(stage, "properties", "Map(String, String)", exact)
+
+    def _explain_numbers_out_of_range(self, stage: str) -> None:
+        """A line the engine cannot read because a number is beyond a double (`1e400`) is
+        valid JSON: say what is wrong with it instead of "not valid JSON"."""
+        rows = self.client.query(
+            f"SELECT line_no, raw_line FROM {self.db}.{stage} "
+            f"WHERE reason = 'line is not valid JSON' "
+            f"AND match(raw_line, '[0-9][eE][+]?[0-9]{{3}}')"
+        ).result_rows
+        reasons = []
+        for line_no, line in rows:
+            number = number_out_of_range(line)
+            if number:
+                reasons.append(
+                    [
+                        line_no,
+                        f"the number {number} is beyond what can be read (about ±1.8e308); "
+                        f"send it as a string",
+                    ]
+                )
+        self._rewrite(stage, "reason", "String", reasons)
+
+    def _link_corrections(self, stage: str) -> None:
+        """Tie each correction to the original event it stands for, by ingestion order.
+
+        A correction may only name an event ingested before it: in an earlier load, or on
+        an earlier line of this file. Naming any other is quarantined with the reason, so a
+        correction that arrives before its event never counts twice nor suppresses the event
+        later. A correction of a correction stands for the same original (`corrects`), and
+        of all the versions of an original only the one ingested last counts (dbt model
+        `int_events__replaced`)."""
+        db = self.db
+        corrections = self.client.query(
+            f"SELECT line_no, customer_id, event_id, assumeNotNull(replaces) FROM {db}.{stage} "
+            f"WHERE reason = '' AND replaces IS NOT NULL ORDER BY line_no"
+        ).result_rows
+        if not corrections:
+            return
+        targets = (
+            f"(SELECT customer_id, assumeNotNull(replaces) FROM {db}.{stage} "
+            f"WHERE reason = '' AND replaces IS NOT NULL)"
         )
-        self.client.insert(
-            f"{self.db}.{stage}_exact", exact, column_names=["line_no", "properties"]
-        )
+        originals: dict[tuple[str, str], str] = {
+            (customer, event): original
+            for customer, event, original in self.client.query(
+                f"SELECT customer_id, event_id, ifNull(corrects, event_id) FROM {db}.raw_events "
+                f"WHERE (customer_id, event_id) IN {targets} "
+                f"AND load_seq IN (SELECT load_seq FROM {db}.event_loads)"
+            ).result_rows
+        }
+        first_lines = {
+            (customer, event): line_no
+            for customer, event, line_no in self.client.query(
+                f"SELECT customer_id, event_id, min(line_no) FROM {db}.{stage} "
+                f"WHERE reason = '' AND replaces IS NULL AND (customer_id, event_id) IN {targets} "
+                f"GROUP BY customer_id, event_id"
+            ).result_rows
+        }
+        linked, orphans = [], []
+        for line_no, customer, event, replaced in corrections:
+            target = (customer, replaced)
+            if target in originals:
+                original = originals[target]
+            elif first_lines.get(target, line_no) < line_no:
+                original = replaced
+            else:
+                orphans.append(
+                    [
+                        line_no,
+                        f'field "replaces" names event "{replaced}" of customer "{customer}", '
+                        f"which was not ingested before this event; send a correction after "
+                        f"the event it corrects",
+                    ]
+                )
+                continue
+            linked.append([line_no, original])
+            originals.setdefault((customer, event), original)
+        self._rewrite(stage, "reason", "String", orphans)
+        self._rewrite(stage, "corrects", "Nullable(String)", linked)
+
+    def _rewrite(self, stage: str, column: str, column_type: str, values: list[list]) -> None:
+        """Set `column` of the staged lines given as [line_no, value]: rare lines, through a
+        Join table and one mutation."""
+        if not values:
+            return
+        helper = f"{stage}_{column}"
         self.client.command(
-            f"ALTER TABLE {self.db}.{stage} UPDATE properties = "
-            f"joinGet('{self.db.strip('`')}.{stage}_exact', 'properties', line_no) "
-            f"WHERE needs_exact_numbers",
+            f"CREATE TABLE {self.db}.{helper} (line_no UInt64, value {column_type}) "
+            f"ENGINE = Join(ANY, LEFT, line_no)"
+        )
+        self.client.insert(f"{self.db}.{helper}", values, column_names=["line_no", "value"])
+        self.client.command(
+            f"ALTER TABLE {self.db}.{stage} UPDATE {column} = "
+            f"joinGet('{self.db.strip('`')}.{helper}', 'value', line_no) "
+            f"WHERE line_no IN (SELECT line_no FROM {self.db}.{helper})",
             settings={"mutations_sync": 2},
         )
-        self.client.command(f"DROP TABLE {self.db}.{stage}_exact")
+        self.client.command(f"DROP TABLE {self.db}.{helper}")
 
     def _store(self, stage: str, seq: int, file_name: str) -> dict[str, int]:
         db = self.db
@@ -429,9 +546,10 @@ class EventLoader:
         self.client.command(
             f"INSERT INTO {db}.raw_events (event_date, customer_id, event_id, event_name, "
             f"timestamp, properties, source, replaces, void, key_hash, content_hash, "
-            f"load_seq, line_no) "
+            f"load_seq, line_no, corrects) "
             f"SELECT toDate(timestamp), customer_id, event_id, event_name, timestamp, "
-            f"properties, source, replaces, void, key_hash, content_hash, load_seq, line_no "
+            f"properties, source, replaces, void, key_hash, content_hash, load_seq, line_no, "
+            f"corrects "
             f"FROM {db}.{stage} WHERE reason = '' AND {is_first}"
         )
         self.client.command(
@@ -470,7 +588,8 @@ class EventLoader:
         }
 
     def _event_dates(self, seq: int) -> tuple[date, ...]:
-        """Days whose usage changed: days of the new events and of the events they replace."""
+        """Days whose usage changed: days of the new events and, for corrections, of every
+        earlier version of the events they correct (the original and older corrections)."""
         db = self.db
         days = {
             row[0]
@@ -478,19 +597,40 @@ class EventLoader:
                 f"SELECT DISTINCT event_date FROM {db}.raw_events WHERE load_seq = {seq}"
             ).result_rows
         }
-        corrected = (
-            f"SELECT sipHash128(customer_id, assumeNotNull(replaces)) FROM {db}.raw_events "
-            f"WHERE load_seq = {seq} AND replaces IS NOT NULL"
+        originals = (
+            f"SELECT customer_id, assumeNotNull(corrects) FROM {db}.raw_events "
+            f"WHERE load_seq = {seq} AND corrects IS NOT NULL"
         )
-        if self.client.command(f"SELECT count() FROM ({corrected})"):
+        if self.client.command(f"SELECT count() FROM ({originals})"):
             days |= {
                 row[0]
                 for row in self.client.query(
                     f"SELECT DISTINCT event_date FROM {db}.raw_events "
-                    f"WHERE key_hash IN ({corrected})"
+                    f"WHERE key_hash IN (SELECT sipHash128(*) FROM ({originals})) "
+                    f"OR (corrects IS NOT NULL AND (customer_id, corrects) IN ({originals}))"
                 ).result_rows
             }
         return tuple(sorted(days))
+
+
+def number_out_of_range(line: str) -> str | None:
+    """The first number of a JSON line beyond a double's range, as written; None if the
+    line is not JSON or has none."""
+    found: list[str] = []
+
+    def number(text: str) -> str:
+        if not found and abs(Decimal(text)) > _DOUBLE_MAX:
+            found.append(text)
+        return text
+
+    try:
+        json.loads(line, parse_float=number, parse_int=number)
+    except ValueError:
+        return None
+    return found[0] if found else None
+
+
+_DOUBLE_MAX = Decimal("1.7976931348623157e308")
 
 
 def exact_properties(line: str) -> dict[str, str]:

@@ -128,7 +128,8 @@ CREATE TABLE IF NOT EXISTS {db}.raw_events (
     key_hash FixedString(16),
     content_hash FixedString(16),
     load_seq UInt64,
-    line_no UInt64
+    line_no UInt64,
+    corrects Nullable(String)
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (event_date, customer_id, event_name, timestamp, event_id)
@@ -292,6 +293,9 @@ CREATE TABLE IF NOT EXISTS {db}.invoice_statuses (
     status LowCardinality(String),
     fetched_at DateTime64(6, 'UTC')
 ) ENGINE = MergeTree ORDER BY (gateway, document_id, fetched_at)
+;
+-- Stores made before corrections recorded the original they stand for.
+ALTER TABLE {db}.raw_events ADD COLUMN IF NOT EXISTS corrects Nullable(String)
 """
 
 

@@ -6,6 +6,7 @@ fast; the CLI tests cover the same loader through the Dagster job.
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -101,6 +102,38 @@ BAD_LINES = [
     ),
     (event("o", void="yes"), 'field "void" must be true or false, got a string'),
     (event("p", customer_id="hooli"), 'unknown customer_id "hooli": not a customer in the catalog'),
+    # Issue 13: repeated keys, numbers beyond a double, leap seconds, sizes.
+    (
+        event("q")[:-1] + ', "customer_id": "other"}',
+        'field "customer_id" appears more than once; send each field once',
+    ),
+    (
+        event("r", properties={"n": 1})[:-2] + ', "n": 2}}',
+        'property "n" appears more than once; send each property once',
+    ),
+    (
+        event("s", properties={"n": 1})[:-3] + "1e400}}",
+        "the number 1e400 is beyond what can be read (about ±1.8e308); send it as a string",
+    ),
+    (
+        event("t", timestamp="2016-12-31T23:59:60Z"),
+        'field "timestamp" is a leap second ("2016-12-31T23:59:60Z"), which UTC timestamps '
+        "here do not have: send :59.999 of that minute",
+    ),
+    (
+        event("u", properties={"blob": "x" * (64 << 10)}),
+        'property "blob" is longer than 65536 bytes, the limit for one property',
+    ),
+    (
+        event("v", properties={"blob": "x" * (1 << 20)}),
+        "line is 1048703 bytes long; an event may be at most 1048576 bytes (its first 65536 "
+        "bytes are kept here)",
+    ),
+    (
+        event("w", replaces="not-yet"),
+        'field "replaces" names event "not-yet" of customer "acme", which was not ingested '
+        "before this event; send a correction after the event it corrects",
+    ),
 ]
 
 
@@ -115,6 +148,11 @@ def test_every_kind_of_bad_line_is_quarantined_with_its_reason(loader, client, d
         f"SELECT raw_line FROM `{database}`.quarantined_events WHERE line_no = 1"
     ).result_rows
     assert raw == [("not json",)]
+    kept = client.command(
+        f"SELECT length(raw_line) FROM `{database}`.quarantined_events "
+        f"WHERE line_no = {len(BAD_LINES) - 1}"
+    )
+    assert kept == 65536
 
 
 def test_first_copy_wins_within_a_file_and_across_loads(loader, client, database, tmp_path):
@@ -197,3 +235,86 @@ def test_an_unfinished_load_leaves_nothing_visible_and_is_cleaned_up(
     assert loader.discard_unfinished_loads() == [9]
     assert client.command(f"SELECT count() FROM {db}.raw_events") == 0
     assert not client.command(f"EXISTS TABLE {db}.load_9")
+
+
+def originals(client, database) -> list[tuple[str, str | None]]:
+    """Each stored event with the original it stands for (None: it is an original)."""
+    return client.query(
+        f"SELECT event_id, corrects FROM `{database}`.raw_events ORDER BY load_seq, line_no"
+    ).result_rows
+
+
+def test_corrections_stand_for_the_original_they_correct_in_ingestion_order(
+    loader, client, database, tmp_path
+):
+    first = load(
+        loader,
+        tmp_path,
+        [
+            event("a"),
+            event("b", replaces="a"),  # names an earlier line: stands for a
+            event("c", replaces="b"),  # a correction of a correction: stands for a too
+            event("d", replaces="z"),  # z comes later: quarantined
+            event("z"),
+        ],
+        "first.jsonl",
+    )
+    assert (first.accepted, first.quarantined) == (4, 1)
+    second = load(loader, tmp_path, [event("e", replaces="a"), event("f", replaces="z")])
+    assert (second.accepted, second.quarantined) == (2, 0)
+    assert originals(client, database) == [
+        ("a", None),
+        ("b", "a"),
+        ("c", "a"),
+        ("z", None),
+        ("e", "a"),
+        ("f", "z"),
+    ]
+    # e supersedes b and c: the days of every version of a changed.
+    assert second.event_dates == (date(2026, 10, 10),)
+
+
+def test_a_load_killed_midway_leaves_tables_the_next_load_removes(
+    loader, client, database, tmp_path
+):
+    load(loader, tmp_path, [event("a")], "first.jsonl")
+    # What a load killed inside `_store` leaves: its staging table and helpers, and rows.
+    for table in ("load_2", "load_2_existing", "load_2_repeated", "load_2_reason"):
+        client.command(f"CREATE TABLE `{database}`.{table} (x UInt8) ENGINE = Memory")
+    client.command(
+        f"INSERT INTO `{database}`.raw_events (event_date, customer_id, event_id, event_name, "
+        f"timestamp, load_seq, line_no) VALUES ('2026-10-10', 'acme', 'ghost', 'call', "
+        f"'2026-10-10 10:00:00', 2, 1)"
+    )
+    assert loader.discard_unfinished_loads() == [2]
+    result = load(loader, tmp_path, [event("b"), event("ghost")], "second.jsonl")
+    assert (result.load_seq, result.accepted) == (2, 2)
+    tables = client.query(
+        f"SELECT name FROM system.tables WHERE database = '{database}' AND name LIKE 'load%'"
+    ).result_rows
+    assert tables == []
+
+
+#: Half of a gzip stream: the deflate data stops in the middle.
+TRUNCATED_GZIP = (lambda data: data[: len(data) // 2])(gzip.compress(b'{"x":1}\n' * 1000))
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"plain text, not gzip\n", "the file cannot be read: inflate failed: data error"),
+        (TRUNCATED_GZIP, "the file cannot be read: inflate failed: buffer error"),
+    ],
+    ids=["not gzip", "truncated"],
+)
+def test_a_corrupt_gzip_file_is_quarantined_whole(
+    loader, client, database, tmp_path, content, reason
+):
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(content)
+    result = loader.load(path, "x", "events.jsonl.gz", DAY, catalog_version=1)
+    assert (result.lines, result.accepted, result.quarantined) == (0, 0, 1)
+    [(line_no, text)] = quarantine(client, database)
+    assert line_no == 0 and text.startswith(reason), text
+    # The next file of the day loads.
+    assert load(loader, tmp_path, [event("a")]).accepted == 1

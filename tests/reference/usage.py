@@ -37,6 +37,11 @@ _TIMESTAMP = re.compile(
 _NUMERIC_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _PERIOD = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})")
 _MAX_EVENT_ID_LENGTH = 256
+#: The product's documented limits (README, "Events"): a line, one property's JSON text, and
+#: the numbers a line may hold.
+MAX_LINE_BYTES = 1 << 20
+MAX_PROPERTY_BYTES = 64 << 10
+_DOUBLE_MAX = Decimal("1.7976931348623157e308")
 #: The product's documented bounds on event time (README, "Events"): nothing before the first
 #: metering day, nothing more than a day ahead of the clock.
 FIRST_EVENT_DAY = date(2020, 1, 1)
@@ -148,9 +153,39 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"not JSON: {name}")
 
 
+def _number(text: str) -> Decimal:
+    """A number exactly as written; one beyond a double's range cannot be read (README)."""
+    value = Decimal(text)
+    if abs(value) > _DOUBLE_MAX:
+        raise ValueError(f"number out of range: {text}")
+    return value
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are distinct; a repeated key is refused (README)."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key appears more than once")
+    return dict(pairs)
+
+
 def parse_json(line: str) -> Any:
-    """The JSON value of a line, numbers as exact `Decimal`s; ValueError when not JSON."""
-    return json.loads(line, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+    """The JSON value of a line, numbers as exact `Decimal`s; ValueError when not JSON or
+    outside what the product reads (repeated keys, numbers beyond a double)."""
+    return json.loads(
+        line,
+        parse_float=_number,
+        parse_int=_number,
+        parse_constant=_reject_constant,
+        object_pairs_hook=_object,
+    )
+
+
+def _json_text(value: str | bool | Decimal) -> bytes:
+    """A property value as JSON writes it (what the size limit counts)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).encode()
+    return property_text(value).encode()
 
 
 def _is_nonempty_string(value: object) -> bool:
@@ -164,6 +199,8 @@ def _is_property_value(value: object) -> bool:
 
 def parse_event(line: str, customers: set[str], now: datetime | None = None) -> Event | None:
     """The event on a line, or None when the line belongs in quarantine."""
+    if len(line.encode()) > MAX_LINE_BYTES:
+        return None
     try:
         data = parse_json(line)
     except ValueError:
@@ -195,6 +232,8 @@ def parse_event(line: str, customers: set[str], now: datetime | None = None) -> 
     if not isinstance(properties, dict):
         return None
     if not all(_is_property_value(v) for v in properties.values()):
+        return None
+    if any(len(_json_text(v)) > MAX_PROPERTY_BYTES for v in properties.values()):
         return None
 
     source = data.get("source")
@@ -253,7 +292,10 @@ def reference_ingest(
             seen_files.add(content)
             for line in candidate_lines(content):
                 event = parse_event(line, customers, now)
-                if event is None:
+                if event is None or (
+                    # A correction names an event accepted before it, or is quarantined.
+                    event.replaces is not None and (event.customer_id, event.replaces) not in seen
+                ):
                     summary["quarantined"] += 1
                 elif (event.customer_id, event.event_id) in seen:
                     summary["duplicates"] += 1
@@ -272,15 +314,30 @@ def reference_ingest(
 def effective_events(events: list[Event]) -> list[Event]:
     """The accepted events that count once corrections are applied.
 
-    An event stops counting when another accepted event of its customer replaces it; a void
-    event that replaces something does not count either. A void event that replaces nothing
-    is an ordinary event.
+    `events` are in ingestion order, and every correction names an event accepted before it
+    (`reference_ingest` quarantines the others). A correction stands for the original event
+    at the root of what it names; of an original and all its corrections only the one
+    ingested last counts, and not when it is a void correction. A void flag without
+    `replaces` has no effect.
     """
-    replaced = {(e.customer_id, e.replaces) for e in events if e.replaces is not None}
+    original: dict[tuple[str, str], str] = {}
+    latest: dict[tuple[str, str], str] = {}
+    for e in events:
+        if e.replaces is not None:
+            root = original.get((e.customer_id, e.replaces), e.replaces)
+            original[(e.customer_id, e.event_id)] = root
+            latest[(e.customer_id, root)] = e.event_id
     return [
         e
         for e in events
-        if (e.customer_id, e.event_id) not in replaced and not (e.void and e.replaces is not None)
+        if (e.customer_id, e.event_id) not in latest
+        and (
+            e.replaces is None
+            or (
+                latest[(e.customer_id, original[(e.customer_id, e.event_id)])] == e.event_id
+                and not e.void
+            )
+        )
     ]
 
 

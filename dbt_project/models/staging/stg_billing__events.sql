@@ -14,6 +14,7 @@ renamed as (
         timestamp as event_timestamp,
         properties,
         replaces as replaces_event_id,
+        corrects as corrects_event_id,
         void as is_void,
         load_seq,
         line_no
