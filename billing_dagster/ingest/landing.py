@@ -9,7 +9,9 @@ the ingestion order that decides which copy of an event is first (CONTRACT.md §
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -54,19 +56,25 @@ def land(home: Path, source: Path, day: date, position: int = 0) -> LandedFile:
     suffix = suffix_of(source.name)
     directory = day_directory(home, day)
     directory.mkdir(parents=True, exist_ok=True)
-    partial = directory / f".{source.name}.partial"
-    shutil.copyfile(source, partial)
-    with open(partial, "rb") as landed:
-        sha256 = hashlib.file_digest(landed, "sha256").hexdigest()
-    existing = find_landed(home, sha256)
-    if existing:
-        partial.unlink()
-        return existing
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time_ns() % 10**9:09d}"
-    target = directory / f"{stamp}-{position:04d}-{sha256}{suffix}"
-    partial.replace(target)
-    (directory / f"{target.name}.name").write_text(source.name)
-    return LandedFile(target, sha256, source.name, day)
+    # A name of its own: two commands landing files of the same name never share it. The
+    # leading dot keeps it out of `landed_files` until it is complete and renamed.
+    descriptor, name = tempfile.mkstemp(prefix=".landing-", suffix=".partial", dir=directory)
+    os.close(descriptor)
+    partial = Path(name)
+    try:
+        shutil.copyfile(source, partial)
+        with open(partial, "rb") as landed:
+            sha256 = hashlib.file_digest(landed, "sha256").hexdigest()
+        existing = find_landed(home, sha256)
+        if existing:
+            return existing
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time_ns() % 10**9:09d}"
+        target = directory / f"{stamp}-{position:04d}-{sha256}{suffix}"
+        (directory / f"{target.name}.name").write_text(source.name)
+        partial.replace(target)
+        return LandedFile(target, sha256, source.name, day)
+    finally:
+        partial.unlink(missing_ok=True)  # a full disk or an error leaves no partial copy
 
 
 def find_landed(home: Path, sha256: str) -> LandedFile | None:

@@ -106,7 +106,8 @@ class ClickHouseSettings:
         )
 
     def file_path(self, path: Path) -> str:
-        """How `file()` on the server names a landed file: relative to its files root."""
+        """How `file()` on the server names a landed file: inside its files root, as the
+        server sees it (the embedded one through a link free of glob characters)."""
         if not self.files_root:
             return str(path)
         relative = os.path.relpath(Path(path).resolve(), Path(self.files_root).resolve())
@@ -115,7 +116,7 @@ class ClickHouseSettings:
                 f"{path} is outside {self.files_root}, the only directory the warehouse reads "
                 f"files from; the billing home's landing zone must be inside it"
             )
-        return relative
+        return os.path.join(self.files_root, relative)
 
     def dbt_env(self) -> dict[str, str]:
         """The variables the dbt profile reads, pointing at this same endpoint."""

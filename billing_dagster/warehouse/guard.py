@@ -5,12 +5,11 @@ such as `file('/etc/shadow')`, an `INSERT INTO FUNCTION file(...)`, a `File` or 
 engine, `INTO OUTFILE` or a `SYSTEM` statement would read or write that user's files or
 reach the network. Every statement a client sends is checked here first; the one
 exception is what the loader needs: reading an event file of the landing zone with
-`file('<path relative to the landing zone>', ...)`.
+`file('<files link>/<path in the landing zone>', ...)` (the link is server.py's).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from billing_dagster.warehouse.sql_text import Token, tokens
@@ -92,14 +91,14 @@ _OUTSIDE = frozenset(
 _STATEMENTS = frozenset({"SYSTEM", "ATTACH", "BACKUP", "RESTORE"})
 #: Keywords that name a file of the server.
 _FILE_CLAUSES = frozenset({"INFILE", "OUTFILE"})
-_GLOB = set("*?{}[]")
+GLOB = set("*?{}[]")
 
 
 class Refused(ValueError):
     """The statement reaches outside the warehouse; the message says which part."""
 
 
-def check_statement(sql: str, files_root: Path) -> None:
+def check_statement(sql: str, files_link: Path, files_root: Path) -> None:
     """Raise `Refused` unless `sql` stays inside the warehouse (and the landing zone)."""
     meaningful = list(tokens(sql))
     if meaningful and meaningful[0].text.upper() in _STATEMENTS:
@@ -115,7 +114,8 @@ def check_statement(sql: str, files_root: Path) -> None:
         following = meaningful[position + 1] if position + 1 < len(meaningful) else None
         if following is None or following.text != "(" or word.lower() not in _OUTSIDE:
             continue
-        if word.lower() == "file" and _landing_file(meaningful[position + 2 :], files_root):
+        arguments = meaningful[position + 2 :]
+        if word.lower() == "file" and _landing_file(arguments, files_link, files_root):
             continue
         raise Refused(
             f"{word}(...) reaches files, programs or hosts outside the warehouse; it is not "
@@ -129,19 +129,19 @@ def check_setting(name: str) -> None:
         raise Refused(f"setting {name} is not available here")
 
 
-def _landing_file(arguments: list[Token], files_root: Path) -> bool:
-    """`file('<relative path>', ...)` of an existing-or-not file inside the landing zone,
-    with no glob, no `..` and no escape that could lead elsewhere."""
+def _landing_file(arguments: list[Token], files_link: Path, files_root: Path) -> bool:
+    """`file('<files link>/<path>', ...)` of a file inside the landing zone, with no glob,
+    no `..` and no escape that could lead elsewhere."""
     if not arguments or arguments[0].kind != "string":
         return False
     literal = arguments[0].text
     path = literal[1:-1]
-    if literal[0] != "'" or "\\" in path or "''" in path or not path or _GLOB & set(path):
+    if literal[0] != "'" or "\\" in path or "''" in path or GLOB & set(path):
         return False
-    if os.path.isabs(path) or ".." in Path(path).parts:
+    inside = Path(path)
+    if not inside.is_relative_to(files_link) or ".." in inside.parts or inside == files_link:
         return False
-    root = files_root.resolve()
-    return (root / path).resolve().is_relative_to(root)
+    return inside.resolve().is_relative_to(files_root.resolve())
 
 
 def _name(token: Token) -> str:

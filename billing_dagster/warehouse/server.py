@@ -99,9 +99,9 @@ def as_query_error(error: Exception) -> QueryError:
 class Warehouse:
     """Owns the chDB data directory and runs statements for HTTP requests."""
 
-    def __init__(self, data_dir: Path, files_root: Path):
+    def __init__(self, data_dir: Path, files_link: Path, files_root: Path):
         self.data_dir = data_dir
-        self.files_root = files_root
+        self.files_link, self.files_root = files_link, files_root
         self.tmp_dir = data_dir / "http_inserts"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         # The first connection starts the engine and holds it open for the others.
@@ -160,7 +160,7 @@ class Warehouse:
 
     def _execute_in(self, connection, request: QueryRequest) -> tuple[str, object]:
         try:
-            guard.check_statement(request.statement, self.files_root)
+            guard.check_statement(request.statement, self.files_link, self.files_root)
             for name in request.settings:
                 guard.check_setting(name)
         except guard.Refused as refused:
@@ -187,13 +187,18 @@ class Warehouse:
 
         The engine reads `FROM INFILE` natively, so the binary body never becomes a Python
         string and the statement text the client sent stays as it was, with the file named.
+        It is named through `/proc/self/fd`: `FROM INFILE` expands globs, and the billing
+        home's path may hold `{`, `[` or `*` (a file named by it would match nothing).
         """
-        path = self.tmp_dir / f"{uuid.uuid4().hex}.data"
+        descriptor, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".data")
         try:
-            path.write_bytes(data)
-            connection.query(sql_text.insert_from_infile(statement, str(path)))
+            with open(descriptor, "wb", closefd=False) as spool:
+                spool.write(data)
+            path = f"/proc/self/fd/{descriptor}" if os.path.isdir("/proc/self/fd") else name
+            connection.query(sql_text.insert_from_infile(statement, path))
         finally:
-            path.unlink(missing_ok=True)
+            os.close(descriptor)
+            os.unlink(name)
         return "TabSeparated", None
 
 
@@ -446,6 +451,18 @@ def stop_when_idle(server: EndpointServer, idle_timeout_s: float) -> None:
             return
 
 
+def link_files_root(files_root: Path) -> Path:
+    """A path to `files_root` without glob characters: `file()` and `FROM INFILE` expand
+    `*`, `?`, `{...}` and `[...]` in a path, and a billing home's path may hold them. The link
+    lives in a private directory of the system's temporary directory."""
+    directory = Path(tempfile.mkdtemp(prefix="billing-files-"))
+    if guard.GLOB & set(str(directory)):
+        raise SystemExit(f"the temporary directory {directory} has glob characters; set TMPDIR")
+    link = directory / "files"
+    link.symlink_to(files_root, target_is_directory=True)
+    return link
+
+
 def write_state(path: Path, port: int, files_root: Path) -> None:
     """Publish pid and port atomically: readers never see a half-written file."""
     tmp = path.with_suffix(".tmp")
@@ -467,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         "--files-root",
         required=True,
         type=Path,
-        help="the only directory `file()` may read, relative to it (the landing zone)",
+        help="the only directory `file()` may read (the landing zone), through the link "
+        "published as `files_root` in the state file",
     )
     args = parser.parse_args(argv)
 
@@ -476,11 +494,12 @@ def main(argv: list[str] | None = None) -> int:
     args.data, args.files_root = args.data.resolve(), args.files_root.resolve()
     args.data.mkdir(parents=True, exist_ok=True)
     args.files_root.mkdir(parents=True, exist_ok=True)
-    # Relative paths in `file()` resolve from here; nothing in the user's directory (a stray
-    # module, a file named like a table) is reached.
-    os.chdir(args.files_root)
+    files_link = link_files_root(args.files_root)
+    # Nothing of the user's current directory (a stray module, a file named like a table) is
+    # ever reached from here.
+    os.chdir(files_link.parent)
     tempfile.tempdir = str(args.data)
-    warehouse = Warehouse(args.data, args.files_root)
+    warehouse = Warehouse(args.data, files_link, args.files_root)
     server = EndpointServer(warehouse, Credentials.read(args.credentials), args.port, log_file)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     signal.signal(signal.SIGINT, lambda *_: threading.Thread(target=server.shutdown).start())
@@ -488,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(
             target=stop_when_idle, args=(server, args.idle_timeout), daemon=True
         ).start()
-    write_state(args.state, server.server_address[1], args.files_root)
+    write_state(args.state, server.server_address[1], files_link)
     server.log(f"serving {args.data} on 127.0.0.1:{server.server_address[1]} pid {os.getpid()}")
     try:
         server.serve_forever(poll_interval=0.2)
@@ -496,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         server.server_close()
         warehouse.close()
         args.state.unlink(missing_ok=True)
+        files_link.unlink(missing_ok=True)
+        files_link.parent.rmdir()
         server.log("stopped")
     return 0
 

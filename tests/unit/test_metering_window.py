@@ -3,7 +3,11 @@
 import os
 from datetime import UTC, datetime
 
-from billing_dagster.defs.metering.dbt_run import KEPT_INVOCATIONS, _keep_parse_state
+from billing_dagster.defs.metering.dbt_run import (
+    KEPT_INVOCATIONS,
+    _keep_invocations,
+    _keep_parse_state,
+)
 from billing_dagster.defs.metering.window import metering_window, window_env
 from tests.conftest import REPO
 
@@ -38,6 +42,7 @@ def test_the_last_runs_parse_state_is_kept_and_old_invocations_pruned(tmp_path):
         os.utime(run, (number, number))
         runs.append(run)
     _keep_parse_state(runs[-1], workspace)
+    _keep_invocations(workspace)
     assert (workspace / "partial_parse.msgpack").read_text() == f"state {KEPT_INVOCATIONS + 2}"
     kept = sorted(p.name for p in workspace.iterdir() if p.is_dir())
     assert kept == [run.name for run in runs[3:]]

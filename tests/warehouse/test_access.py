@@ -52,6 +52,7 @@ def test_a_request_without_the_password_gets_401(warehouse):
         ("SELECT * FROM `file`('/etc/hostname', 'LineAsString')", "file(...)"),
         ("SELECT * FROM FILE('/etc/hostname', 'LineAsString')", "FILE(...)"),
         ("SELECT * FROM file('../../etc/hostname', 'LineAsString')", "file(...)"),
+        ("SELECT * FROM file('events.jsonl', 'LineAsString')", "file(...)"),
         ("SELECT * FROM file('*', 'LineAsString')", "file(...)"),
         ("INSERT INTO FUNCTION file('x.pth', 'LineAsString') SELECT 'import os'", "INSERT INTO"),
         ("SELECT * FROM url('http://127.0.0.1:1/', 'LineAsString')", "url(...)"),
@@ -81,9 +82,12 @@ def test_settings_that_name_server_paths_are_refused(client):
 def test_the_loader_reads_files_of_the_landing_zone_only(client, settings, tmp_path):
     landed = tmp_path / "events.jsonl"
     landed.write_text('{"a": 1}\n{"a": 2}\n')
-    relative = settings.file_path(landed)
-    assert not relative.startswith("/")
-    rows = client.query(f"SELECT count() FROM file('{relative}', 'LineAsString')").result_rows
+    path = settings.file_path(landed)
+    assert path.startswith(settings.files_root) and "billing-files-" in path
+    rows = client.query(f"SELECT count() FROM file('{path}', 'LineAsString')").result_rows
     assert rows == [(2,)]
+    outside = path.replace("/files/", "/files/../", 1)
+    with pytest.raises(DatabaseError, match="ACCESS_DENIED"):
+        client.query(f"SELECT count() FROM file('{outside}', 'LineAsString')")
     with pytest.raises(ValueError, match=r"outside .*the only directory the warehouse reads"):
         settings.file_path(Path("/elsewhere.jsonl"))
