@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from billing_dagster.catalog.store import (
 )
 from billing_dagster.formatting import decimal_text, table
 from billing_dagster.ingest import landing
+from billing_dagster.invoicing.assemble import period_bounds
 from billing_dagster.invoicing.credits import credit_balances
 from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS, finalization_problems
 from billing_dagster.invoicing.printing import invoice_tables
@@ -287,28 +288,23 @@ def cmd_ingest(args, home: Path) -> int:
     for position, path in enumerate(args.files):
         file = landing.land(home, path, today, position)
         if file.sha256 in seen or _already_loaded(client, settings.database, file.sha256):
-            print(f"billing: {path}: already loaded, nothing to do", file=sys.stderr)
+            print(f"billing: {path}: already loaded, nothing to load", file=sys.stderr)
         else:
             landed.append(file)
         seen.add(file.sha256)
     summary = {"accepted": 0, "duplicates": 0, "quarantined": 0}
+    runner = _runner(home)
     if landed:
-        runner = _runner(home)
         runner.ingest(today)
         rows = client.query(
-            f"SELECT sum(accepted), sum(duplicates), sum(quarantined), "
-            # A load that changed no day has no dates: there is nothing to meter.
-            f"maxIf(arrayMax(event_dates), notEmpty(event_dates)), "
-            f"countIf(notEmpty(event_dates)) "
+            f"SELECT sum(accepted), sum(duplicates), sum(quarantined) "
             f"FROM `{settings.database}`.event_loads WHERE file_sha256 IN {{shas:Array(String)}}",
             parameters={"shas": [file.sha256 for file in landed]},
         ).result_rows[0]
-        summary = {
-            "accepted": int(rows[0]),
-            "duplicates": int(rows[1]),
-            "quarantined": int(rows[2]),
-        }
-        runner.ensure_models_deployed(client, settings.database, rows[3] if rows[4] else None)
+        summary = dict(zip(summary, map(int, rows), strict=True))
+    # Every day a load changed since it was metered, this load's or one an interrupted
+    # command left behind (events may be a day ahead of the clock).
+    runner.ensure_models_deployed(client, settings.database, today + timedelta(days=1))
     print(json.dumps(summary))
     return 0
 
@@ -346,7 +342,8 @@ def cmd_usage(args, home: Path) -> int:
     period = parse_period(args.period)
     settings, client = _connect(home)
     _require_catalog(client, settings.database)
-    _runner(home).ensure_models_deployed(client, settings.database)
+    last_day = period_bounds(period)[1] - timedelta(days=1)
+    _runner(home).ensure_models_deployed(client, settings.database, last_day)
     rows = client.query(
         f"SELECT customer_id, metric_code, group_value, period, quantity "
         f"FROM `{settings.database}`.fct_subscription_usage WHERE period = {{period:String}} "

@@ -9,16 +9,13 @@ alone; and a home whose path holds quotes, spaces and glob characters works like
 from __future__ import annotations
 
 import json
-import os
 import random
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.processes import billing, finish, run, stop_warehouse
 
 CATALOG = """\
 metrics:
@@ -39,30 +36,6 @@ customers:
 """
 CUSTOMERS = [f"c{n}" for n in range(6)]
 FILES = 10
-
-
-def billing(home: Path, *args: str) -> subprocess.Popen:
-    """A `billing` process of its own on `home`, with nothing of the test's warehouse."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKHOUSE_")}
-    env |= {"BILLING_HOME": str(home), "BILLING_FINALIZE_GRACE_DAYS": "0"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "billing_dagster.cli.main", *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen) -> str:
-    out, err = process.communicate(timeout=900)
-    assert process.returncode == 0, err[-3000:]
-    return out
-
-
-def run(home: Path, *args: str) -> str:
-    return finish(billing(home, *args))
 
 
 def event_files(directory: Path) -> list[Path]:
@@ -121,19 +94,7 @@ def homes(tmp_path):
     made = [tmp_path / "one", tmp_path / "it's {a} [b]*" / "home"]
     yield made
     for home in made:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "billing_dagster.cli.main",
-                "--home",
-                str(home),
-                "warehouse",
-                "stop",
-            ],
-            cwd=REPO,
-            capture_output=True,
-        )
+        stop_warehouse(home)
 
 
 def test_ten_ingests_at_once_then_bill_equal_one_ingest_of_all(homes, tmp_path):
