@@ -54,7 +54,8 @@ bench-compare: install
 
 dev: install
 	mkdir -p $(BILLING_HOME)/dagster/.nux && echo "seen: 1" > $(BILLING_HOME)/dagster/.nux/nux.yaml
-	DAGSTER_HOME=$(BILLING_HOME)/dagster $(VENV)/bin/dagster dev -w workspace.yaml
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DAGSTER_HOME=$(BILLING_HOME)/dagster \
+		$(VENV)/bin/dagster dev -w workspace.yaml
 
 stop:
 	$(BILLING) warehouse stop

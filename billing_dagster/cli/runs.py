@@ -30,6 +30,11 @@ telemetry:
 """
 
 
+#: The code location of `workspace.yaml` and the repository `Definitions` make. The UI lists a
+#: job's runs by this tag, which runs it launches itself carry; runs of the CLI carry it too.
+REPOSITORY_LABEL = {".dagster/repository": "__repository__@billing"}
+
+
 class JobFailed(RuntimeError):
     """A Dagster run failed; the message names the run and the step's error."""
 
@@ -67,7 +72,7 @@ class JobRunner:
             result = job.execute_in_process(
                 instance=self.instance,
                 partition_key=partition_key,
-                tags=tags or {},
+                tags={**REPOSITORY_LABEL, **(tags or {})},
                 raise_on_error=False,
             )
         if not result.success:
