@@ -14,7 +14,12 @@ from billing_dagster.defs import jobs
 from billing_dagster.defs.catalog import catalog_tables
 from billing_dagster.defs.ingestion.assets import event_store
 from billing_dagster.defs.invoicing.assets import finalized_invoices, invoices
-from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
+from billing_dagster.defs.metering.assets import (
+    finance_views,
+    metering_daily,
+    metering_views,
+    period_usage,
+)
 from billing_dagster.defs.metering.dbt_resource import PinnedDbtCliResource
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.quality import quality_checks
@@ -45,6 +50,7 @@ def build_definitions() -> dg.Definitions:
             metering_views,
             metering_daily,
             period_usage,
+            finance_views,
             invoices,
             finalized_invoices,
             gateway_invoices,
@@ -56,6 +62,7 @@ def build_definitions() -> dg.Definitions:
             jobs.metering_job,
             jobs.metering_views_job,
             jobs.period_usage_job,
+            jobs.finance_views_job,
             jobs.billing_job,
             jobs.finalize_job,
             sync_job,

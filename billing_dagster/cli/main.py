@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import re
+import shlex
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -87,7 +89,19 @@ def _parser() -> argparse.ArgumentParser:
 
     warehouse = commands.add_parser("warehouse", parents=[common], help="embedded warehouse")
     warehouse.add_argument("action", choices=["start", "stop", "status", "credentials"])
+    warehouse.add_argument(
+        "--format",
+        choices=["json", "env"],
+        default="json",
+        help="credentials as JSON, or as `export CLICKHOUSE_...` lines for a shell",
+    )
     warehouse.set_defaults(command=cmd_warehouse)
+
+    dbt = commands.add_parser(
+        "dbt", parents=[common], help="run dbt on this home's warehouse (any dbt arguments)"
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="e.g. build, docs generate")
+    dbt.set_defaults(command=cmd_dbt)
 
     catalog = commands.add_parser("catalog", parents=[common], help="the catalog")
     catalog_actions = catalog.add_subparsers(required=True, metavar="ACTION")
@@ -195,6 +209,9 @@ def cmd_warehouse(args, home: Path) -> int:
         )
     elif args.action == "stop":
         print(json.dumps({"status": "stopped" if embedded.stop(home) else "not running"}))
+    elif args.action == "credentials" and args.format == "env":
+        variables = ClickHouseSettings.from_env(home).dbt_env()
+        print("".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items()))
     elif args.action == "credentials":
         print(json.dumps(_warehouse_credentials(home), indent=2))
     else:
@@ -220,6 +237,21 @@ def _warehouse_credentials(home: Path) -> dict:
         "database": settings.database,
         "url": f"http{'s' if settings.secure else ''}://{settings.host}:{settings.port}",
     }
+
+
+def cmd_dbt(args, home: Path) -> int:
+    """dbt on the project with this home's warehouse; its artifacts go to `<home>/dbt/manual`
+    (the repository's `target/` and the deployed views' record stay as they are)."""
+    from billing_dagster.defs.metering.project import DBT_PROJECT_DIR
+
+    settings = ClickHouseSettings.from_env(home)
+    ensure_schema(settings.client(), settings.database)
+    target = home / "dbt" / "manual"
+    command = [str(Path(sys.executable).with_name("dbt")), *args.dbt_args]
+    command += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    environment = {**os.environ, **settings.dbt_env(), "DBT_TARGET_PATH": str(target)}
+    environment["DBT_LOG_PATH"] = str(target)
+    return subprocess.run(command, env=environment).returncode
 
 
 def cmd_catalog_apply(args, home: Path) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib
 import os
 import sys
@@ -164,9 +163,9 @@ class JobRunner:
 
         The period views read the daily usage table, which the first metering creates: the
         metering that is due anyway creates it, else a metering of today does."""
-        from billing_dagster.defs.metering.project import metering_project  # imports dbt
+        from billing_dagster.defs.metering.project import project_digest  # imports dbt
 
-        digest = hashlib.sha256(Path(metering_project.manifest_path).read_bytes()).hexdigest()
+        digest = project_digest()
         deployed = client.command(
             f"SELECT argMax(manifest_sha256, deployed_at) FROM `{database}`.dbt_deployments"
         )
@@ -181,6 +180,7 @@ class JobRunner:
             today = datetime.now(UTC).date()
             self.meter_days(today, today)
         self.run("period_usage_job")
+        self.run("finance_views_job")
         client.insert(
             f"`{database}`.dbt_deployments",
             [[digest, datetime.now(UTC)]],

@@ -4,7 +4,12 @@ import dagster as dg
 
 from billing_dagster.defs.ingestion.assets import event_store
 from billing_dagster.defs.invoicing.assets import finalized_invoices, invoices
-from billing_dagster.defs.metering.assets import metering_daily, metering_views, period_usage
+from billing_dagster.defs.metering.assets import (
+    finance_views,
+    metering_daily,
+    metering_views,
+    period_usage,
+)
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -28,6 +33,12 @@ period_usage_job = dg.define_asset_job(
     "period_usage_job",
     selection=dg.AssetSelection.assets(period_usage),
     description="Create the per-period usage views over the daily usage table.",
+)
+
+finance_views_job = dg.define_asset_job(
+    "finance_views_job",
+    selection=dg.AssetSelection.assets(finance_views),
+    description="Create the finance views over the invoice tables (docs/analysts.md).",
 )
 
 billing_job = dg.define_asset_job(

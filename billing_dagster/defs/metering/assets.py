@@ -1,8 +1,9 @@
 """Metering: dbt models that turn effective events into usage per day and per period.
 
-Three sets, in dependency order: `metering_views` (staging and intermediate views, rebuilt
+Four sets, in dependency order: `metering_views` (staging and intermediate views, rebuilt
 when the dbt project changes), `metering_daily` (incremental, one partition per event day,
-a range in one dbt run) and `period_usage` (views over the daily table per billing period).
+a range in one dbt run), `period_usage` (views over the daily table per billing period) and
+`finance_views` (invoices, lines, credit notes and adjustments in force, for analysts).
 """
 
 import dagster as dg
@@ -21,6 +22,8 @@ VIEW_MODELS = "path:models/staging path:models/intermediate"
 DAILY_MODELS = "fct_metric_usage_daily"
 #: Views over the daily table: usage per period, then its rating (docs/invoicing.md).
 PERIOD_MODELS = "fct_subscription_usage fct_rated_usage_tiers fct_rated_usage"
+#: Views for finance and analysts over the invoice tables (docs/analysts.md).
+FINANCE_MODELS = "path:models/marts/finance"
 
 
 @dbt_assets(
@@ -71,3 +74,4 @@ def _unpartitioned_dbt_assets(name: str, select: str):
 
 metering_views = _unpartitioned_dbt_assets("metering_views", VIEW_MODELS)
 period_usage = _unpartitioned_dbt_assets("period_usage", PERIOD_MODELS)
+finance_views = _unpartitioned_dbt_assets("finance_views", FINANCE_MODELS)

@@ -30,6 +30,7 @@ from dbt.contracts.graph.manifest import Manifest
 from dbt_common.events.base_types import EventMsg
 from dbt_common.events.functions import msg_to_dict
 
+from billing_dagster.defs.metering.project import project_digest
 from billing_dagster.defs.metering.window import window_env
 from billing_dagster.defs.resources import ClickHouseResource
 
@@ -83,7 +84,7 @@ def _parsed(project: list[str], workspace: Path, target: Path) -> Manifest:
     key = (
         *project,
         *(os.environ.get(name, "") for name in _PROFILE_VARIABLES),
-        _modified(Path(project[1])),
+        project_digest(),
     )
     if key not in _PARSED:
         target.mkdir(parents=True, exist_ok=True)
@@ -114,14 +115,6 @@ _PROFILE_VARIABLES = (
     "CLICKHOUSE_SECURE",
     "CLICKHOUSE_DATABASE",
 )
-
-
-def _modified(project_dir: Path) -> float:
-    """When the project's models, macros or settings last changed (`dagster dev` reloads)."""
-    paths = [project_dir / "dbt_project.yml"]
-    for folder in ("models", "macros", "tests"):
-        paths += (project_dir / folder).rglob("*")
-    return max(path.stat().st_mtime for path in paths if path.exists())
 
 
 def _failure(outcome, events: list[EventMsg]) -> str:

@@ -17,6 +17,5 @@ class MeteringTranslator(DagsterDbtTranslator):
             # A source is the table of the same name, written by ingestion or catalog apply.
             return spec.replace_attributes(key=dg.AssetKey(node["name"]))
         layer = node["fqn"][1] if len(node["fqn"]) > 2 else "metering"
-        return spec.replace_attributes(group_name="metering").merge_attributes(
-            tags={"layer": layer}
-        )
+        group = "finance" if "finance" in node["fqn"] else "metering"
+        return spec.replace_attributes(group_name=group).merge_attributes(tags={"layer": layer})
