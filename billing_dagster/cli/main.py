@@ -28,7 +28,8 @@ from billing_dagster.catalog.store import (
 )
 from billing_dagster.formatting import decimal_text, table
 from billing_dagster.ingest import landing
-from billing_dagster.invoicing.assemble import period_bounds
+from billing_dagster.ingest.loader import FIRST_EVENT_DATE
+from billing_dagster.invoicing.assemble import active_days, next_period, period_bounds, period_of
 from billing_dagster.invoicing.credits import credit_balances
 from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS, finalization_problems
 from billing_dagster.invoicing.printing import invoice_tables
@@ -62,17 +63,29 @@ def main(argv: list[str] | None = None) -> int:
     home = billing_home(args.home)
     keep_private(home)
     try:
-        return args.command(args, home)
+        code = args.command(args, home)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at interpreter exit
+        return code
     except BadInput as error:
         for problem in error.problems:
             print(f"billing: {problem}", file=sys.stderr)
+        embedded.stop_if_started_here(home)
         return 2
     except KeyboardInterrupt:
         print("billing: interrupted", file=sys.stderr)
-        return 1
+        return _failed(home)
+    except BrokenPipeError:  # `billing invoices | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:
         print(f"billing: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        return _failed(home)
+
+
+def _failed(home: Path) -> int:
+    """Exit 1, stopping the embedded warehouse if this command started it for nothing."""
+    embedded.stop_if_started_here(home)
+    return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -353,6 +366,11 @@ def _already_loaded(client, database: str, sha256: str) -> bool:
 def parse_period(text: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise BadInput(f"--period {text!r}: expected a month as YYYY-MM, e.g. 2026-10")
+    first, current = period_of(FIRST_EVENT_DATE), period_of(datetime.now(UTC).date())
+    if text < first:
+        raise BadInput(f"--period {text}: billing periods start at {first}, the first metering day")
+    if text > current:
+        raise BadInput(f"--period {text} has not begun; the latest period is {current}")
     return text
 
 
@@ -377,8 +395,9 @@ def cmd_usage(args, home: Path) -> int:
     last_day = period_bounds(period)[1] - timedelta(days=1)
     _runner(home).ensure_models_deployed(client, settings.database, last_day)
     rows = client.query(
-        f"SELECT customer_id, metric_code, group_value, period, quantity "
-        f"FROM `{settings.database}`.fct_subscription_usage WHERE period = {{period:String}} "
+        f"SELECT customer_id, metric_code, group_value, period, quantity, plan_code, "
+        f"plan_version FROM `{settings.database}`.fct_subscription_usage "
+        f"WHERE period = {{period:String}} "
         f"ORDER BY customer_id, metric_code, ifNull(group_value, ''), subscription_id",
         parameters={"period": period},
     ).result_rows
@@ -390,17 +409,28 @@ def cmd_usage(args, home: Path) -> int:
             "period": period,
             "quantity": decimal_text(quantity),
         }
-        for customer, metric, group, period, quantity in rows
+        for customer, metric, group, period, quantity, _, _ in rows
     ]
-    return _show(
-        args, usage, lambda: table(usage, ["customer_id", "metric", "group", "period", "quantity"])
-    )
+    # For people, the plan of each row: a customer who changed plan has a row per plan.
+    plans = [
+        {**row, "plan": f"{plan} v{version}"}
+        for row, (*_, plan, version) in zip(usage, rows, strict=True)
+    ]
+    columns = ["customer_id", "plan", "metric", "group", "period", "quantity"]
+    return _show(args, usage, lambda: table(plans, columns))
 
 
 def cmd_bill(args, home: Path) -> int:
     period = parse_period(args.period)
     settings, client = _connect(home)
     _require_catalog(client, settings.database)
+    catalog = load_catalog(
+        client, settings.database, latest_catalog_version(client, settings.database)
+    )
+    if not any(active_days(s, period) for s in catalog.subscriptions):
+        raise BadInput(
+            f"no subscription of the catalog is active in {period}: there is nothing to bill"
+        )
     runner = _runner(home)
     runner.ensure_models_deployed(client, settings.database)
     final = finalization(client, settings.database, period)
@@ -522,6 +552,22 @@ def cmd_credits(args, home: Path) -> int:
     rows = credit_balances(client, settings.database, catalog, args.customer, period)
     columns = ["grant", "amount", "used", "balance", "effective", "expires", "priority"]
     title = f"Credit balances of {args.customer} after {period}"
+    customer = next(c for c in catalog.customers if c.id == args.customer)
+    billed = set(billed_periods(client, settings.database))
+    unbilled, current = (
+        [],
+        period_of(min((s.start for s in customer.subscriptions), default=date.max)),
+    )
+    while current <= period:
+        unbilled += [current] if current not in billed else []
+        current = next_period(current)
+    if unbilled:
+        note = (
+            f"not billed yet: {', '.join(unbilled)}; their use is what their metered usage "
+            f"would take"
+        )
+        print(f"billing: note: {note}", file=sys.stderr)
+        title += f" ({note})"
     return _show(args, rows, lambda: f"{title}\n{table(rows, columns)}")
 
 

@@ -69,6 +69,8 @@ class JobRunner:
         # Dagster and dbt write progress to stdout; results own stdout, so send it to stderr.
         with contextlib.redirect_stdout(sys.stderr):
             result = job.execute_in_process(
+                # Steps' own messages; Dagster's DEBUG events stay in the instance (the UI).
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
                 instance=self.instance,
                 partition_key=partition_key,
                 tags={**REPOSITORY_LABEL, **(tags or {})},

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.model import Catalog
 from billing_dagster.formatting import decimal_text
-from billing_dagster.invoicing.assemble import InvoiceBook, grant_order
+from billing_dagster.invoicing.assemble import InvoiceBook, grant_order, money_text
 from billing_dagster.invoicing.store import rated_usage
 
 
@@ -16,6 +18,14 @@ def credit_balances(
     """One row per grant of the customer, in the order grants are used, with what the
     invoices up to and including `period` take from it (the same arithmetic as billing)."""
     customer = next(c for c in catalog.customers if c.id == customer_id)
+    first = customer.subscriptions[0] if customer.subscriptions else None
+
+    def text(amount: Decimal) -> str:
+        """In the customer's currency; a customer never subscribed has none (nor any use)."""
+        if first is None:
+            return decimal_text(amount)
+        return money_text(amount, catalog.plan_version(first.plan, first.version).currency)
+
     book = InvoiceBook(catalog, lambda p: rated_usage(client, database, [p], [customer_id])[p])
     balances = book.balances_after(customer, period)
     grants = sorted(
@@ -24,9 +34,9 @@ def credit_balances(
     return [
         {
             "grant": grant.id,
-            "amount": decimal_text(grant.amount),
-            "used": decimal_text(grant.amount - balances[grant.id]),
-            "balance": decimal_text(balances[grant.id]),
+            "amount": text(grant.amount),
+            "used": text(grant.amount - balances[grant.id]),
+            "balance": text(balances[grant.id]),
             "effective": grant.effective.isoformat(),
             "expires": grant.expires.isoformat() if grant.expires else None,
             "priority": grant.priority,

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from billing_dagster.formatting import table
 
-SUMMARY = ["customer_id", "currency", "charges", "subtotal", "discount", "tax", "credits", "total"]
+SUMMARY = [
+    "invoice_id",
+    "customer_id",
+    "status",
+    "currency",
+    "charges",
+    "subtotal",
+    "discount",
+    "tax",
+    "credits",
+    "adjustments",
+    "total",
+]
 LINES = ["kind", "code", "group", "plan", "quantity", "amount"]
 
 

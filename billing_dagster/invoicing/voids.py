@@ -39,6 +39,15 @@ def void_invoice(client: Client, database: str, invoice_id: str, reason: str) ->
         parameters={"id": invoice_id},
     ).result_rows
     if not rows:
+        drafted = client.command(
+            f"SELECT count() FROM `{database}`.invoices WHERE invoice_id = {{id:String}}",
+            parameters={"id": invoice_id},
+        )
+        if not drafted:
+            raise VoidRefused(
+                f'no such invoice "{invoice_id}"; `billing invoices --period YYYY-MM` lists a '
+                f"period's invoices"
+            )
         raise VoidRefused(
             f'invoice "{invoice_id}" is not a finalized invoice: only finalized invoices can be '
             f"voided (a draft changes with the next `billing bill`)"

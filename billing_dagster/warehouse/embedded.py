@@ -87,9 +87,23 @@ def ensure_running(
     directory = warehouse_dir(home)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _start_lock(directory):
-        return running_endpoint(home) or _start(
-            directory, idle_timeout_s, files_root or landing_dir(home)
-        )
+        endpoint = running_endpoint(home)
+        if endpoint is None:
+            endpoint = _start(directory, idle_timeout_s, files_root or landing_dir(home))
+            _STARTED_HERE.add(Path(home))
+        return endpoint
+
+
+#: Warehouses this process started, by home: a command that fails stops what it started.
+_STARTED_HERE: set[Path] = set()
+
+
+def stop_if_started_here(home: Path) -> None:
+    """Stop the home's warehouse if this process started it (on demand) and failed: a
+    failed first command on a new home leaves nothing running."""
+    if Path(home) in _STARTED_HERE:
+        stop(home)
+        _STARTED_HERE.discard(Path(home))
 
 
 def credentials(home: Path) -> dict[str, str]:
