@@ -31,7 +31,11 @@ from billing_dagster.ingest import landing
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 from billing_dagster.invoicing.assemble import active_days, next_period, period_bounds, period_of
 from billing_dagster.invoicing.credits import credit_balances
-from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS, finalization_problems
+from billing_dagster.invoicing.finalization import (
+    DEFAULT_GRACE_DAYS,
+    carrier_period,
+    finalization_problems,
+)
 from billing_dagster.invoicing.printing import invoice_tables
 from billing_dagster.invoicing.store import (
     billed_periods,
@@ -427,7 +431,8 @@ def cmd_bill(args, home: Path) -> int:
     catalog = load_catalog(
         client, settings.database, latest_catalog_version(client, settings.database)
     )
-    if not any(active_days(s, period) for s in catalog.subscriptions):
+    carrier = carrier_period([f.period for f in finalizations(client, settings.database)])
+    if period != carrier and not any(active_days(s, period) for s in catalog.subscriptions):
         raise BadInput(
             f"no subscription of the catalog is active in {period}: there is nothing to bill"
         )

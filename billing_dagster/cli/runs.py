@@ -16,7 +16,7 @@ import dagster as dg
 
 from billing_dagster.defs.catalog import CATALOG_TABLES
 from billing_dagster.defs.metering.ledger import stale_days
-from billing_dagster.defs.metering.runs import day_ranges, metering_range_tags
+from billing_dagster.defs.metering.runs import BRIDGE_DAYS, day_ranges, metering_range_tags
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 from billing_dagster.invoicing.assemble import period_bounds, period_of
 from billing_dagster.invoicing.finalization import carrier_period
@@ -94,7 +94,8 @@ class JobRunner:
 
     def meter_stale_days(self, client, database: str, last: date) -> None:
         """Meter every day up to `last` that loads changed since it was last metered."""
-        for low, high in day_ranges(stale_days(client, database, FIRST_EVENT_DATE, last)):
+        stale = stale_days(client, database, FIRST_EVENT_DATE, last)
+        for low, high in day_ranges(stale, bridge=BRIDGE_DAYS):
             self.meter_days(low, high)
 
     def bill(self, client, database: str, period: str) -> None:

@@ -1,13 +1,14 @@
 """The metering window handed to dbt, and the parse state a billing home carries between runs."""
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from billing_dagster.defs.metering.dbt_run import (
     KEPT_INVOCATIONS,
     _keep_invocations,
     _keep_parse_state,
 )
+from billing_dagster.defs.metering.runs import day_ranges
 from billing_dagster.defs.metering.window import metering_window, window_env
 from tests.conftest import REPO
 
@@ -46,3 +47,16 @@ def test_the_last_runs_parse_state_is_kept_and_old_invocations_pruned(tmp_path):
     assert (workspace / "partial_parse.msgpack").read_text() == f"state {KEPT_INVOCATIONS + 2}"
     kept = sorted(p.name for p in workspace.iterdir() if p.is_dir())
     assert kept == [run.name for run in runs[3:]]
+
+
+def test_changed_days_join_into_ranges_across_small_gaps_when_asked():
+    days = [date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 20), date(2026, 12, 5)]
+    assert day_ranges(days) == [
+        (date(2026, 10, 1), date(2026, 10, 2)),
+        (date(2026, 10, 20), date(2026, 10, 20)),
+        (date(2026, 12, 5), date(2026, 12, 5)),
+    ]
+    assert day_ranges(days, bridge=31) == [
+        (date(2026, 10, 1), date(2026, 10, 20)),
+        (date(2026, 12, 5), date(2026, 12, 5)),
+    ]
