@@ -256,9 +256,25 @@ class EventLoader:
         self.file_path = file_path
 
     def discard_unfinished_loads(self) -> list[int]:
-        """Remove rows and staging tables of loads that died before committing."""
+        """Remove what loads that died before committing left: first stop the statements a
+        killed loader left running in the warehouse (they would write after the clean-up),
+        then delete the rows of every uncommitted load and drop its staging tables. Loads
+        are serialized (`locks.EVENT_LOADS`), so no live load's statement is touched."""
+        self.client.command(
+            f"KILL QUERY WHERE position(query, {quote_string(f'{self.db}.load_')}) > 0 "
+            f"AND query NOT LIKE 'KILL QUERY%' SYNC"
+        )
         tables = self._staging_tables()
-        stale = sorted({int(name.split("_")[1]) for name in tables})
+        seqs = {int(name.split("_")[1]) for name in tables}
+        committed = {
+            seq
+            for (seq,) in self.client.query(
+                f"SELECT load_seq FROM {self.db}.event_loads "
+                f"WHERE load_seq IN {{seqs:Array(UInt64)}}",
+                parameters={"seqs": sorted(seqs)},
+            ).result_rows
+        }
+        stale = sorted(seqs - committed)
         for seq in stale:
             for table in ("raw_events", "event_duplicates", "quarantined_events"):
                 self.client.command(

@@ -150,7 +150,7 @@ def test_the_contract_example_invoice_through_the_cli(database, home, tmp_path, 
     assert ok(capsys, "invoices", "--period", "2026-10", "--format", "json") == first
 
     credits = json.loads(ok(capsys, "credits", "--customer", "acme", "--format", "json"))
-    assert [(c["grant"], c["used"], c["balance"]) for c in credits] == [("g1", "108", "392")]
+    assert [(c["grant"], c["used"], c["balance"]) for c in credits] == [("g1", "108.00", "392.00")]
 
 
 def test_bad_input_is_refused_with_one_line_and_nothing_written(
