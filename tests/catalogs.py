@@ -1,7 +1,9 @@
-"""Small catalogs for tests, built directly from the model (the validator has its own tests)."""
+"""Small catalogs for tests, built directly from the model (the validator has its own tests),
+and the contract's example (CONTRACT.md §4) as YAML with its events."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from billing_dagster.catalog.model import (
@@ -32,3 +34,140 @@ def catalog_of(metrics: tuple[Metric, ...], windows: dict[str, list[tuple]]) -> 
 
 def store(client, database: str, catalog: Catalog) -> int:
     return apply_catalog(client, database, catalog, "test.yaml", "").version
+
+
+#: The contract's example invoice (CONTRACT.md §4) as a catalog to apply through the CLI.
+CONTRACT_EXAMPLE = """\
+metrics:
+  - {code: api_calls, event_name: api_request, aggregation: count}
+  - {code: tokens, event_name: completion, aggregation: sum, property: tokens, group_by: model}
+plans:
+  - code: pro
+    name: Pro
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees: [{code: platform, amount: "49.00"}]
+        minimum_amount: "100.00"
+        charges:
+          - metric: api_calls
+            model: graduated
+            tiers:
+              - {up_to: 10, unit_price: "0"}
+              - {up_to: null, unit_price: "0.5", flat_fee: "1.00"}
+          - metric: tokens
+            model: per_unit
+            unit_price: "0.000002"
+            group_prices:
+              gpt-large: {model: per_unit, unit_price: "0.00003"}
+customers:
+  - id: acme
+    name: Acme Corp
+    tax_rate: "0.20"
+    subscriptions:
+      - {plan: pro, version: 1, start: 2026-10-01, discounts: [{type: fixed, amount: "10.00"}]}
+credit_grants:
+  - {id: g1, customer: acme, amount: "500.00", effective: 2026-10-01, expires: null}
+"""
+
+
+def contract_example_events() -> str:
+    """The events of the contract's example invoice: 12 calls and 120,000 large tokens."""
+    calls = [
+        {"event_id": f"a{i}", "customer_id": "acme", "event_name": "api_request",
+         "timestamp": f"2026-10-{i + 1:02d}T12:00:00Z"}
+        for i in range(12)
+    ]  # fmt: skip
+    tokens = [
+        {"event_id": f"t{i}", "customer_id": "acme", "event_name": "completion",
+         "timestamp": "2026-10-20T00:00:00Z", "properties": {"model": "gpt-large", "tokens": 40000}}
+        for i in range(3)
+    ]  # fmt: skip
+    return "\n".join(json.dumps(e) for e in calls + tokens) + "\n"
+
+
+#: The contract's catalog example (CONTRACT.md §2), completed so that it is valid.
+VALID = """\
+metrics:
+  - code: api_calls            # unique
+    event_name: api_request
+    aggregation: count
+    filters: {status: ["200", 201, true]}
+  - code: tokens
+    event_name: completion
+    aggregation: sum
+    property: tokens
+    group_by: model
+  - code: storage_gb
+    event_name: storage_reported
+    aggregation: max
+    property: gb
+plans:
+  - code: pro
+    name: Pro
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees:
+          - {code: platform, amount: "49.00"}
+        minimum_amount: "100.00"
+        charges:
+          - metric: api_calls
+            model: graduated
+            tiers:
+              - {up_to: 10000, unit_price: "0"}
+              - {up_to: 100000, unit_price: "0.001", flat_fee: "5.00"}
+              - {up_to: null, unit_price: "0.0005"}
+          - metric: tokens
+            model: per_unit
+            unit_price: "0.000002"
+            group_prices:
+              gpt-large: {model: per_unit, unit_price: "0.00003"}
+          - metric: storage_gb
+            model: package
+            package_size: 100
+            package_price: "5.00"
+            free_units: 0
+        entitlements:
+          - {feature: api_calls, limit: 1000000, enforcement: soft}
+          - {feature: sso, enabled: true}
+      - version: 2
+        effective_from: "2026-06-01"
+        currency: USD
+        fixed_fees:
+          - {code: platform, amount: "59.00"}
+        charges:
+          - metric: api_calls
+            model: volume
+            tiers:
+              - {up_to: "1000.5", unit_price: "0.002"}
+              - {up_to: null, unit_price: "0.001", flat_fee: "1"}
+customers:
+  - id: acme
+    name: Acme Corp
+    tax_rate: "0.20"
+    subscriptions:
+      - plan: pro
+        version: 1
+        start: 2026-01-15
+        end: 2026-06-15
+        overrides:
+          charges: {api_calls: {model: per_unit, unit_price: "0.0008"}}
+          fixed_fees: {platform: {amount: "39.00"}}
+          minimum_amount: "0"
+        discounts:
+          - {type: percentage, value: "10", months: 3}
+          - {type: fixed, amount: "20.00"}
+      - plan: pro
+        start: 2026-06-15
+        end: null
+  - id: globex
+    name: Globex
+    subscriptions:
+      - {plan: pro, start: 2026-03-01}
+credit_grants:
+  - {id: g1, customer: acme, amount: "500.00", effective: 2026-01-01, expires: 2026-12-31, priority: 1}
+  - {id: g2, customer: globex, amount: "10", effective: 2026-01-01}
+"""

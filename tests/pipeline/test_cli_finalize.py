@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 
-from tests.pipeline.test_cli_billing import CATALOG, cli, events, ok
+from tests.catalogs import CONTRACT_EXAMPLE, contract_example_events
+from tests.support import cli, run
 
 
 def test_finalize_in_order_after_the_grace_period_then_never_again(
     database, home, tmp_path, capsys, monkeypatch
 ):
     catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(CATALOG)
-    ok(capsys, "catalog", "apply", str(catalog))
+    catalog.write_text(CONTRACT_EXAMPLE)
+    run(capsys, "catalog", "apply", str(catalog))
     events_file = tmp_path / "events.jsonl"
-    events_file.write_text(events())
-    ok(capsys, "ingest", str(events_file))
+    events_file.write_text(contract_example_events())
+    run(capsys, "ingest", str(events_file))
 
     assert cli(capsys, "finalize", "--period", "2026-10")[::2] == (
         2,
@@ -27,7 +28,7 @@ def test_finalize_in_order_after_the_grace_period_then_never_again(
         2,
         "billing: no subscription of the catalog is active in 2026-09: there is nothing to bill\n",
     )
-    ok(capsys, "bill", "--period", "2026-10")
+    run(capsys, "bill", "--period", "2026-10")
     monkeypatch.setenv("BILLING_FINALIZE_GRACE_DAYS", "100000")
     code, _, err = cli(capsys, "finalize", "--period", "2026-10")
     assert (code, err.splitlines()) == (
@@ -38,7 +39,7 @@ def test_finalize_in_order_after_the_grace_period_then_never_again(
         ],
     )
     monkeypatch.setenv("BILLING_FINALIZE_GRACE_DAYS", "3")
-    summary = json.loads(ok(capsys, "finalize", "--period", "2026-10"))
+    summary = json.loads(run(capsys, "finalize", "--period", "2026-10"))
     assert summary == {
         "period": "2026-10",
         "invoices": 1,
@@ -46,25 +47,25 @@ def test_finalize_in_order_after_the_grace_period_then_never_again(
         "status": "finalized",
         "totals": {"USD": "0.00"},
     }
-    frozen = ok(capsys, "invoices", "--period", "2026-10", "--format", "json")
+    frozen = run(capsys, "invoices", "--period", "2026-10", "--format", "json")
     assert json.loads(frozen)[0]["status"] == "finalized"
 
     # Finalizing or billing again changes nothing.
-    assert json.loads(ok(capsys, "finalize", "--period", "2026-10")) == summary
+    assert json.loads(run(capsys, "finalize", "--period", "2026-10")) == summary
     code, out, err = cli(capsys, "bill", "--period", "2026-10")
     assert (code, json.loads(out)["status"]) == (0, "finalized")
     assert "period 2026-10 is finalized; its invoices never change" in err
-    assert ok(capsys, "invoices", "--period", "2026-10", "--format", "json") == frozen
+    assert run(capsys, "invoices", "--period", "2026-10", "--format", "json") == frozen
 
     # A backfill of October re-meters it and re-bills the open period after it, as often as
     # it is run, with the same result; the finalized period stays as it was.
-    first = json.loads(ok(capsys, "backfill", "--from", "2026-10-01", "--to", "2026-10-31"))
+    first = json.loads(run(capsys, "backfill", "--from", "2026-10-01", "--to", "2026-10-31"))
     assert first == {"metered": {"from": "2026-10-01", "to": "2026-10-31"}, "billed": ["2026-11"]}
-    november = ok(capsys, "invoices", "--period", "2026-11", "--format", "json")
-    again = json.loads(ok(capsys, "backfill", "--from", "2026-10-01", "--to", "2026-10-31"))
+    november = run(capsys, "invoices", "--period", "2026-11", "--format", "json")
+    again = json.loads(run(capsys, "backfill", "--from", "2026-10-01", "--to", "2026-10-31"))
     assert again == first
-    assert ok(capsys, "invoices", "--period", "2026-11", "--format", "json") == november
-    assert ok(capsys, "invoices", "--period", "2026-10", "--format", "json") == frozen
+    assert run(capsys, "invoices", "--period", "2026-11", "--format", "json") == november
+    assert run(capsys, "invoices", "--period", "2026-10", "--format", "json") == frozen
     assert [line["kind"] for line in json.loads(november)[0]["lines"]] == [
         "fixed_fee",
         "usage",

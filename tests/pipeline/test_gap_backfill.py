@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from billing_dagster.cli.runs import JobRunner
 from billing_dagster.ingest import landing
-from tests.pipeline.test_cli_billing import CATALOG, ok
-from tests.pipeline.test_late_data_after_finalization import sensor_evaluator
+from tests.catalogs import CONTRACT_EXAMPLE
+from tests.support import run, sensor_evaluator
 
 
 def calls(days: list[int], prefix: str) -> str:
@@ -25,13 +25,13 @@ def calls(days: list[int], prefix: str) -> str:
 
 def test_a_filled_gap_is_metered_then_billed_once(database, settings, home, tmp_path, capsys):
     catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(CATALOG)
-    ok(capsys, "catalog", "apply", str(catalog))
+    catalog.write_text(CONTRACT_EXAMPLE)
+    run(capsys, "catalog", "apply", str(catalog))
     first = tmp_path / "events-0001.jsonl"
     first.write_text(calls([1, 2, 5, 6], "a"))
-    ok(capsys, "ingest", str(first))
-    ok(capsys, "bill", "--period", "2026-10")
-    billed = json.loads(ok(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+    run(capsys, "ingest", str(first))
+    run(capsys, "bill", "--period", "2026-10")
+    billed = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
     assert billed[0]["lines"][1]["quantity"] == "12"
 
     runner = JobRunner(home)
@@ -60,5 +60,5 @@ def test_a_filled_gap_is_metered_then_billed_once(database, settings, home, tmp_
     assert [(r.job_name, r.partition_key) for r in requests] == [("billing_job", "2026-10-01")]
     assert sensor(cursor) == ([], cursor)
     runner.run("billing_job", partition_key="2026-10-01")
-    filled = json.loads(ok(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+    filled = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
     assert filled[0]["lines"][1]["quantity"] == "18"

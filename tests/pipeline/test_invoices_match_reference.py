@@ -35,9 +35,9 @@ from billing_dagster.catalog.model import (
     Tier,
 )
 from tests.catalogs import store
-from tests.pipeline.test_usage_matches_reference import run, start_afresh
 from tests.reference.rating import reference_invoices
 from tests.reference.usage import reference_ingest
+from tests.support import run, start_afresh
 
 D = Decimal
 METRICS = (

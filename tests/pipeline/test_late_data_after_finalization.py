@@ -13,14 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import dagster as dg
-
 from billing_dagster.cli.main import main as billing
 from billing_dagster.cli.runs import JobRunner
-from billing_dagster.defs.resources import ClickHouseResource
 from billing_dagster.ingest import landing
-from billing_dagster.warehouse.connection import ClickHouseSettings
-from sensors.late_data_backfill import late_data_backfill
+from tests.support import sensor_evaluator
 
 CATALOG = """\
 metrics:
@@ -219,19 +215,6 @@ def test_late_and_voided_events_after_finalization(
     assert billed == scratch
     # The corrections are real: the late events raised acme's and initech's October.
     assert scratch["acme"] > sum_totals(json.loads(frozen), "acme")
-
-
-def sensor_evaluator(runner: JobRunner, settings: ClickHouseSettings, home: Path):
-    resource = ClickHouseResource.of(home, settings)
-
-    def evaluate(cursor: str | None) -> tuple[list[dg.RunRequest], str]:
-        context = dg.build_sensor_context(
-            instance=runner.instance, cursor=cursor, resources={"clickhouse": resource}
-        )
-        result = late_data_backfill(context)
-        return list(result.run_requests or []), result.cursor
-
-    return evaluate
 
 
 def day_runs(days: list[str]) -> list[tuple[str, str]]:

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from billing_dagster.catalog.model import Metric
-from billing_dagster.cli.main import main as billing
 from tests.catalogs import catalog_of, store
 from tests.reference.usage import reference_ingest, usage_of_events
+from tests.support import run, start_afresh
 
 METRICS = (
     Metric("ok_calls", "api", "count", filters={"status": ("200", "201")}),
@@ -97,26 +95,6 @@ scenarios = st.tuples(
     st.lists(event_lines(), min_size=1, max_size=60),
     st.lists(event_lines(), min_size=0, max_size=30),
 )
-
-
-def start_afresh(client, database: str, home: Path) -> None:
-    """Empty the stores and the landing zone between examples, which share one database and
-    home (deployed dbt models stay, so an example costs seconds, not a minute)."""
-    tables = client.query(
-        "SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree'",
-        parameters={"db": database},
-    ).result_rows
-    for (table,) in tables:
-        if table != "dbt_deployments":
-            client.command(f"TRUNCATE TABLE `{database}`.`{table}`")
-    shutil.rmtree(home / "landing", ignore_errors=True)
-
-
-def run(capsys, *args) -> str:
-    code = billing(list(args))
-    out, err = capsys.readouterr()
-    assert code == 0, err[-2000:]
-    return out
 
 
 @settings(

@@ -11,7 +11,7 @@ from billing_dagster.catalog.gc_pause import gc_paused
 from billing_dagster.catalog.model import Charge, FixedFee, PlanVersion, Price, Tier
 from billing_dagster.catalog.serialize import canonical_json, catalog_from_json
 from billing_dagster.catalog.validate import validate_catalog_file
-from tests.unit.test_catalog_validation import VALID
+from tests.catalogs import VALID
 
 
 def test_a_plan_version_keeps_its_canonical_text():
