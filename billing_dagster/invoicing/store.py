@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from billing_dagster.formatting import decimal_text
 from billing_dagster.invoicing.assemble import PeriodUsage, RatedUsage
 
+#: The fields of `fct_rated_usage.tiers` (a named tuple), in invoice lines' order.
 _TIER_FIELDS = ("tier", "units", "unit_price", "flat_fee", "amount")
 
 
@@ -35,10 +36,7 @@ def rated_usage(
     ).result_rows
     usage: dict[str, dict] = {period: {} for period in periods}
     for period, subscription, metric, group, quantity, amount, tiers in rows:
-        breakdown = tuple(
-            {name: _text(value) for name, value in zip(_TIER_FIELDS, tier, strict=True)}
-            for tier in tiers
-        )
+        breakdown = tuple({name: _text(tier[name]) for name in _TIER_FIELDS} for tier in tiers)
         row = RatedUsage(subscription, metric, group, quantity, amount, breakdown)
         usage[period].setdefault((subscription, metric), []).append(row)
     return usage
