@@ -299,11 +299,21 @@ ALTER TABLE {db}.raw_events ADD COLUMN IF NOT EXISTS corrects Nullable(String)
 """
 
 
+#: (server, database) already ensured by this process: a sensor ticking every 30 s, or a
+#: command opening several clients, creates the tables once, not 27 statements each time.
+_ENSURED: set[tuple[str, str]] = set()
+
+
 def ensure_schema(client: Client, database: str) -> None:
-    """Create the database (Atomic, so tables can be exchanged atomically) and its tables."""
+    """Create the database (Atomic, so tables can be exchanged atomically) and its tables,
+    once per process and warehouse."""
+    key = (client.url, database)
+    if key in _ENSURED:
+        return
     client.command(f"CREATE DATABASE IF NOT EXISTS `{database}` ENGINE = Atomic")
     for statement in _TABLES.format(
         db=f"`{database}`", money=MONEY, quantity=QUANTITY, invoice_money=INVOICE_MONEY
     ).split(";"):
         if statement.strip():
             client.command(statement)
+    _ENSURED.add(key)
