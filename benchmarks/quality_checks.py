@@ -12,16 +12,16 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 from monthly_billing import bench_home, quiet_billing, write_month
 
 from billing_dagster.cli.runs import JobRunner
 from billing_dagster.defs.metering.assets import metering_daily
-from billing_dagster.defs.metering.runs import metering_range_tags
 from billing_dagster.defs.partitions import landing_days
 from billing_dagster.defs.quality import event_checks
+from billing_dagster.metering.window import metering_range_tags
 
 
 def step_seconds(instance, run_id: str) -> dict[str, float]:
@@ -53,7 +53,7 @@ def main() -> None:
         print(f"{args.events} events generated; load {os.getloadavg()}", flush=True)
         runner = JobRunner(home)
         defs = runner.definitions
-        tags = metering_range_tags("2026-10-01", "2026-10-31")
+        tags = metering_range_tags(date(2026, 10, 1), date(2026, 10, 31))
         bare = dg.define_asset_job(
             "metering_without_checks",
             selection=dg.AssetSelection.assets(metering_daily),

@@ -10,17 +10,20 @@ import dagster as dg
 
 import schedules
 import sensors
-from billing_dagster.defs import jobs
 from billing_dagster.defs.catalog import catalog_tables
 from billing_dagster.defs.ingestion.assets import event_store
+from billing_dagster.defs.ingestion.jobs import ingest_job
 from billing_dagster.defs.invoicing.assets import finalized_invoices, invoices
+from billing_dagster.defs.invoicing.jobs import billing_job, finalize_job
 from billing_dagster.defs.metering.assets import (
+    dbt_deployment,
     finance_views,
     metering_daily,
     metering_views,
     period_usage,
 )
 from billing_dagster.defs.metering.dbt_resource import PinnedDbtCliResource
+from billing_dagster.defs.metering.jobs import metering_job, models_job
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.quality import quality_checks
 from billing_dagster.defs.resources import (
@@ -51,6 +54,7 @@ def build_definitions() -> dg.Definitions:
             metering_daily,
             period_usage,
             finance_views,
+            dbt_deployment,
             invoices,
             finalized_invoices,
             gateway_invoices,
@@ -58,13 +62,11 @@ def build_definitions() -> dg.Definitions:
         ],
         asset_checks=quality_checks,
         jobs=[
-            jobs.ingest_job,
-            jobs.metering_job,
-            jobs.metering_views_job,
-            jobs.period_usage_job,
-            jobs.finance_views_job,
-            jobs.billing_job,
-            jobs.finalize_job,
+            ingest_job,
+            metering_job,
+            models_job,
+            billing_job,
+            finalize_job,
             sync_job,
             payment_status_job,
         ],

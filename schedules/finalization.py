@@ -6,9 +6,10 @@ key makes Dagster launch it once per period.
 
 import dagster as dg
 
-from billing_dagster.defs.jobs import finalize_job
+from billing_dagster.defs.invoicing.jobs import finalize_job
 from billing_dagster.defs.resources import BillingPolicyResource
 from billing_dagster.invoicing.finalization import period_due
+from billing_dagster.periods import partition_key
 
 
 @dg.schedule(
@@ -21,4 +22,4 @@ def finalization_schedule(
     context: dg.ScheduleEvaluationContext, billing_policy: BillingPolicyResource
 ) -> dg.RunRequest:
     period = period_due(context.scheduled_execution_time.date(), billing_policy.finalize_grace_days)
-    return dg.RunRequest(run_key=f"finalize-{period}", partition_key=f"{period}-01")
+    return dg.RunRequest(run_key=f"finalize-{period}", partition_key=partition_key(period))

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from billing_dagster.defs.jobs import ingest_job
+from billing_dagster.defs.ingestion.jobs import ingest_job
 
 
 @dg.schedule(

@@ -1,10 +1,9 @@
 """Bill the previous month on the 1st at 02:00 UTC, once its usage has arrived."""
 
-from datetime import timedelta
-
 import dagster as dg
 
-from billing_dagster.defs.jobs import billing_job
+from billing_dagster.defs.invoicing.jobs import billing_job
+from billing_dagster.periods import partition_key, period_of, previous_period
 
 
 @dg.schedule(
@@ -14,6 +13,5 @@ from billing_dagster.defs.jobs import billing_job
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 def monthly_billing_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    this_month = context.scheduled_execution_time.date().replace(day=1)
-    last_month = (this_month - timedelta(days=1)).replace(day=1)
-    return dg.RunRequest(partition_key=last_month.isoformat())
+    this_month = period_of(context.scheduled_execution_time.date())
+    return dg.RunRequest(partition_key=partition_key(previous_period(this_month)))

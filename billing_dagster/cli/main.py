@@ -28,8 +28,9 @@ from billing_dagster.catalog.store import (
 )
 from billing_dagster.formatting import decimal_text, table
 from billing_dagster.ingest import landing
+from billing_dagster.ingest.ledger import LOAD_COUNTS, already_loaded, load_counts
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
-from billing_dagster.invoicing.assemble import active_days, next_period, period_bounds, period_of
+from billing_dagster.invoicing.assemble import active_days
 from billing_dagster.invoicing.credits import credit_balances
 from billing_dagster.invoicing.finalization import (
     DEFAULT_GRACE_DAYS,
@@ -47,8 +48,10 @@ from billing_dagster.invoicing.store import (
 )
 from billing_dagster.invoicing.voids import with_void_status
 from billing_dagster.locks import CATALOG, home_lock
+from billing_dagster.metering.backfill import ranges_to_meter
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
+from billing_dagster.periods import next_period, period_bounds, period_of
 from billing_dagster.warehouse import embedded
 from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home, keep_private
 from billing_dagster.warehouse.schema import ensure_schema
@@ -259,7 +262,7 @@ def _warehouse_credentials(home: Path) -> dict:
 def cmd_dbt(args, home: Path) -> int:
     """dbt on the project with this home's warehouse; its artifacts go to `<home>/dbt/manual`
     (the repository's `target/` and the deployed views' record stay as they are)."""
-    from billing_dagster.defs.metering.project import DBT_PROJECT_DIR
+    from billing_dagster.metering.dbt_project import DBT_PROJECT_DIR
 
     settings = ClickHouseSettings.from_env(home)
     ensure_schema(settings.client(), settings.database)
@@ -292,9 +295,10 @@ def cmd_catalog_apply(args, home: Path) -> int:
     if applied.changed:
         runner = _runner(home)
         runner.report_catalog_applied(applied.version)
-        if previous is not None and _metrics_changed(client, settings.database, applied.version):
-            runner.ensure_models_deployed(client, settings.database)
-            runner.remeter_all(client, settings.database)
+        # A new or removed metric makes every day with events stale (metering/ledger.py).
+        tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+        if previous is not None and ranges_to_meter(client, settings.database, tomorrow):
+            runner.ensure_models_deployed(client, settings.database, tomorrow)
     print(
         json.dumps(
             {
@@ -308,17 +312,6 @@ def cmd_catalog_apply(args, home: Path) -> int:
         )
     )
     return 0
-
-
-def _metrics_changed(client, database: str, version: int) -> bool:
-    """Daily usage is per metric: a new or removed metric means re-metering history."""
-    query = (
-        f"SELECT groupArraySorted(1000000)(definition_sha256) FROM `{database}`.catalog_metrics "
-        f"WHERE catalog_version = {{v:UInt32}}"
-    )
-    now = client.query(query, parameters={"v": version}).result_rows[0][0]
-    before = client.query(query, parameters={"v": version - 1}).result_rows[0][0]
-    return now != before
 
 
 def cmd_ingest(args, home: Path) -> int:
@@ -336,35 +329,21 @@ def cmd_ingest(args, home: Path) -> int:
     landed, seen = [], set()
     for position, path in enumerate(args.files):
         file = landing.land(home, path, today, position)
-        if file.sha256 in seen or _already_loaded(client, settings.database, file.sha256):
+        if file.sha256 in seen or already_loaded(client, settings.database, file.sha256):
             print(f"billing: {path}: already loaded, nothing to load", file=sys.stderr)
         else:
             landed.append(file)
         seen.add(file.sha256)
-    summary = {"accepted": 0, "duplicates": 0, "quarantined": 0}
+    summary = dict.fromkeys(LOAD_COUNTS, 0)
     runner = _runner(home)
     if landed:
         runner.ingest(today)
-        rows = client.query(
-            f"SELECT sum(accepted), sum(duplicates), sum(quarantined) "
-            f"FROM `{settings.database}`.event_loads WHERE file_sha256 IN {{shas:Array(String)}}",
-            parameters={"shas": [file.sha256 for file in landed]},
-        ).result_rows[0]
-        summary = dict(zip(summary, map(int, rows), strict=True))
+        summary = load_counts(client, settings.database, [file.sha256 for file in landed])
     # Every day a load changed since it was metered, this load's or one an interrupted
     # command left behind (events may be a day ahead of the clock).
     runner.ensure_models_deployed(client, settings.database, today + timedelta(days=1))
     print(json.dumps(summary))
     return 0
-
-
-def _already_loaded(client, database: str, sha256: str) -> bool:
-    return bool(
-        client.command(
-            f"SELECT count() FROM `{database}`.event_loads WHERE file_sha256 = {{sha:String}}",
-            parameters={"sha": sha256},
-        )
-    )
 
 
 def parse_period(text: str) -> str:

@@ -9,18 +9,18 @@ import importlib
 import os
 import sys
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
-from billing_dagster.defs.catalog import CATALOG_TABLES
-from billing_dagster.defs.metering.ledger import stale_days
-from billing_dagster.defs.metering.runs import BRIDGE_DAYS, day_ranges, metering_range_tags
-from billing_dagster.ingest.loader import FIRST_EVENT_DATE
-from billing_dagster.invoicing.assemble import period_bounds, period_of
-from billing_dagster.invoicing.finalization import carrier_period
+from billing_dagster.catalog.store import CATALOG_TABLES
 from billing_dagster.invoicing.store import billed_periods, finalizations
+from billing_dagster.metering.backfill import periods_to_rebill, ranges_to_meter
+from billing_dagster.metering.days import BRIDGE_DAYS
+from billing_dagster.metering.dbt_project import models_deployed
+from billing_dagster.metering.window import metering_range_tags
+from billing_dagster.periods import partition_key, period_bounds, period_of
 
 _INSTANCE_CONFIG = """\
 # The Dagster instance of this billing home; `make dev` shows its runs.
@@ -90,26 +90,23 @@ class JobRunner:
         self.run("ingest_job", partition_key=day.isoformat())
 
     def meter_days(self, first: date, last: date) -> None:
-        self.run("metering_job", tags=metering_range_tags(first.isoformat(), last.isoformat()))
+        self.run("metering_job", tags=metering_range_tags(first, last))
 
     def meter_stale_days(self, client, database: str, last: date) -> None:
-        """Meter every day up to `last` that loads changed since it was last metered."""
-        stale = stale_days(client, database, FIRST_EVENT_DATE, last)
-        for low, high in day_ranges(stale, bridge=BRIDGE_DAYS):
+        """Meter every day up to `last` that loads or a metric change made stale."""
+        for low, high in ranges_to_meter(client, database, last, bridge=BRIDGE_DAYS):
             self.meter_days(low, high)
 
     def bill(self, client, database: str, period: str) -> None:
         """Meter the days that loads changed since they were metered (the period's and those
         of finalized periods it may adjust), then bill it (draft invoices)."""
-        first, following = period_bounds(period)
-        self.meter_stale_days(client, database, following - timedelta(days=1))
-        self.run("billing_job", partition_key=first.isoformat())
+        self.meter_stale_days(client, database, period_bounds(period)[1] - timedelta(days=1))
+        self.run("billing_job", partition_key=partition_key(period))
 
     def finalize(self, client, database: str, period: str) -> None:
         """Bill the period from the data as it is now, then finalize it (one Dagster run)."""
-        first, following = period_bounds(period)
-        self.meter_stale_days(client, database, following - timedelta(days=1))
-        self.run("finalize_job", partition_key=first.isoformat())
+        self.meter_stale_days(client, database, period_bounds(period)[1] - timedelta(days=1))
+        self.run("finalize_job", partition_key=partition_key(period))
 
     def backfill(self, client, database: str, first: date, last: date) -> list[str]:
         """Re-meter every day of [first, last], then re-bill the billed periods they belong
@@ -118,22 +115,10 @@ class JobRunner:
         self.meter_days(first, last)
         touched = {period_of(first + timedelta(days=n)) for n in range((last - first).days + 1)}
         finalized = [f.period for f in finalizations(client, database)]
-        billed = set(billed_periods(client, database))
-        periods = {p for p in touched if p in billed and p not in finalized}
-        carrier = carrier_period(finalized)
-        if carrier and touched & set(finalized):
-            periods.add(carrier)
-        for period in sorted(periods):
+        periods = sorted(periods_to_rebill(billed_periods(client, database), finalized, touched))
+        for period in periods:
             self.bill(client, database, period)
-        return sorted(periods)
-
-    def remeter_all(self, client, database: str) -> None:
-        """Recompute daily usage for every day that has events (after a metric change)."""
-        first, last = client.query(
-            f"SELECT min(event_date), max(event_date) FROM `{database}`.raw_events"
-        ).result_rows[0]
-        if client.command(f"SELECT count() FROM `{database}`.raw_events"):
-            self.meter_days(first, last)
+        return periods
 
     def failing_checks(self) -> list[dict]:
         """The asset checks whose latest evaluation did not pass, from this instance."""
@@ -161,34 +146,13 @@ class JobRunner:
             )
 
     def ensure_models_deployed(self, client, database: str, meter_until: date | None = None):
-        """Create or update the dbt views when the dbt project changed since last time, and
-        meter the stale days up to `meter_until`, if given.
-
-        The period views read the daily usage table, which the first metering creates: the
-        metering that is due anyway creates it, else a metering of today does."""
-        from billing_dagster.defs.metering.project import project_digest  # imports dbt
-
-        digest = project_digest()
-        deployed = client.command(
-            f"SELECT argMax(manifest_sha256, deployed_at) FROM `{database}`.dbt_deployments"
-        )
-        if deployed == digest:
-            if meter_until:
-                self.meter_stale_days(client, database, meter_until)
-            return
-        self.run("metering_views_job")
+        """Deploy the dbt views when the dbt project changed since they were deployed (what
+        the `models_deployment` sensor does), then meter the stale days up to `meter_until`,
+        if given."""
+        if not models_deployed(client, database):
+            self.run("models_job")
         if meter_until:
             self.meter_stale_days(client, database, meter_until)
-        if not client.command(f"EXISTS TABLE `{database}`.fct_metric_usage_daily"):
-            today = datetime.now(UTC).date()
-            self.meter_days(today, today)
-        self.run("period_usage_job")
-        self.run("finance_views_job")
-        client.insert(
-            f"`{database}`.dbt_deployments",
-            [[digest, datetime.now(UTC)]],
-            column_names=["manifest_sha256", "deployed_at"],
-        )
 
 
 def import_in_background(module: str) -> None:

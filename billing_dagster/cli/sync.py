@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from billing_dagster.cli.runs import JobRunner
-from billing_dagster.invoicing.assemble import period_bounds
+from billing_dagster.periods import partition_key
 
 
 def run_sync(home: Path, period: str) -> dict:
     """Launch `sync_job` for the period; returns the sync's summary (synced, already synced,
     voided, failed with reasons) and the totals check."""
-    result = JobRunner(home).run("sync_job", partition_key=period_bounds(period)[0].isoformat())
+    result = JobRunner(home).run("sync_job", partition_key=partition_key(period))
     (materialization,) = result.asset_materializations_for_node("gateway_invoices")
     summary = dict(materialization.metadata["summary"].value)
     (check,) = result.get_asset_check_evaluations()

@@ -22,8 +22,3 @@ metering_days = dg.DailyPartitionsDefinition(
 billing_periods = dg.MonthlyPartitionsDefinition(
     start_date=FIRST_EVENT_DATE.isoformat(), end_offset=1, timezone="UTC"
 )
-
-
-def period_of_partition(partition_key: str) -> str:
-    """A monthly partition key (`2026-10-01`) as its billing period (`2026-10`)."""
-    return partition_key[:7]

@@ -22,6 +22,7 @@ from billing_dagster.catalog.model import (
     Subscription,
 )
 from billing_dagster.formatting import decimal_text
+from billing_dagster.periods import next_period, period_bounds, period_of
 
 ZERO = Decimal(0)
 
@@ -43,21 +44,6 @@ PeriodUsage = Mapping[tuple[str, str], list[RatedUsage]]
 
 
 # -- periods ----------------------------------------------------------------------------
-
-
-def period_bounds(period: str) -> tuple[date, date]:
-    """`YYYY-MM` as [first day, first day of the next month)."""
-    year, month = int(period[:4]), int(period[5:7])
-    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-    return date(year, month, 1), following
-
-
-def period_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def next_period(period: str) -> str:
-    return period_of(period_bounds(period)[1])
 
 
 def active_days(subscription: Subscription, period: str) -> int:

@@ -9,7 +9,6 @@ from functools import cache
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.store import latest_catalog_version, load_catalog
-from billing_dagster.defs.metering.ledger import metered_loads
 from billing_dagster.invoicing.adjustments import corrections, credit_note, with_adjustments
 from billing_dagster.invoicing.assemble import InvoiceBook
 from billing_dagster.invoicing.finalization import carrier_period, rerated_periods
@@ -20,6 +19,7 @@ from billing_dagster.invoicing.store import (
     late_periods,
     rated_usage,
 )
+from billing_dagster.metering.ledger import metered_loads
 
 
 class NoCatalog(Exception):

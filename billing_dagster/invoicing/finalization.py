@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from billing_dagster.invoicing.assemble import next_period, period_bounds, period_of
+from billing_dagster.periods import next_period, period_bounds, period_of
 
 #: Days after a period's end before it is finalized (`BILLING_FINALIZE_GRACE_DAYS`).
 DEFAULT_GRACE_DAYS = 3

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.defs.metering.ledger import stale_days
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 from billing_dagster.invoicing.finalization import carrier_period, grace_ends
 from billing_dagster.invoicing.store import (
@@ -24,6 +23,7 @@ from billing_dagster.invoicing.store import (
     latest_run_load_seq,
     newest_loads,
 )
+from billing_dagster.metering.ledger import stale_days
 
 
 def status_report(

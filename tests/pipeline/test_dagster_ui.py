@@ -135,8 +135,7 @@ def test_the_ui_loads_everything_and_lists_cli_runs_under_their_job(
     assert {job["name"] for job in repository["jobs"]} >= {
         "ingest_job",
         "metering_job",
-        "metering_views_job",
-        "period_usage_job",
+        "models_job",
         "billing_job",
         "finalize_job",
         "sync_job",
@@ -148,7 +147,7 @@ def test_the_ui_loads_everything_and_lists_cli_runs_under_their_job(
         "finalization_schedule",
         "payment_status_schedule",
     }
-    assert {s["name"] for s in repository["sensors"]} == {"late_data_backfill"}
+    assert {s["name"] for s in repository["sensors"]} == {"models_deployment", "late_data_backfill"}
     assets = {"/".join(node["assetKey"]["path"]): node for node in repository["assetNodes"]}
     assert {
         "raw_events",

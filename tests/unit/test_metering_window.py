@@ -8,8 +8,8 @@ from billing_dagster.defs.metering.dbt_run import (
     _keep_invocations,
     _keep_parse_state,
 )
-from billing_dagster.defs.metering.runs import day_ranges
-from billing_dagster.defs.metering.window import metering_window, window_env
+from billing_dagster.metering.days import day_ranges
+from billing_dagster.metering.window import metering_window, window_env
 from tests.conftest import REPO
 
 

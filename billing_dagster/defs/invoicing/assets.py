@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from billing_dagster.defs.partitions import billing_periods, period_of_partition
+from billing_dagster.defs.partitions import billing_periods
 from billing_dagster.defs.resources import (
     BillingHomeResource,
     BillingPolicyResource,
@@ -22,6 +22,7 @@ from billing_dagster.invoicing.store import (
     write_finalization,
 )
 from billing_dagster.locks import USAGE, home_lock
+from billing_dagster.periods import period_of_partition
 
 INVOICE_TABLES = {
     "billing_runs": "One row per billing run; the latest of a period holds its drafts.",

@@ -1,22 +1,26 @@
 """Metering: dbt models that turn effective events into usage per day and per period.
 
-Four sets, in dependency order: `metering_views` (staging and intermediate views, rebuilt
-when the dbt project changes), `metering_daily` (incremental, one partition per event day,
-a range in one dbt run), `period_usage` (views over the daily table per billing period) and
-`finance_views` (invoices, lines, credit notes and adjustments in force, for analysts).
+Four sets, in dependency order: `metering_views` (staging and intermediate views),
+`metering_daily` (incremental, one partition per event day, a range in one dbt run),
+`period_usage` (views over the daily table per billing period) and `finance_views`
+(invoices, lines, credit notes and adjustments in force, for analysts). The views are
+deployed together (`models_job`), whenever the dbt project changed: `dbt_deployment`
+records which version of it the warehouse holds.
 """
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from billing_dagster.defs.metering.dbt_run import dbt_build
-from billing_dagster.defs.metering.ledger import committed_loads, record_metering
+from billing_dagster.defs.metering.dbt_run import create_empty, dbt_build
 from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.metering.translator import MeteringTranslator
-from billing_dagster.defs.metering.window import metering_window
 from billing_dagster.defs.partitions import metering_days
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
+from billing_dagster.ingest.ledger import committed_loads
 from billing_dagster.locks import USAGE, home_lock
+from billing_dagster.metering.dbt_project import project_digest, record_deployment
+from billing_dagster.metering.ledger import metrics_fingerprint, record_metering
+from billing_dagster.metering.window import metering_window
 
 VIEW_MODELS = "path:models/staging path:models/intermediate"
 DAILY_MODELS = "fct_metric_usage_daily"
@@ -47,12 +51,15 @@ def metering_daily(
     context.log.info(f"metering {window['min_date']} .. {window['max_date']}")
     client = clickhouse.get_client()
     with home_lock(billing_home.path, USAGE):
+        # What this run sees, read before it runs: a load or catalog committed meanwhile
+        # leaves its days stale, so they are metered again.
         covered_loads = committed_loads(client, clickhouse.database)
+        metrics = metrics_fingerprint(client, clickhouse.database)
         yield from dbt_build(context, dbt, clickhouse, billing_home.path, window)
-        record_metering(client, clickhouse.database, window, covered_loads)
+        record_metering(client, clickhouse.database, window, covered_loads, metrics)
 
 
-def _unpartitioned_dbt_assets(name: str, select: str):
+def _unpartitioned_dbt_assets(name: str, select: str, needs_daily_table: bool = False):
     @dbt_assets(
         manifest=metering_project.manifest_path,
         project=metering_project,
@@ -67,11 +74,26 @@ def _unpartitioned_dbt_assets(name: str, select: str):
         billing_home: BillingHomeResource,
     ):
         with home_lock(billing_home.path, USAGE):
+            if needs_daily_table:
+                create_empty(dbt, clickhouse, billing_home.path, DAILY_MODELS)
             yield from dbt_build(context, dbt, clickhouse, billing_home.path)
 
     return _assets
 
 
 metering_views = _unpartitioned_dbt_assets("metering_views", VIEW_MODELS)
-period_usage = _unpartitioned_dbt_assets("period_usage", PERIOD_MODELS)
+period_usage = _unpartitioned_dbt_assets("period_usage", PERIOD_MODELS, needs_daily_table=True)
 finance_views = _unpartitioned_dbt_assets("finance_views", FINANCE_MODELS)
+
+
+@dg.asset(
+    deps=[*metering_views.keys, *period_usage.keys, *finance_views.keys],
+    group_name="metering",
+    kinds={"clickhouse"},
+)
+def dbt_deployment(clickhouse: ClickHouseResource) -> dg.MaterializeResult:
+    """The version of the dbt project whose views the warehouse holds (`dbt_deployments`):
+    a change to the project deploys them again (sensor `models_deployment`)."""
+    digest = project_digest()
+    record_deployment(clickhouse.get_client(), clickhouse.database, digest)
+    return dg.MaterializeResult(metadata={"project_digest": digest})

@@ -30,9 +30,9 @@ from dbt.contracts.graph.manifest import Manifest
 from dbt_common.events.base_types import EventMsg
 from dbt_common.events.functions import msg_to_dict
 
-from billing_dagster.defs.metering.project import project_digest
-from billing_dagster.defs.metering.window import window_env
 from billing_dagster.defs.resources import ClickHouseResource
+from billing_dagster.metering.dbt_project import project_digest
+from billing_dagster.metering.window import window_env
 
 PARTIAL_PARSE = "partial_parse.msgpack"
 #: Invocation directories kept per home (run results and dbt.log of each run).
@@ -76,6 +76,25 @@ def dbt_build(
     _keep_invocations(workspace)
     if not outcome.success:
         raise dg.Failure(f"dbt build failed: {_failure(outcome, events)} (log: {target}/dbt.log)")
+
+
+def create_empty(
+    dbt: DbtCliResource, clickhouse: ClickHouseResource, home: Path, model: str
+) -> None:
+    """Create the incremental `model`'s table with no rows, when it does not exist yet: views
+    over it can then be deployed before the first metering run (an empty window)."""
+    if clickhouse.get_client().command(f"EXISTS TABLE `{clickhouse.database}`.`{model}`"):
+        return
+    workspace = home / "dbt"
+    workspace.mkdir(parents=True, exist_ok=True)
+    target = workspace / f"create-{model}-{uuid.uuid4().hex[:7]}"
+    project = ["--project-dir", dbt.project_dir, "--profiles-dir", dbt.profiles_dir or ""]
+    nothing = {"min_date": "2000-01-02", "max_date": "2000-01-01"}
+    with _environment({**clickhouse.settings().dbt_env(), **window_env(nothing)}):
+        manifest = _parsed(project, workspace, target)
+        outcome = _invoke(dbtRunner(manifest=manifest), "run", project, target, "-s", model)
+    if not outcome.success:
+        raise dg.Failure(f"dbt could not create {model}: {_failure(outcome, [])}")
 
 
 def _parsed(project: list[str], workspace: Path, target: Path) -> Manifest:

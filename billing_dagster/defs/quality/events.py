@@ -3,6 +3,7 @@ metric or subscription bills, and late events (days metered before the load)."""
 
 import dagster as dg
 
+from billing_dagster.catalog.store import IN_FORCE
 from billing_dagster.defs.quality.rules import (
     MESSAGE_EXAMPLES,
     QUARANTINE_ERROR_SHARE,
@@ -14,8 +15,6 @@ from billing_dagster.defs.quality.scope import (
     event_check,
     result,
 )
-
-_IN_FORCE = "catalog_version = (SELECT max(catalog_version) FROM {db}.catalog_versions)"
 
 
 @event_check(
@@ -100,7 +99,7 @@ def events_without_metric(partition: Partition) -> dg.AssetCheckResult:
     counts = partition.rows(
         "SELECT event_name, count() AS n FROM {db}.raw_events WHERE load_seq IN ({loads}) "
         "AND event_name NOT IN (SELECT event_name FROM {db}.catalog_metrics WHERE "
-        f"{_IN_FORCE}) GROUP BY event_name ORDER BY n DESC, event_name",
+        f"{IN_FORCE}) GROUP BY event_name ORDER BY n DESC, event_name",
     )
     return _counted(counts, "event_name", "matching no metric of the catalog in force")
 
@@ -119,7 +118,7 @@ def events_outside_subscriptions(partition: Partition) -> dg.AssetCheckResult:
         " FROM (SELECT customer_id, event_date, count() AS events FROM {db}.raw_events"
         "       WHERE load_seq IN ({loads}) GROUP BY customer_id, event_date) AS e"
         " LEFT JOIN (SELECT subscription_id, customer_id, start_date, end_date"
-        f"            FROM {{db}}.catalog_subscriptions WHERE {_IN_FORCE}) AS s"
+        f"            FROM {{db}}.catalog_subscriptions WHERE {IN_FORCE}) AS s"
         " ON e.customer_id = s.customer_id GROUP BY e.customer_id, e.event_date"
         ") WHERE windows = 0 GROUP BY customer_id ORDER BY n DESC, customer_id",
     )

@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import dagster as dg
 
-from billing_dagster.defs.partitions import billing_periods, period_of_partition
+from billing_dagster.catalog.store import IN_FORCE
+from billing_dagster.defs.partitions import billing_periods
 from billing_dagster.defs.quality.rules import ERROR, invoice_problems, listing
 from billing_dagster.defs.quality.scope import partitioned_check, result
 from billing_dagster.defs.resources import ClickHouseResource
-from billing_dagster.invoicing.assemble import period_bounds
+from billing_dagster.periods import period_bounds, period_of_partition
 
 FIGURES = ("charges", "subtotal", "discount", "tax", "credits_applied", "total")
 
@@ -61,7 +62,7 @@ def invoice_invariants(
         first, following = period_bounds(period)
         uninvoiced = client.query(
             f"SELECT DISTINCT customer_id FROM {db}.catalog_subscriptions "
-            f"WHERE catalog_version = (SELECT max(catalog_version) FROM {db}.catalog_versions) "
+            f"WHERE {IN_FORCE.format(db=db)} "
             f"AND start_date < {{following:Date}} "
             f"AND (end_date IS NULL OR end_date > {{first:Date}}) AND customer_id NOT IN "
             f"(SELECT customer_id FROM {db}.invoices WHERE billing_run_id = {{run:String}}) "

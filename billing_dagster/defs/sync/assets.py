@@ -3,12 +3,13 @@ status pulled back (docs/gateways.md)."""
 
 import dagster as dg
 
-from billing_dagster.defs.partitions import billing_periods, period_of_partition
+from billing_dagster.defs.partitions import billing_periods
 from billing_dagster.defs.resources import ClickHouseResource
 from billing_dagster.defs.sync.resources import GatewayResource
 from billing_dagster.gateways.base import GatewayError
 from billing_dagster.gateways.status import TotalsCheck, check_totals, pull_statuses
 from billing_dagster.gateways.sync import SyncRefused, sync_period
+from billing_dagster.periods import period_of_partition
 
 TOTALS_CHECK = "totals_match_gateway"
 

@@ -1,21 +1,8 @@
-"""Metering runs: tags that make one run cover a range of days (the daily assets run as
-one), and how changed days group into such ranges.
-
-Dagster reads these two tags for a partition-range run; they are the documented tag names
-but are not exported by the public `dagster` module, hence spelled out here.
-"""
+"""How days that need metering group into metering runs."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def metering_range_tags(first_day: str, last_day: str) -> dict[str, str]:
-    return {PARTITION_RANGE_START_TAG: first_day, PARTITION_RANGE_END_TAG: last_day}
-
 
 #: Unchanged days a command's metering run may re-meter to join two ranges into one: a run
 #: costs about a second whatever it covers, a day re-metered costs its own events' SQL.

@@ -1,9 +1,11 @@
-"""The metering ledger: which days were metered with which loads, so billing re-meters only
-the days that loads changed since (and never skips one).
+"""The metering ledger: which days were metered with which loads and which metric
+definitions, so that every command and sensor meters exactly the days that need it.
 
-A metering run records the highest load committed when it started: every event of loads up
-to it is in the daily table for the run's days. A day needs metering when a later load
-changed it (its `event_dates`, which include the days of events it corrected).
+A metering run records the highest load committed when it started (every event of loads up
+to it is in the daily table for the run's days) and the fingerprint of the metrics then in
+force. A day needs metering when a later load changed it (its `event_dates`, which include
+the days of events it corrected), or when the metrics changed since it was metered: daily
+usage is per metric, so a new or removed metric means re-metering history.
 """
 
 from __future__ import annotations
@@ -12,12 +14,22 @@ from datetime import UTC, date, datetime
 
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.catalog.store import IN_FORCE
+from billing_dagster.ingest.ledger import committed_loads
 
-def committed_loads(client: Client, database: str) -> int:
-    return int(client.command(f"SELECT max(load_seq) FROM `{database}`.event_loads") or 0)
+
+def metrics_fingerprint(client: Client, database: str) -> str:
+    """The metric definitions of the catalog in force, as one value ('' before any)."""
+    db = f"`{database}`"
+    return client.command(
+        f"SELECT hex(sipHash128(arrayStringConcat(groupArraySorted(1000000)(definition_sha256)))) "
+        f"FROM {db}.catalog_metrics WHERE {IN_FORCE.format(db=db)}"
+    )
 
 
-def record_metering(client: Client, database: str, window: dict[str, str], loads: int) -> None:
+def record_metering(
+    client: Client, database: str, window: dict[str, str], loads: int, metrics: str
+) -> None:
     client.insert(
         f"`{database}`.metering_runs",
         [
@@ -25,15 +37,17 @@ def record_metering(client: Client, database: str, window: dict[str, str], loads
                 date.fromisoformat(window["min_date"]),
                 date.fromisoformat(window["max_date"]),
                 loads,
+                metrics,
                 datetime.now(UTC),
             ]
         ],
-        column_names=["min_date", "max_date", "max_load_seq", "metered_at"],
+        column_names=["min_date", "max_date", "max_load_seq", "metrics_sha", "metered_at"],
     )
 
 
 def stale_days(client: Client, database: str, first: date, last: date) -> list[date]:
-    """Days in [first, last] that a load changed after the day was last metered."""
+    """Days in [first, last] that a load changed after the day was last metered with the
+    metrics in force."""
     db = f"`{database}`"
     changed = client.query(
         f"SELECT day, max(load_seq) FROM {db}.event_loads ARRAY JOIN event_dates AS day "
@@ -42,24 +56,15 @@ def stale_days(client: Client, database: str, first: date, last: date) -> list[d
     ).result_rows
     runs = client.query(
         f"SELECT min_date, max_date, max_load_seq FROM {db}.metering_runs "
-        f"WHERE max_date >= {{first:Date}} AND min_date <= {{last:Date}}",
-        parameters={"first": first, "last": last},
+        f"WHERE max_date >= {{first:Date}} AND min_date <= {{last:Date}} "
+        f"AND metrics_sha = {{metrics:String}}",
+        parameters={"first": first, "last": last, "metrics": metrics_fingerprint(client, database)},
     ).result_rows
     return sorted(
         day
         for day, newest_load in changed
         if not any(low <= day <= high and covered >= newest_load for low, high, covered in runs)
     )
-
-
-def days_changed_after(client: Client, database: str, load_seq: int) -> set[date]:
-    """Days that loads committed after `load_seq` changed."""
-    rows = client.query(
-        f"SELECT DISTINCT day FROM `{database}`.event_loads ARRAY JOIN event_dates AS day "
-        f"WHERE load_seq > {{seq:UInt64}}",
-        parameters={"seq": load_seq},
-    ).result_rows
-    return {day for (day,) in rows}
 
 
 def metered_loads(client: Client, database: str) -> int:

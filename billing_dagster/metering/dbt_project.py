@@ -1,0 +1,41 @@
+"""The dbt project as files: where it is, which version of it the warehouse's views were
+built from, and whether that is the version in the repository."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+
+
+def project_digest() -> str:
+    """What the deployed views were built from: the project's models, macros, tests and
+    settings (not dbt's own artifacts, which a manual `dbt` run rewrites)."""
+    digest = hashlib.sha256()
+    paths = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests"):
+        paths += sorted(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    for path in paths:
+        digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def models_deployed(client: Client, database: str) -> bool:
+    """Whether the warehouse's dbt views are those of the project in the repository."""
+    deployed = client.command(
+        f"SELECT argMax(manifest_sha256, deployed_at) FROM `{database}`.dbt_deployments"
+    )
+    return deployed == project_digest()
+
+
+def record_deployment(client: Client, database: str, digest: str) -> None:
+    client.insert(
+        f"`{database}`.dbt_deployments",
+        [[digest, datetime.now(UTC)]],
+        column_names=["manifest_sha256", "deployed_at"],
+    )
