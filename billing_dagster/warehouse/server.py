@@ -79,6 +79,12 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
 
 
+#: Formats whose output wraps the rows (column metadata, statistics): streamed, a result with
+#: no rows would send nothing at all, so they are sent whole. Clients read a query's columns
+#: with `LIMIT 0 FORMAT JSON` (dbt's contract checks, through clickhouse-connect).
+_ENVELOPE_FORMATS = frozenset({"JSON", "JSONCompact", "JSONStrings", "JSONCompactStrings", "XML"})
+
+
 class QueryError(Exception):
     """An error to return to the client the way ClickHouse does: code and message."""
 
@@ -178,7 +184,7 @@ class Warehouse:
             raise QueryError(62, "Multi-statements are not allowed (SYNTAX_ERROR)")
         output_format = sql_text.trailing_format(statement) or request.default_format
         params = request.params or None
-        if sql_text.returns_rows(statement):
+        if sql_text.returns_rows(statement) and output_format not in _ENVELOPE_FORMATS:
             return output_format, connection.send_query(statement, output_format, params=params)
         return output_format, WholeResult(connection.query(statement, output_format, params))
 

@@ -156,3 +156,15 @@ def test_the_documented_queries_answer_what_billing_prints(
         built = set(catalog["nodes"][unique_id]["columns"])
         undescribed += [f"{node['name']}.{column}" for column in sorted(built - documented)]
     assert undescribed == []
+    # The marts Python reads by column keep their columns and types, or dbt refuses to build.
+    enforced = sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["contract"]["enforced"]
+    )
+    assert enforced == [
+        "fct_metric_usage_daily",
+        "fct_rated_usage",
+        "fct_rated_usage_tiers",
+        "fct_subscription_usage",
+    ]

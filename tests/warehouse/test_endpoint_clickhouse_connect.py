@@ -36,6 +36,13 @@ def test_command_and_query_report_version_and_values(client):
     assert client.command("SELECT timezone()") == "UTC"
 
 
+def test_a_query_with_no_rows_still_names_its_columns_and_types(client):
+    # clickhouse-connect asks `LIMIT 0` queries as `FORMAT JSON`; dbt's contracts rely on it.
+    result = client.query("SELECT toDecimal128(1, 2) AS amount, 'x' AS code LIMIT 0")
+    assert result.column_names == ("amount", "code")
+    assert [column.name for column in result.column_types] == ["Decimal(38, 2)", "String"]
+
+
 def test_insert_keeps_decimals_timestamps_maps_and_nulls_exact(client, table):
     client.insert(table, ROWS, column_names=COLUMNS)
     rows = client.query(f"SELECT * FROM {table} ORDER BY id").result_rows
