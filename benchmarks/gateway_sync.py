@@ -29,8 +29,8 @@ from billing_dagster.gateways.sync import sync_period  # noqa: E402
 from billing_dagster.warehouse import embedded  # noqa: E402
 from billing_dagster.warehouse.connection import ClickHouseSettings  # noqa: E402
 from billing_dagster.warehouse.schema import ensure_schema  # noqa: E402
-from tests.gateways.conftest import _free_port, _wait_until_serving  # noqa: E402
-from tests.gateways.documents import three_currencies, write_finalized  # noqa: E402
+from testbed import fake_stripe  # noqa: E402
+from testbed.documents import three_currencies, write_finalized  # noqa: E402
 
 PERIOD = "2026-10"
 
@@ -52,48 +52,45 @@ def main() -> None:
     count = parser.parse_args().invoices
     home = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     endpoint = embedded.ensure_running(home, idle_timeout_s=0)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.gateways.fake_stripe", str(port)],
-        cwd=REPO,
-        stderr=subprocess.DEVNULL,
-    )
     database = f"bench_{uuid.uuid4().hex[:8]}"
     try:
-        _wait_until_serving(port, server)
-        client = ClickHouseSettings.embedded(endpoint, database).client()
-        ensure_schema(client, database)
-        documents = invoices(count)
-        write_finalized(client, database, PERIOD, documents)
-        gateway = StripeGateway("sk_test_bench", f"http://127.0.0.1:{port}")
-        retry = RetryPolicy()
-        started = time.perf_counter()
-        summary = sync_period(client, database, gateway, PERIOD, retry)
-        elapsed = time.perf_counter() - started
-        assert len(summary.synced) == count and not summary.failed, summary.failed[:3]
-        started = time.perf_counter()
-        again = sync_period(client, database, gateway, PERIOD, retry)
-        rerun = time.perf_counter() - started
-        assert len(again.already_synced) == count
-        lines = sum(len(i["lines"]) for i in documents)
-        print(
-            json.dumps(
-                {
-                    "invoices": count,
-                    "lines": lines,
-                    "sync_seconds": round(elapsed, 2),
-                    "invoices_per_second": round(count / elapsed, 1),
-                    "lines_per_second": round(lines / elapsed, 1),
-                    "rerun_seconds": round(rerun, 2),
-                    "load_average": os.getloadavg(),
-                },
-                indent=2,
-            )
-        )
+        with fake_stripe.start(stderr=subprocess.DEVNULL) as stripe_url:
+            sync_all(endpoint, database, stripe_url, count)
     finally:
-        server.terminate()
-        server.wait(10)
         embedded.stop(home)
+
+
+def sync_all(endpoint, database: str, stripe_url: str, count: int) -> None:
+    """Sync `count` finalized invoices, then again; print the figures."""
+    client = ClickHouseSettings.embedded(endpoint, database).client()
+    ensure_schema(client, database)
+    documents = invoices(count)
+    write_finalized(client, database, PERIOD, documents)
+    gateway = StripeGateway("sk_test_bench", stripe_url)
+    retry = RetryPolicy()
+    started = time.perf_counter()
+    summary = sync_period(client, database, gateway, PERIOD, retry)
+    elapsed = time.perf_counter() - started
+    assert len(summary.synced) == count and not summary.failed, summary.failed[:3]
+    started = time.perf_counter()
+    again = sync_period(client, database, gateway, PERIOD, retry)
+    rerun = time.perf_counter() - started
+    assert len(again.already_synced) == count
+    lines = sum(len(i["lines"]) for i in documents)
+    print(
+        json.dumps(
+            {
+                "invoices": count,
+                "lines": lines,
+                "sync_seconds": round(elapsed, 2),
+                "invoices_per_second": round(count / elapsed, 1),
+                "lines_per_second": round(lines / elapsed, 1),
+                "rerun_seconds": round(rerun, 2),
+                "load_average": os.getloadavg(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,50 +3,19 @@ it, and a clean Stripe state for every test."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
 
-from tests.conftest import REPO
+from testbed import fake_stripe
 from tests.gateways.faults import FaultProxy
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_serving(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the fake Stripe server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the fake Stripe server did not listen on port {port} within 20 s")
 
 
 @pytest.fixture(scope="session")
 def stripe_server() -> str:
     """Base URL of a fake Stripe server, started once for the session."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.gateways.fake_stripe", str(port)], cwd=REPO
-    )
-    try:
-        _wait_until_serving(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with fake_stripe.start() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from billing_dagster.gateways.file_gateway import FileGateway
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.gateways.status import check_totals, pull_statuses
 from billing_dagster.gateways.sync import sync_period
-from tests.gateways.documents import three_currencies, write_finalized
+from testbed.documents import three_currencies, write_finalized
 
 
 def test_file_gateway_writes_each_document_once(client, database, tmp_path):

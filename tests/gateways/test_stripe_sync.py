@@ -10,7 +10,7 @@ from billing_dagster.gateways.status import check_totals
 from billing_dagster.gateways.stripe_gateway import StripeGateway
 from billing_dagster.gateways.sync import SyncRefused, sync_period
 from billing_dagster.invoicing.voids import VoidRefused, void_invoice
-from tests.gateways.documents import three_currencies, write_finalized
+from testbed.documents import three_currencies, write_finalized
 from tests.gateways.faults import Fault, Request, every
 from tests.gateways.stripe_state import assert_exactly_once, stripe_objects
 

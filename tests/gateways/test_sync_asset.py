@@ -10,7 +10,7 @@ import dagster as dg
 from billing_dagster.defs.resources import ClickHouseResource
 from billing_dagster.defs.sync.assets import TOTALS_CHECK, gateway_invoices
 from billing_dagster.defs.sync.resources import GatewayResource
-from tests.gateways.documents import three_currencies, write_finalized
+from testbed.documents import three_currencies, write_finalized
 
 
 def materialize(settings, home, directory) -> dg.ExecuteInProcessResult:

@@ -1,18 +1,23 @@
 """localstripe with the Stripe endpoints the sync needs and localstripe lacks (DESIGN §3).
 
-Run as `python -m tests.gateways.fake_stripe PORT`: binds 127.0.0.1 only, never saves its
-state to disk, `DELETE /_config/data` resets it. Added with Stripe's documented semantics:
-one-off invoices (currency, `send_invoice`, pending items excluded), invoice items attached to
-a draft invoice and listed by invoice, `/finalize`, `/send`, `/void`, `/mark_uncollectible`,
-`/pay` out of band, credit notes, customer search by metadata, and `GET /_config/objects`
-(every stored object, for tests to count). localstripe is GPL and test-only.
+Run as `python -m testbed.fake_stripe PORT`, or `start()` it from Python: binds 127.0.0.1
+only, never saves its state to disk, `DELETE /_config/data` resets it. Added with Stripe's
+documented semantics: one-off invoices (currency, `send_invoice`, pending items excluded),
+invoice items attached to a draft invoice and listed by invoice, `/finalize`, `/send`,
+`/void`, `/mark_uncollectible`, `/pay` out of band, credit notes, customer search by
+metadata, and `GET /_config/objects` (every stored object, for tests to count). localstripe
+is GPL and test-only.
 """
 
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 from aiohttp import web
 from localstripe import resources, server
@@ -281,6 +286,37 @@ async def stripe_extensions(request: web.Request, handler):
             query = server.unflatten_data(request.query)
             return server.json_response(route(data, query, *match.groups()))
     return await handler(request)
+
+
+@contextmanager
+def start(**popen):
+    """A fake Stripe server in a subprocess, on a free port, for the block: its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repository = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "testbed.fake_stripe", str(port)], cwd=repository, **popen
+    )
+    try:
+        _wait_until_serving(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_until_serving(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the fake Stripe server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the fake Stripe server did not listen on port {port} within 20 s")
 
 
 def main() -> None:
