@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.gateways.base import Gateway, minor_units
+from billing_dagster.gateways.base import Gateway, GatewayError, minor_units
 from billing_dagster.gateways.ledger import SYNCED, VOIDED, SyncLedger, from_minor
 from billing_dagster.gateways.retry import RetryPolicy
 
@@ -49,7 +49,17 @@ class TotalsCheck:
 def check_totals(
     client: Client, database: str, gateway: Gateway, retry: RetryPolicy, period: str
 ) -> TotalsCheck:
-    """For every invoice of `period` synced to the gateway: its total there equals ours."""
+    """For every invoice of `period` synced to the gateway: its total there equals ours. A
+    gateway that cannot be read makes the check's error (the sync's summary still counts)."""
+    try:
+        return _compare_totals(client, database, gateway, retry, period)
+    except GatewayError as error:
+        return TotalsCheck(0, [], error=f"could not read totals from {gateway.name}: {error}")
+
+
+def _compare_totals(
+    client: Client, database: str, gateway: Gateway, retry: RetryPolicy, period: str
+) -> TotalsCheck:
     entries = SyncLedger(client, database, gateway.name).entries(period=period).values()
     synced = [
         e

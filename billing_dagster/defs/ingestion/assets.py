@@ -7,9 +7,8 @@ import dagster as dg
 from billing_dagster.catalog.store import latest_catalog_version
 from billing_dagster.defs.partitions import landing_days
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
-from billing_dagster.ingest import landing
+from billing_dagster.ingest.landing_day import load_landing_day
 from billing_dagster.ingest.loader import EventLoader
-from billing_dagster.locks import EVENT_LOADS, home_lock
 
 EVENT_TABLES = {
     "raw_events": "First accepted copy of every event; append-only.",
@@ -41,34 +40,13 @@ def event_store(
     if catalog_version is None:
         raise dg.Failure("no catalog has been applied; run `billing catalog apply FILE` first")
     loader = EventLoader(client, clickhouse.database, clickhouse.settings().file_path)
-    totals = {"files": 0, "accepted": 0, "duplicates": 0, "conflicts": 0, "quarantined": 0}
-    event_dates: set[date] = set()
-    with home_lock(billing_home.path, EVENT_LOADS):
-        discarded = loader.discard_unfinished_loads()
-        if discarded:
-            context.log.warning(f"removed rows of unfinished loads {discarded}")
-        pending = [
-            f
-            for f in landing.landed_files(billing_home.path, day)
-            if not loader.already_loaded(f.sha256)
-        ]
-        for number, landed in enumerate(pending, start=1):
-            result = loader.load(
-                landed.path, landed.sha256, landed.original_name, day, catalog_version
-            )
-            context.log.info(
-                f"[{number}/{len(pending)}] {landed.original_name}: {result.accepted} accepted, "
-                f"{result.duplicates} duplicates ({result.conflicts} conflicting), "
-                f"{result.quarantined} quarantined"
-            )
-            totals["files"] += 1
-            for key in ("accepted", "duplicates", "conflicts", "quarantined"):
-                totals[key] += getattr(result, key)
-            event_dates.update(result.event_dates)
+    done = load_landing_day(
+        loader, billing_home.path, day, catalog_version, context.log.info, context.log.warning
+    )
     metadata = {
-        **totals,
+        **done.counts(),
         "catalog_version": catalog_version,
-        "event_dates": dg.MetadataValue.json(sorted(d.isoformat() for d in event_dates)),
+        "event_dates": dg.MetadataValue.json(sorted(d.isoformat() for d in done.event_dates)),
     }
     for name in EVENT_TABLES:
         yield dg.MaterializeResult(
