@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -33,19 +32,15 @@ from billing_dagster.defs.resources import (
 )
 from billing_dagster.defs.sync.assets import gateway_invoices, invoice_statuses
 from billing_dagster.defs.sync.jobs import payment_status_job, sync_job
-from billing_dagster.defs.sync.resources import gateway_resource
-from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS
-from billing_dagster.warehouse.connection import DEFAULT_DATABASE, billing_home, keep_private
-
-
-def _secret(name: str) -> str | dg.EnvVar:
-    """A secret is read by Dagster at run time (never logged), only when it is set."""
-    return dg.EnvVar(name) if os.environ.get(name) else ""
+from billing_dagster.defs.sync.resources import GatewayResource
+from billing_dagster.settings import Settings
+from billing_dagster.warehouse.connection import billing_home, keep_private
 
 
 def build_definitions() -> dg.Definitions:
     keep_private(billing_home())  # `dagster dev` and the daemon write into the home too
     home = str(billing_home())
+    settings = Settings.from_env()
     return dg.Definitions(
         assets=[
             *catalog_tables,
@@ -73,22 +68,13 @@ def build_definitions() -> dg.Definitions:
         schedules=schedules.all_schedules,
         sensors=sensors.all_sensors,
         resources={
-            "clickhouse": ClickHouseResource(
-                home=home,
-                host=os.environ.get("CLICKHOUSE_HOST", ""),
-                port=int(os.environ.get("CLICKHOUSE_PORT") or 0),
-                user=os.environ.get("CLICKHOUSE_USER") or "default",
-                password=_secret("CLICKHOUSE_PASSWORD"),
-                secure=os.environ.get("CLICKHOUSE_SECURE", "").lower() in ("1", "true", "yes"),
-                database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
-                files_root=os.environ.get("CLICKHOUSE_USER_FILES_PATH", ""),
-            ),
+            "clickhouse": ClickHouseResource.from_settings(home, settings.warehouse),
             "billing_home": BillingHomeResource(home=home),
-            "gateway": gateway_resource(home),
+            "gateway": GatewayResource.from_settings(
+                settings.gateway, settings.gateway_directory(Path(home))
+            ),
             "billing_policy": BillingPolicyResource(
-                finalize_grace_days=int(
-                    os.environ.get("BILLING_FINALIZE_GRACE_DAYS") or DEFAULT_GRACE_DAYS
-                )
+                finalize_grace_days=settings.finalize_grace_days
             ),
             "dbt": PinnedDbtCliResource(
                 project_dir=metering_project,

@@ -33,7 +33,6 @@ from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 from billing_dagster.invoicing.assemble import active_days
 from billing_dagster.invoicing.credits import credit_balances
 from billing_dagster.invoicing.finalization import (
-    DEFAULT_GRACE_DAYS,
     carrier_period,
     finalization_problems,
 )
@@ -52,6 +51,7 @@ from billing_dagster.metering.backfill import ranges_to_meter
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
 from billing_dagster.periods import next_period, period_bounds, period_of
+from billing_dagster.settings import Settings, SettingsError
 from billing_dagster.warehouse import embedded
 from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home, keep_private
 from billing_dagster.warehouse.schema import ensure_schema
@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     home = billing_home(args.home)
     keep_private(home)
     try:
+        try:
+            args.config = Settings.from_env()  # the environment, read once and checked
+        except SettingsError as error:
+            raise BadInput(str(error)) from None
         code = args.command(args, home)
         sys.stdout.flush()  # here, where a closed pipe is handled, not at interpreter exit
         return code
@@ -194,8 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _connect(home: Path):
-    settings = ClickHouseSettings.from_env(home)
+def _connect(args, home: Path):
+    settings = ClickHouseSettings.of(home, args.config.warehouse)
     client = settings.client()
     ensure_schema(client, settings.database)
     return settings, client
@@ -230,10 +234,10 @@ def cmd_warehouse(args, home: Path) -> int:
     elif args.action == "stop":
         print(json.dumps({"status": "stopped" if embedded.stop(home) else "not running"}))
     elif args.action == "credentials" and args.format == "env":
-        variables = ClickHouseSettings.from_env(home).dbt_env()
+        variables = ClickHouseSettings.of(home, args.config.warehouse).dbt_env()
         print("".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items()))
     elif args.action == "credentials":
-        print(json.dumps(_warehouse_credentials(home), indent=2))
+        print(json.dumps(_warehouse_credentials(args, home), indent=2))
     else:
         endpoint = embedded.running_endpoint(home)
         status = (
@@ -245,10 +249,10 @@ def cmd_warehouse(args, home: Path) -> int:
     return 0
 
 
-def _warehouse_credentials(home: Path) -> dict:
+def _warehouse_credentials(args, home: Path) -> dict:
     """How analysts' tools (dbt, clickhouse-client, BI) connect: the embedded warehouse of
     this home (started if needed), or the server the environment names."""
-    settings = ClickHouseSettings.from_env(home)
+    settings = ClickHouseSettings.of(home, args.config.warehouse)
     return {
         "host": settings.host,
         "port": settings.port,
@@ -264,7 +268,7 @@ def cmd_dbt(args, home: Path) -> int:
     (the repository's `target/` and the deployed views' record stay as they are)."""
     from billing_dagster.metering.dbt_project import DBT_PROJECT_DIR
 
-    settings = ClickHouseSettings.from_env(home)
+    settings = ClickHouseSettings.of(home, args.config.warehouse)
     ensure_schema(settings.client(), settings.database)
     target = home / "dbt" / "manual"
     command = [str(Path(sys.executable).with_name("dbt")), *args.dbt_args]
@@ -283,7 +287,7 @@ def cmd_catalog_apply(args, home: Path) -> int:
         catalog = validate_catalog_file(args.file)
     except CatalogError as error:
         raise BadInput(*error.problems) from None
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     with home_lock(home, CATALOG):
         previous = latest_catalog_version(client, settings.database)
         try:
@@ -323,7 +327,7 @@ def cmd_ingest(args, home: Path) -> int:
             missing.append(str(error))
     if missing:
         raise BadInput(*missing)
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     _require_catalog(client, settings.database)
     today = datetime.now(UTC).date()
     landed, seen = [], set()
@@ -364,16 +368,9 @@ def parse_day(text: str, option: str) -> date:
     raise BadInput(f"{option} {text!r}: expected a day as YYYY-MM-DD, e.g. 2026-10-15")
 
 
-def grace_days() -> int:
-    text = os.environ.get("BILLING_FINALIZE_GRACE_DAYS") or str(DEFAULT_GRACE_DAYS)
-    if not text.isdigit():
-        raise BadInput(f"BILLING_FINALIZE_GRACE_DAYS={text!r}: expected a number of days")
-    return int(text)
-
-
 def cmd_usage(args, home: Path) -> int:
     period = parse_period(args.period)
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     _require_catalog(client, settings.database)
     last_day = period_bounds(period)[1] - timedelta(days=1)
     _runner(home).ensure_models_deployed(client, settings.database, last_day)
@@ -405,7 +402,7 @@ def cmd_usage(args, home: Path) -> int:
 
 def cmd_bill(args, home: Path) -> int:
     period = parse_period(args.period)
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     _require_catalog(client, settings.database)
     catalog = load_catalog(
         client, settings.database, latest_catalog_version(client, settings.database)
@@ -432,13 +429,13 @@ def cmd_bill(args, home: Path) -> int:
 
 def cmd_finalize(args, home: Path) -> int:
     period = parse_period(args.period)
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     _require_catalog(client, settings.database)
     if not finalization(client, settings.database, period):
         problems = finalization_problems(
             period,
             datetime.now(UTC).date(),
-            grace_days(),
+            args.config.finalize_grace_days,
             billed_periods(client, settings.database),
             [f.period for f in finalizations(client, settings.database)],
         )
@@ -455,7 +452,7 @@ def cmd_backfill(args, home: Path) -> int:
     first, last = parse_day(args.first, "--from"), parse_day(args.last, "--to")
     if first > last:
         raise BadInput(f"--from {first} is after --to {last}")
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     _require_catalog(client, settings.database)
     runner = _runner(home)
     runner.ensure_models_deployed(client, settings.database)
@@ -497,7 +494,7 @@ def _print_summary(client, database: str, period: str) -> None:
 
 def cmd_invoices(args, home: Path) -> int:
     period = parse_period(args.period)
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     invoices = latest_invoices(client, settings.database, period)
     if invoices is None:
         raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
@@ -506,15 +503,16 @@ def cmd_invoices(args, home: Path) -> int:
 
 
 def cmd_status(args, home: Path) -> int:
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     failing = _runner(home).failing_checks()
-    report = status_report(client, settings.database, failing, datetime.now(UTC), grace_days())
+    grace_days = args.config.finalize_grace_days
+    report = status_report(client, settings.database, failing, datetime.now(UTC), grace_days)
     return _show(args, report, lambda: status_tables(report))
 
 
 def cmd_credit_notes(args, home: Path) -> int:
     period = parse_period(args.period)
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     notes = latest_credit_notes(client, settings.database, period)
     if notes is None:
         raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
@@ -523,7 +521,7 @@ def cmd_credit_notes(args, home: Path) -> int:
 
 
 def cmd_credits(args, home: Path) -> int:
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     version = _require_catalog(client, settings.database)
     catalog = load_catalog(client, settings.database, version)
     if args.customer not in {customer.id for customer in catalog.customers}:
@@ -558,7 +556,7 @@ def cmd_credits(args, home: Path) -> int:
 def cmd_sync(args, home: Path) -> int:
     """Exit 1 when a document failed: the summary on stdout says which and why."""
     period = parse_period(args.period)
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     if not finalization(client, settings.database, period):
         raise BadInput(
             f"period {period} is not finalized: only finalized invoices are synced; run "
@@ -574,7 +572,7 @@ def cmd_sync(args, home: Path) -> int:
 def cmd_void(args, home: Path) -> int:
     from billing_dagster.invoicing.voids import VoidRefused, void_invoice
 
-    settings, client = _connect(home)
+    settings, client = _connect(args, home)
     try:
         void = void_invoice(client, settings.database, args.invoice, args.reason)
     except VoidRefused as refused:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 import dagster as dg
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.invoicing.finalization import DEFAULT_GRACE_DAYS
-from billing_dagster.warehouse.connection import DEFAULT_DATABASE, ClickHouseSettings
+from billing_dagster.settings import DEFAULT_DATABASE, WarehouseSettings
+from billing_dagster.warehouse.connection import ClickHouseSettings
 from billing_dagster.warehouse.schema import ensure_schema
+
+
+def secret(name: str) -> str | dg.EnvVar:
+    """A secret is read by Dagster at run time (never logged), only when it is set."""
+    return dg.EnvVar(name) if os.environ.get(name) else ""
 
 
 class ClickHouseResource(dg.ConfigurableResource):
@@ -38,6 +46,12 @@ class ClickHouseResource(dg.ConfigurableResource):
             self.database,
             self.files_root,
         )
+
+    @classmethod
+    def from_settings(cls, home: str, warehouse: WarehouseSettings) -> ClickHouseResource:
+        """The password is never logged: an `EnvVar`, read by Dagster at run time."""
+        fields = dataclasses.asdict(warehouse)
+        return cls(home=home, **{**fields, "password": secret("CLICKHOUSE_PASSWORD")})
 
     @classmethod
     def of(cls, home: Path, settings: ClickHouseSettings) -> ClickHouseResource:

@@ -10,6 +10,7 @@ own password. One code path, only the endpoint differs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,8 @@ from pathlib import Path
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.settings import DEFAULT_DATABASE, WarehouseSettings
 from billing_dagster.warehouse import embedded
-
-DEFAULT_DATABASE = "billing"
 
 
 def billing_home(explicit: str | os.PathLike | None = None) -> Path:
@@ -79,17 +79,9 @@ class ClickHouseSettings:
         )
 
     @classmethod
-    def from_env(cls, home: Path) -> ClickHouseSettings:
-        return cls.resolve(
-            home,
-            host=os.environ.get("CLICKHOUSE_HOST", ""),
-            port=int(os.environ.get("CLICKHOUSE_PORT") or 0),
-            user=os.environ.get("CLICKHOUSE_USER") or "default",
-            password=os.environ.get("CLICKHOUSE_PASSWORD", ""),
-            secure=os.environ.get("CLICKHOUSE_SECURE", "").lower() in ("1", "true", "yes"),
-            database=os.environ.get("CLICKHOUSE_DATABASE") or DEFAULT_DATABASE,
-            files_root=os.environ.get("CLICKHOUSE_USER_FILES_PATH", ""),
-        )
+    def of(cls, home: Path, warehouse: WarehouseSettings) -> ClickHouseSettings:
+        """The warehouse the settings name, or the embedded one of `home`."""
+        return cls.resolve(home, **dataclasses.asdict(warehouse))
 
     def client(self, **settings) -> Client:
         """A clickhouse-connect client; the database may not exist yet, so none is selected."""

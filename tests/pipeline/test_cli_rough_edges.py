@@ -152,3 +152,14 @@ def test_a_failed_first_command_leaves_no_warehouse_and_a_closed_pipe_is_quiet(t
         assert (piped.stdout, piped.stderr) == ('{"sta 0\n', "")
     finally:
         stop_warehouse(home)
+
+
+def test_an_unusable_setting_is_refused_before_anything_runs(home, capsys, monkeypatch):
+    monkeypatch.setenv("CLICKHOUSE_DATABASE", "billing-eu")
+    out, err = run(capsys, "status", code=2)
+    assert (out, err) == (
+        "",
+        "billing: CLICKHOUSE_DATABASE='billing-eu': expected a database name of letters, "
+        "digits and underscores, not starting with a digit\n",
+    )
+    assert not embedded.running_endpoint(home)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import dagster as dg
 
+from billing_dagster.defs.resources import secret
 from billing_dagster.gateways.base import Gateway
 from billing_dagster.gateways.config import make_gateway
 from billing_dagster.gateways.retry import RetryPolicy
+from billing_dagster.settings import GatewaySettings
 
 
 class GatewayResource(dg.ConfigurableResource):
@@ -22,23 +21,20 @@ class GatewayResource(dg.ConfigurableResource):
     retry_attempts: int = 6
     retry_base_seconds: float = 0.2
 
+    @classmethod
+    def from_settings(cls, gateway: GatewaySettings, directory: str) -> GatewayResource:
+        """STRIPE_API_KEY is never logged: an `EnvVar`, read by Dagster at run time."""
+        return cls(
+            gateway=gateway.kind,
+            stripe_api_key=secret("STRIPE_API_KEY"),
+            stripe_api_base=gateway.stripe_api_base,
+            directory=directory,
+            retry_attempts=gateway.retry_attempts,
+            retry_base_seconds=gateway.retry_base_seconds,
+        )
+
     def get_gateway(self) -> Gateway:
         return make_gateway(self.gateway, self.stripe_api_key, self.stripe_api_base, self.directory)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(attempts=self.retry_attempts, base_seconds=self.retry_base_seconds)
-
-
-def gateway_resource(home: str) -> GatewayResource:
-    """From BILLING_GATEWAY (default `file`, into `<home>/gateway`), STRIPE_API_KEY (never
-    logged: an `EnvVar`), STRIPE_API_BASE, BILLING_GATEWAY_DIR, BILLING_GATEWAY_RETRIES and
-    BILLING_GATEWAY_RETRY_BASE_SECONDS."""
-    key = dg.EnvVar("STRIPE_API_KEY") if os.environ.get("STRIPE_API_KEY") else ""
-    return GatewayResource(
-        gateway=os.environ.get("BILLING_GATEWAY") or "file",
-        stripe_api_key=key,
-        stripe_api_base=os.environ.get("STRIPE_API_BASE", ""),
-        directory=os.environ.get("BILLING_GATEWAY_DIR") or str(Path(home) / "gateway"),
-        retry_attempts=int(os.environ.get("BILLING_GATEWAY_RETRIES") or 6),
-        retry_base_seconds=float(os.environ.get("BILLING_GATEWAY_RETRY_BASE_SECONDS") or 0.2),
-    )
