@@ -32,17 +32,6 @@ class AppliedCatalog:
     changed: bool  # False when the same catalog was already in force
 
 
-#: The catalog tables, each with what it holds (they are Dagster assets, written by `billing
-#: catalog apply` from YAML, not by a run).
-CATALOG_TABLES = {
-    "catalog_versions": "One row per applied catalog; the highest version is in force.",
-    "catalog_metrics": "Metric definitions (immutable per code).",
-    "catalog_plan_versions": "Plan versions (immutable) with their prices as canonical JSON.",
-    "catalog_customers": "Customers and their tax rates.",
-    "catalog_subscriptions": "Subscriptions with the plan version they are pinned to.",
-    "catalog_credit_grants": "Prepaid credit grants.",
-}
-
 #: Rows of the catalog in force: the highest applied version (catalog apply writes it last).
 #: The same rule as the dbt macro `catalog_in_force`, for queries of the catalog tables that
 #: run before the dbt views exist. `{db}` is the quoted database.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from billing_dagster.catalog.store import CATALOG_TABLES
+from billing_dagster.catalog.tables import CATALOG_TABLES
 from billing_dagster.invoicing.store import billed_periods, finalizations
 from billing_dagster.metering.backfill import periods_to_rebill, ranges_to_meter
 from billing_dagster.metering.days import BRIDGE_DAYS

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from billing_dagster.catalog.store import CATALOG_TABLES
+from billing_dagster.catalog.tables import CATALOG_TABLES
 
 catalog_tables = [
     dg.AssetSpec(name, group_name="catalog", kinds={"clickhouse"}, description=description)

@@ -1,0 +1,103 @@
+"""The catalog's tables: every applied version of the catalog, row by row (catalog/store.py
+writes them).
+
+Created by `warehouse/schema.py` with `{db}` and the decimal types (`{quantity}`, `{money}`,
+`{invoice_money}`) filled in; each statement is idempotent.
+"""
+
+#: The catalog tables, each with what it holds (they are Dagster assets, written by `billing
+#: catalog apply` from YAML, not by a run).
+CATALOG_TABLES = {
+    "catalog_versions": "One row per applied catalog; the highest version is in force.",
+    "catalog_metrics": "Metric definitions (immutable per code).",
+    "catalog_plan_versions": "Plan versions (immutable) with their prices as canonical JSON.",
+    "catalog_customers": "Customers and their tax rates.",
+    "catalog_subscriptions": "Subscriptions with the plan version they are pinned to.",
+    "catalog_credit_grants": "Prepaid credit grants.",
+}
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {db}.catalog_versions (
+    catalog_version UInt32,
+    content_sha256 String,
+    source_file String,
+    document String,
+    catalog_json String,
+    applied_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY catalog_version
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_charge_prices (
+    catalog_version UInt32,
+    subscription_id String,
+    metric String,
+    charge_order UInt16,
+    is_group_price Bool,
+    group_value String,
+    model LowCardinality(String)
+) ENGINE = MergeTree ORDER BY (catalog_version, subscription_id, metric, group_value)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_price_tiers (
+    catalog_version UInt32,
+    subscription_id String,
+    metric String,
+    is_group_price Bool,
+    group_value String,
+    tier UInt16,
+    lower_bound {quantity},
+    upper_bound Nullable({quantity}),
+    unit_price {money},
+    flat_fee {money},
+    package_size Nullable({quantity}),
+    free_units {quantity}
+) ENGINE = MergeTree ORDER BY (catalog_version, subscription_id, metric, group_value, tier)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_metrics (
+    catalog_version UInt32,
+    code String,
+    event_name String,
+    aggregation LowCardinality(String),
+    property Nullable(String),
+    filters Map(String, Array(String)),
+    group_by Nullable(String),
+    definition_sha256 String
+) ENGINE = MergeTree ORDER BY (catalog_version, code)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_plan_versions (
+    catalog_version UInt32,
+    plan String,
+    plan_name String,
+    version UInt32,
+    effective_from Date,
+    currency LowCardinality(String),
+    content_json String,
+    content_sha256 String
+) ENGINE = MergeTree ORDER BY (catalog_version, plan, version)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_customers (
+    catalog_version UInt32,
+    customer_id String,
+    name String,
+    tax_rate {money}
+) ENGINE = MergeTree ORDER BY (catalog_version, customer_id)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_subscriptions (
+    catalog_version UInt32,
+    subscription_id String,
+    customer_id String,
+    plan String,
+    plan_version UInt32,
+    start_date Date,
+    end_date Nullable(Date),
+    content_json String
+) ENGINE = MergeTree ORDER BY (catalog_version, customer_id, start_date)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_credit_grants (
+    catalog_version UInt32,
+    grant_id String,
+    customer_id String,
+    amount {money},
+    effective Date,
+    expires Nullable(Date),
+    priority Int32
+) ENGINE = MergeTree ORDER BY (catalog_version, customer_id, grant_id)
+"""
