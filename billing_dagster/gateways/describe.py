@@ -6,11 +6,13 @@ the metric and group, the quantity and, for usage, how each tier priced it.
 
 from __future__ import annotations
 
+from billing_dagster.invoicing.documents import CreditNote, InvoiceLine, TierAmount
+
 #: Gateways cap item descriptions (Stripe: 500 characters); a longer text is cut.
 MAX_DESCRIPTION = 500
 
 
-def line_description(line: dict, currency: str) -> str:
+def line_description(line: InvoiceLine, currency: str) -> str:
     kind, code = line["kind"], line.get("code")
     plan = f" ({line['plan']} v{line['plan_version']})" if line.get("plan") else ""
     if kind == "usage":
@@ -42,7 +44,7 @@ def line_description(line: dict, currency: str) -> str:
     return text[:MAX_DESCRIPTION]
 
 
-def credit_note_description(note: dict) -> str:
+def credit_note_description(note: CreditNote) -> str:
     text = (
         f"Correction of {note['adjusts_period']} (invoice {note['adjusts_invoice']}): billed "
         f"{note['billed_total']}, corrected {note['corrected_total']} {note['currency']}"
@@ -50,6 +52,6 @@ def credit_note_description(note: dict) -> str:
     return text[:MAX_DESCRIPTION]
 
 
-def _tier_text(tier: dict) -> str:
+def _tier_text(tier: TierAmount) -> str:
     fee = f" + {tier['flat_fee']}" if tier.get("flat_fee") not in (None, "0") else ""
     return f"tier {tier['tier']}: {tier['units']} × {tier['unit_price']}{fee} = {tier['amount']}"

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from billing_dagster.gateways.base import GatewayError, RemoteDocument, RemoteLine, minor_units
+from billing_dagster.invoicing.documents import CreditNote, Invoice
 
 
 class FileGateway:
@@ -55,23 +56,23 @@ class FileGateway:
         self._write("customers", customer_id, {"customer_id": customer_id, "name": name})
         return customer_id
 
-    def find_invoice(self, gateway_customer: str, invoice: dict) -> RemoteDocument | None:
+    def find_invoice(self, gateway_customer: str, invoice: Invoice) -> RemoteDocument | None:
         content = self._read("invoices", invoice["invoice_id"])
         return _document(content) if content else None
 
-    def create_invoice(self, gateway_customer: str, invoice: dict) -> str:
+    def create_invoice(self, gateway_customer: str, invoice: Invoice) -> str:
         document = {key: value for key, value in invoice.items() if key != "lines"}
         self._write("invoices", invoice["invoice_id"], document | {"status": "draft", "lines": []})
         return invoice["invoice_id"]
 
-    def find_lines(self, gateway_invoice: str, invoice: dict) -> dict[int, RemoteLine]:
+    def find_lines(self, gateway_invoice: str, invoice: Invoice) -> dict[int, RemoteLine]:
         return {
             line["line_no"]: _line(gateway_invoice, line, invoice["currency"])
             for line in self._invoice(gateway_invoice)["lines"]
         }
 
     def create_line(
-        self, gateway_customer: str, gateway_invoice: str, invoice: dict, line_no: int
+        self, gateway_customer: str, gateway_invoice: str, invoice: Invoice, line_no: int
     ) -> RemoteLine:
         content = self._invoice(gateway_invoice)
         if content["status"] != "draft":
@@ -99,11 +100,11 @@ class FileGateway:
     def void_invoice(self, gateway_invoice: str) -> None:
         self._set_status(gateway_invoice, "void")
 
-    def find_credit_note(self, gateway_invoice: str, note: dict) -> RemoteDocument | None:
+    def find_credit_note(self, gateway_invoice: str, note: CreditNote) -> RemoteDocument | None:
         content = self._read("credit_notes", note["credit_note_id"])
         return _credit_note(content) if content else None
 
-    def create_credit_note(self, gateway_invoice: str, note: dict) -> RemoteDocument:
+    def create_credit_note(self, gateway_invoice: str, note: CreditNote) -> RemoteDocument:
         content = note | {"status": "issued", "gateway_invoice": gateway_invoice}
         self._write("credit_notes", note["credit_note_id"], content)
         return _credit_note(content)

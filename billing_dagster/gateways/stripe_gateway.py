@@ -24,6 +24,7 @@ from billing_dagster.gateways.base import (
     minor_units,
 )
 from billing_dagster.gateways.describe import credit_note_description, line_description
+from billing_dagster.invoicing.documents import CreditNote, Invoice
 
 T = TypeVar("T")
 
@@ -75,7 +76,7 @@ class StripeGateway:
 
     # -- invoices ---------------------------------------------------------------------
 
-    def find_invoice(self, gateway_customer: str, invoice: dict) -> RemoteDocument | None:
+    def find_invoice(self, gateway_customer: str, invoice: Invoice) -> RemoteDocument | None:
         # Listing a customer's invoices is read-after-write consistent; search is not.
         for found in self._pages(
             lambda after: self._v1.invoices.list(
@@ -87,7 +88,7 @@ class StripeGateway:
                 return _document(found)
         return None
 
-    def create_invoice(self, gateway_customer: str, invoice: dict) -> str:
+    def create_invoice(self, gateway_customer: str, invoice: Invoice) -> str:
         created = _call(
             lambda: self._v1.invoices.create(
                 params={
@@ -110,7 +111,7 @@ class StripeGateway:
         )
         return created.id
 
-    def find_lines(self, gateway_invoice: str, invoice: dict) -> dict[int, RemoteLine]:
+    def find_lines(self, gateway_invoice: str, invoice: Invoice) -> dict[int, RemoteLine]:
         lines: dict[int, RemoteLine] = {}
         for item in self._pages(
             lambda after: self._v1.invoice_items.list(
@@ -124,7 +125,7 @@ class StripeGateway:
         return lines
 
     def create_line(
-        self, gateway_customer: str, gateway_invoice: str, invoice: dict, line_no: int
+        self, gateway_customer: str, gateway_invoice: str, invoice: Invoice, line_no: int
     ) -> RemoteLine:
         line = invoice["lines"][line_no - 1]
         currency = invoice["currency"]
@@ -180,7 +181,7 @@ class StripeGateway:
 
     # -- credit notes -----------------------------------------------------------------
 
-    def find_credit_note(self, gateway_invoice: str, note: dict) -> RemoteDocument | None:
+    def find_credit_note(self, gateway_invoice: str, note: CreditNote) -> RemoteDocument | None:
         for found in self._pages(
             lambda after: self._v1.credit_notes.list(
                 params=_page({"invoice": gateway_invoice}, after)
@@ -191,7 +192,7 @@ class StripeGateway:
                 return _credit_note(found)
         return None
 
-    def create_credit_note(self, gateway_invoice: str, note: dict) -> RemoteDocument:
+    def create_credit_note(self, gateway_invoice: str, note: CreditNote) -> RemoteDocument:
         amount = minor_units(note["total"], note["currency"])
         invoice = self.fetch_invoice(gateway_invoice)
         # On a paid invoice the credit goes to the customer's balance (it pays the next

@@ -36,6 +36,7 @@ from billing_dagster.gateways.ledger import (
     from_minor,
 )
 from billing_dagster.gateways.retry import RetryPolicy
+from billing_dagster.invoicing.documents import CreditNote, Invoice
 from billing_dagster.invoicing.store import finalization, latest_credit_notes, latest_invoices
 from billing_dagster.invoicing.voids import voids
 
@@ -103,8 +104,8 @@ class _PeriodSync:
         gateway: Gateway,
         retry: RetryPolicy,
         period: str,
-        invoices: list[dict],
-        notes: list[dict],
+        invoices: list[Invoice],
+        notes: list[CreditNote],
     ):
         self.gateway, self.retry = gateway, retry
         self.ledger = SyncLedger(client, database, gateway.name)
@@ -117,7 +118,7 @@ class _PeriodSync:
         self.voided = set(voids(client, database, [i["invoice_id"] for i in invoices]))
         self.summary = SyncSummary(period, gateway.name)
 
-    def run(self, document: dict, kind: str, sync: Callable[[], str]) -> None:
+    def run(self, document: Invoice | CreditNote, kind: str, sync: Callable[[], str]) -> None:
         """Sync one document; a gateway error fails it alone, with its reason recorded. An
         error of the gateway as a whole (credentials refused, unreachable after every retry)
         stops every later request: documents that need one fail unattempted."""
@@ -166,7 +167,7 @@ class _PeriodSync:
         self.customers[customer_id] = gateway_id
         return gateway_id, created
 
-    def invoice(self, invoice: dict) -> str:
+    def invoice(self, invoice: Invoice) -> str:
         invoice_id, currency = invoice["invoice_id"], invoice["currency"]
         entry = self.entries.get(invoice_id)
         if invoice_id in self.voided:
@@ -205,7 +206,7 @@ class _PeriodSync:
         return "synced"
 
     def push_lines(
-        self, invoice: dict, entry: LedgerEntry, customer: str, known_empty: bool
+        self, invoice: Invoice, entry: LedgerEntry, customer: str, known_empty: bool
     ) -> None:
         """Create every line the gateway does not hold yet; the gateway's list of the
         invoice's lines is read once, and again after any failed attempt."""
@@ -245,7 +246,7 @@ class _PeriodSync:
             confirmed.append((line_no, line["kind"], created.gateway_id, Decimal(line["amount"])))
         self.ledger.record_lines(invoice_id, confirmed)
 
-    def finalize(self, invoice: dict, entry: LedgerEntry) -> RemoteDocument:
+    def finalize(self, invoice: Invoice, entry: LedgerEntry) -> RemoteDocument:
         """Finalize on the gateway once its total equals ours; a mismatch stays a draft."""
         expected = minor_units(invoice["total"], invoice["currency"])
         gateway_invoice = entry.gateway_document_id
@@ -265,7 +266,7 @@ class _PeriodSync:
 
         return self.retry.call(attempt, f"finalizing invoice {invoice['invoice_id']}")
 
-    def void(self, invoice: dict, entry: LedgerEntry | None) -> str:
+    def void(self, invoice: Invoice, entry: LedgerEntry | None) -> str:
         invoice_id = invoice["invoice_id"]
         if entry is not None and entry.state == VOIDED:
             return "already_synced"
@@ -294,7 +295,7 @@ class _PeriodSync:
 
     # -- credit notes -----------------------------------------------------------------
 
-    def credit_note(self, note: dict) -> str:
+    def credit_note(self, note: CreditNote) -> str:
         note_id, currency = note["credit_note_id"], note["currency"]
         entry = self.entries.get(note_id)
         if entry is not None and entry.state == SYNCED:
@@ -341,7 +342,7 @@ class _Unavailable:
         return refused if callable(getattr(self._gateway, name)) else getattr(self._gateway, name)
 
 
-def _entry(document: dict, kind: str, gateway_id: str, state: str) -> LedgerEntry:
+def _entry(document: Invoice | CreditNote, kind: str, gateway_id: str, state: str) -> LedgerEntry:
     return LedgerEntry(
         kind,
         document[f"{kind}_id"],
@@ -362,7 +363,7 @@ def _total(remote: RemoteDocument, currency: str) -> Decimal:
     return from_minor(remote.total_minor, currency)
 
 
-def _check_lines_sum(invoice: dict) -> None:
+def _check_lines_sum(invoice: Invoice) -> None:
     """The gateway sums the items; they must add up to our total before anything is pushed."""
     lines = sum((Decimal(line["amount"]) for line in invoice["lines"]), Decimal(0))
     if lines != Decimal(invoice["total"]):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billing_dagster.invoicing.assemble import ZERO, money_text
+from billing_dagster.invoicing.documents import CreditNote, Invoice, InvoiceLine, LineDifference
 
 #: What identifies "the same line" in two versions of one invoice.
 _LINE_KEY = ("kind", "code", "group", "subscription_id")
@@ -30,8 +31,8 @@ class Correction:
     customer_id: str
     adjusted_period: str
     currency: str
-    billed: dict | None  # the last billed version; None if the period had no invoice
-    corrected: dict | None  # the re-rated invoice; None if it no longer has one
+    billed: Invoice | None  # the last billed version; None if the period had no invoice
+    corrected: Invoice | None  # the re-rated invoice; None if it no longer has one
 
     @property
     def difference(self) -> Decimal:
@@ -39,7 +40,7 @@ class Correction:
 
 
 def corrections(
-    adjusted_period: str, billed: dict[str, dict], corrected: dict[str, dict]
+    adjusted_period: str, billed: dict[str, Invoice], corrected: dict[str, Invoice]
 ) -> list[Correction]:
     """Customers of `adjusted_period` whose corrected total differs from the billed one."""
     found = []
@@ -52,7 +53,7 @@ def corrections(
     return found
 
 
-def adjustment_line(correction: Correction) -> dict:
+def adjustment_line(correction: Correction) -> InvoiceLine:
     """The line a positive correction adds to the carrying invoice (after tax and credits:
     the difference already includes the adjusted period's own tax and credits)."""
     return {
@@ -67,7 +68,7 @@ def adjustment_line(correction: Correction) -> dict:
     }
 
 
-def credit_note(correction: Correction, carrier_period: str) -> dict:
+def credit_note(correction: Correction, carrier_period: str) -> CreditNote:
     """The credit note a negative correction issues with the carrying period's invoices."""
     return {
         "credit_note_id": f"CN-{carrier_period}-{correction.customer_id}-"
@@ -86,8 +87,8 @@ def credit_note(correction: Correction, carrier_period: str) -> dict:
 
 
 def with_adjustments(
-    drafts: list[dict], adjustments: list[Correction], carrier_period: str
-) -> list[dict]:
+    drafts: list[Invoice], adjustments: list[Correction], carrier_period: str
+) -> list[Invoice]:
     """The carrying period's invoices with their adjustment lines; a customer with no invoice
     in the carrying period gets one holding only its adjustments."""
     by_customer = {invoice["customer_id"]: invoice for invoice in drafts}
@@ -105,7 +106,7 @@ def with_adjustments(
     return [by_customer[customer] for customer in sorted(by_customer)]
 
 
-def line_differences(billed: dict | None, corrected: dict | None) -> list[dict]:
+def line_differences(billed: Invoice | None, corrected: Invoice | None) -> list[LineDifference]:
     """The lines whose quantity or amount differ between two versions of an invoice."""
     before = _lines_by_key(billed)
     after = _lines_by_key(corrected)
@@ -114,27 +115,31 @@ def line_differences(billed: dict | None, corrected: dict | None) -> list[dict]:
         old, new = before.get(key, {}), after.get(key, {})
         if (old.get("quantity"), old.get("amount")) == (new.get("quantity"), new.get("amount")):
             continue
+        kind, code, group, subscription = key
         differences.append(
-            dict(zip(_LINE_KEY, key, strict=True))
-            | {
-                "quantity_billed": old.get("quantity"),
-                "quantity_corrected": new.get("quantity"),
-                "amount_billed": old.get("amount", "0"),
-                "amount_corrected": new.get("amount", "0"),
-            }
+            LineDifference(
+                kind=kind,
+                code=code,
+                group=group,
+                subscription_id=subscription,
+                quantity_billed=old.get("quantity"),
+                quantity_corrected=new.get("quantity"),
+                amount_billed=old.get("amount", "0"),
+                amount_corrected=new.get("amount", "0"),
+            )
         )
     return differences
 
 
-def _lines_by_key(invoice: dict | None) -> dict[tuple, dict]:
-    lines: dict[tuple, dict] = {}
-    for line in (invoice or {}).get("lines", []):
+def _lines_by_key(invoice: Invoice | None) -> dict[tuple, InvoiceLine]:
+    lines: dict[tuple, InvoiceLine] = {}
+    for line in invoice["lines"] if invoice else []:
         if line["kind"] != "adjustment":  # carried for an earlier period, not this one's own
             lines[tuple(line.get(name) for name in _LINE_KEY)] = line
     return lines
 
 
-def _adjustment_only_invoice(correction: Correction, period: str) -> dict:
+def _adjustment_only_invoice(correction: Correction, period: str) -> Invoice:
     zero = money_text(ZERO, correction.currency)
     return {
         "invoice_id": f"INV-{period}-{correction.customer_id}",
@@ -155,7 +160,7 @@ def _invoice_id(correction: Correction) -> str:
     return f"INV-{correction.adjusted_period}-{correction.customer_id}"
 
 
-def own_total(invoice: dict | None) -> Decimal:
+def own_total(invoice: Invoice | None) -> Decimal:
     """What an invoice bills for its own period: its total less the adjustments it carried
     for earlier periods (those belong to the periods they adjust)."""
     if invoice is None:
@@ -163,5 +168,5 @@ def own_total(invoice: dict | None) -> Decimal:
     return Decimal(invoice["total"]) - Decimal(invoice.get("adjustments", "0"))
 
 
-def _total_text(invoice: dict | None, currency: str) -> str:
+def _total_text(invoice: Invoice | None, currency: str) -> str:
     return money_text(own_total(invoice), currency)

@@ -22,6 +22,7 @@ from billing_dagster.catalog.model import (
     Subscription,
 )
 from billing_dagster.formatting import decimal_text
+from billing_dagster.invoicing.documents import Invoice, InvoiceLine, TierAmount
 from billing_dagster.periods import next_period, period_bounds, period_of
 
 ZERO = Decimal(0)
@@ -36,7 +37,7 @@ class RatedUsage:
     group: str | None
     quantity: Decimal
     amount: Decimal
-    tiers: tuple[dict, ...] = ()
+    tiers: tuple[TierAmount, ...] = ()
 
 
 #: (subscription id, metric) -> its rated rows in one period
@@ -85,7 +86,7 @@ def prorated(amount: Decimal, days: int, period_days: int, currency: str) -> Dec
 
 @dataclass
 class SubscriptionBill:
-    lines: list[dict] = field(default_factory=list)
+    lines: list[InvoiceLine] = field(default_factory=list)
     charges: Decimal = ZERO
     subtotal: Decimal = ZERO
     discount: Decimal = ZERO
@@ -111,7 +112,8 @@ def bill_subscription(
         line_amount = prorated(amount, days, period_days, currency)
         bill.lines.append(
             {"kind": "fixed_fee", "code": fee.code, "group": None, **where, "quantity": "1"}
-            | {"amount": line_amount, "active_days": days, "period_days": period_days}
+            | {"amount": money_text(line_amount, currency)}
+            | {"active_days": days, "period_days": period_days}
         )
         bill.charges += line_amount
     for charge in version.charges:
@@ -122,7 +124,8 @@ def bill_subscription(
             line_amount = round_money(row.amount, currency)
             bill.lines.append(
                 {"kind": "usage", "code": charge.metric, "group": row.group, **where}
-                | {"quantity": decimal_text(row.quantity), "amount": line_amount}
+                | {"quantity": decimal_text(row.quantity)}
+                | {"amount": money_text(line_amount, currency)}
                 | {"tiers": list(row.tiers)}
             )
             bill.charges += line_amount
@@ -133,7 +136,8 @@ def bill_subscription(
     shortfall = prorated(minimum, days, period_days, currency) - bill.charges
     if shortfall > 0:
         bill.lines.append(
-            {"kind": "minimum_commitment", "code": None, **where, "amount": shortfall}
+            {"kind": "minimum_commitment", "code": None, **where}
+            | {"amount": money_text(shortfall, currency)}
         )
         bill.subtotal += shortfall
     remaining = bill.subtotal
@@ -149,7 +153,9 @@ def bill_subscription(
             amount = round_money(discount.value, currency)
         amount = min(amount, remaining)
         if amount > 0:
-            bill.lines.append({"kind": "discount", "code": None, **where, "amount": -amount})
+            bill.lines.append(
+                {"kind": "discount", "code": None, **where, "amount": money_text(-amount, currency)}
+            )
             remaining -= amount
             bill.discount += amount
     return bill
@@ -192,7 +198,7 @@ class InvoiceBook:
         for grant in sorted(catalog.credit_grants, key=grant_order):
             self.grants.setdefault(grant.customer, []).append(grant)
 
-    def invoices(self, period: str, only: Collection[str] | None = None) -> list[dict]:
+    def invoices(self, period: str, only: Collection[str] | None = None) -> list[Invoice]:
         """The draft invoices of `period`, one per customer with an active subscription (of
         the customers in `only`, when given: `usage_of(period)` may then hold only theirs)."""
         customers = [
@@ -229,7 +235,7 @@ class InvoiceBook:
 
     def _invoice(
         self, customer: Customer, period: str, usage: PeriodUsage, balances: dict[str, Decimal]
-    ) -> dict:
+    ) -> Invoice:
         """One invoice; takes what its credit lines use from `balances`."""
         subscriptions = sorted(
             (s for s in customer.subscriptions if active_days(s, period)), key=lambda s: s.start
@@ -245,7 +251,7 @@ class InvoiceBook:
         taxable = subtotal - discount
         tax = round_money(taxable * customer.tax_rate, currency)
         if customer.tax_rate > 0:
-            lines.append({"kind": "tax", "code": None, "amount": tax})
+            lines.append({"kind": "tax", "code": None, "amount": money_text(tax, currency)})
         due = taxable + tax
         credits = ZERO
         for grant in self.grants.get(customer.id, []):
@@ -255,9 +261,9 @@ class InvoiceBook:
             taken = min(balance, due - credits)
             balances[grant.id] = balance - taken
             credits += taken
-            lines.append({"kind": "credit", "code": grant.id, "amount": -taken})
-        for line in lines:
-            line["amount"] = money_text(line["amount"], currency)
+            lines.append(
+                {"kind": "credit", "code": grant.id, "amount": money_text(-taken, currency)}
+            )
         amounts = {
             "charges": charges,
             "subtotal": subtotal,

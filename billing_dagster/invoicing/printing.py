@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billing_dagster.formatting import table
+from billing_dagster.invoicing.documents import Invoice, InvoiceLine
 
 SUMMARY = [
     "invoice_id",
@@ -20,7 +21,7 @@ SUMMARY = [
 LINES = ["kind", "code", "group", "plan", "quantity", "amount"]
 
 
-def invoice_tables(invoices: list[dict]) -> str:
+def invoice_tables(invoices: list[Invoice]) -> str:
     summary = [{**i, "credits": i["credits_applied"]} for i in invoices]
     parts = [table(summary, SUMMARY)]
     for invoice in invoices:
@@ -32,5 +33,5 @@ def invoice_tables(invoices: list[dict]) -> str:
     return "\n".join(parts)
 
 
-def _plan(line: dict) -> str | None:
+def _plan(line: InvoiceLine) -> str | None:
     return f"{line['plan']} v{line['plan_version']}" if line.get("plan") else None

@@ -17,6 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from billing_dagster.formatting import decimal_text
 from billing_dagster.invoicing.assemble import PeriodUsage, RatedUsage
+from billing_dagster.invoicing.documents import CreditNote, Invoice, InvoiceLine
 
 #: The fields of `fct_rated_usage.tiers` (a named tuple), in invoice lines' order.
 _TIER_FIELDS = ("tier", "units", "unit_price", "flat_fee", "amount")
@@ -46,7 +47,7 @@ def _text(value: int | Decimal) -> str | int:
     return value if isinstance(value, int) else decimal_text(value)
 
 
-def invoice_json(invoice: dict) -> str:
+def invoice_json(invoice: Invoice | CreditNote) -> str:
     return json.dumps(invoice, separators=(",", ":"))
 
 
@@ -57,11 +58,11 @@ class BillingRun:
     period: str
     catalog_version: int
     max_load_seq: int  # the loads whose events it billed
-    invoices: list[dict]
-    credit_notes: list[dict] = field(default_factory=list)
+    invoices: list[Invoice]
+    credit_notes: list[CreditNote] = field(default_factory=list)
     #: (customer, adjusted period) -> the corrected invoice an adjustment or credit note was
     #: computed from (None: the period no longer has an invoice for the customer)
-    corrected: dict[tuple[str, str], dict | None] = field(default_factory=dict)
+    corrected: dict[tuple[str, str], Invoice | None] = field(default_factory=dict)
 
 
 def write_billing_run(client: Client, database: str, billing: BillingRun) -> str:
@@ -183,7 +184,7 @@ def write_billing_run(client: Client, database: str, billing: BillingRun) -> str
 _TOTALS = ("charges", "subtotal", "discount", "tax", "credits_applied", "total")
 
 
-def _line_columns(line: dict) -> list:
+def _line_columns(line: InvoiceLine) -> list:
     """kind, code, group, plan, plan version, subscription, quantity, amount."""
     quantity = Decimal(line["quantity"]) if "quantity" in line else None
     where = [line.get(key) for key in ("code", "group", "plan", "plan_version", "subscription_id")]
@@ -203,13 +204,13 @@ def latest_run(client: Client, database: str, period: str) -> str | None:
     return run[0] if run[1] else None
 
 
-def latest_invoices(client: Client, database: str, period: str) -> list[dict] | None:
+def latest_invoices(client: Client, database: str, period: str) -> list[Invoice] | None:
     """The invoices in force for `period` (finalized, else the latest draft run); None if
     never billed."""
     return _documents(client, database, period, "invoice", "invoices", "invoice_id")
 
 
-def latest_credit_notes(client: Client, database: str, period: str) -> list[dict] | None:
+def latest_credit_notes(client: Client, database: str, period: str) -> list[CreditNote] | None:
     """The credit notes issued with `period`'s invoices; None if never billed."""
     return _documents(client, database, period, "credit_note", "credit_notes", "credit_note_id")
 
@@ -348,7 +349,7 @@ def commit_finalization(
     )
 
 
-def billed_versions(client: Client, database: str, period: str) -> dict[str, dict]:
+def billed_versions(client: Client, database: str, period: str) -> dict[str, Invoice]:
     """Per customer, the last billed version of finalized `period`'s invoice: the finalized
     invoice, or the corrected invoice the latest finalized adjustment was computed from."""
     db = f"`{database}`"

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.invoicing.documents import Invoice
+
 
 class VoidRefused(ValueError):
     """The invoice cannot be voided; the message says why and what to do."""
@@ -61,7 +63,7 @@ def void_invoice(client: Client, database: str, invoice_id: str, reason: str) ->
     return void
 
 
-def with_void_status(client: Client, database: str, invoices: list[dict]) -> list[dict]:
+def with_void_status(client: Client, database: str, invoices: list[Invoice]) -> list[Invoice]:
     """The invoices as users read them: a voided one with `"status": "void"` and its
     reason; the stored finalized document itself never changes."""
     done = voids(client, database, [invoice["invoice_id"] for invoice in invoices])

@@ -1,0 +1,90 @@
+"""The documents billing produces, typed: invoices, their lines and credit notes, exactly the
+JSON of CONTRACT.md §4 (and docs/invoicing.md for adjustments and credit notes).
+
+Amounts are computed as `Decimal` and become decimal text once, rounded to the currency,
+when a line or a total is made (`money_text`); from there on a document is what is stored,
+printed and synced, and code that sums it reads the text back as `Decimal`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+LineKind = Literal[
+    "fixed_fee", "usage", "minimum_commitment", "discount", "tax", "credit", "adjustment"
+]
+
+
+class TierAmount(TypedDict):
+    """How one tier of a usage line is priced (exact, unrounded)."""
+
+    tier: int
+    units: str
+    unit_price: str
+    flat_fee: str
+    amount: str
+
+
+class LineDifference(TypedDict):
+    """A line whose quantity or amount differs between the billed and the corrected version
+    of a finalized invoice."""
+
+    kind: LineKind
+    code: str | None
+    group: str | None
+    subscription_id: str | None
+    quantity_billed: str | None
+    quantity_corrected: str | None
+    amount_billed: str
+    amount_corrected: str
+
+
+class InvoiceLine(TypedDict):
+    kind: LineKind
+    code: str | None
+    amount: str
+    group: NotRequired[str | None]
+    # Lines of a subscription (fees, usage, minimum commitment, discounts):
+    plan: NotRequired[str]
+    plan_version: NotRequired[int]
+    subscription_id: NotRequired[str]
+    quantity: NotRequired[str]
+    active_days: NotRequired[int]  # fixed fees, prorated over the period's days
+    period_days: NotRequired[int]
+    tiers: NotRequired[list[TierAmount]]  # usage
+    # Adjustment lines, for a finalized period whose data changed:
+    adjusts_invoice: NotRequired[str]
+    billed_total: NotRequired[str]
+    corrected_total: NotRequired[str]
+    details: NotRequired[list[LineDifference]]
+
+
+class Invoice(TypedDict):
+    invoice_id: str
+    customer_id: str
+    period: str
+    currency: str
+    status: str  # draft, finalized (and void, as shown once voided)
+    lines: list[InvoiceLine]
+    charges: str
+    subtotal: str
+    discount: str
+    tax: str
+    credits_applied: str
+    adjustments: str
+    total: str
+    plan_versions: list[str]
+
+
+class CreditNote(TypedDict):
+    credit_note_id: str
+    customer_id: str
+    period: str  # the period whose invoices it is issued with
+    adjusts_period: str
+    adjusts_invoice: str
+    currency: str
+    status: str
+    billed_total: str
+    corrected_total: str
+    lines: list[LineDifference]
+    total: str
