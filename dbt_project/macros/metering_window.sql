@@ -1,7 +1,7 @@
 {% macro metering_window(date_column) -%}
 {#-
   The days of this metering run, set by Dagster from the partition (or partition range) it
-  runs, as environment variables (billing_dagster/defs/metering/window.py) so that dbt keeps
+  runs, as environment variables (billing_dagster/metering/window.py) so that dbt keeps
   its partial parse. The defaults are wide on purpose: a plain `dbt build` from a shell
   meters all history.
 -#}
