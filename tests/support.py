@@ -47,10 +47,10 @@ def sensor_evaluator(runner: JobRunner, settings: ClickHouseSettings, home: Path
     resource = ClickHouseResource.of(home, settings)
 
     def evaluate(cursor: str | None) -> tuple[list[dg.RunRequest], str]:
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=runner.instance, cursor=cursor, resources={"clickhouse": resource}
-        )
-        result = late_data_backfill(context)
+        ) as context:
+            result = late_data_backfill(context)
         return list(result.run_requests or []), result.cursor
 
     return evaluate

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from billing_dagster.cli.runs import dagster_home
 from billing_dagster.definitions import build_definitions
 from billing_dagster.ingest import landing
 from billing_dagster.warehouse.connection import ClickHouseSettings
@@ -38,30 +39,33 @@ class Daemon:
     """The schedules and sensors of the definitions, evaluated as the daemon would evaluate
     them, and the runs they request executed in this process against the home's instance."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, monkeypatch):
         self.defs = build_definitions()
-        self.instance = dg.DagsterInstance.local_temp(str(home / "dagster"))
+        # The home's own instance, as `dagster dev` and the daemon would use it.
+        monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(home)))
+        self.instance = dg.DagsterInstance.get()
         self.cursors: dict[str, str | None] = {}
         self.launched: list[str] = []
 
     def schedule(self, name: str, at: datetime) -> None:
         schedule = self.defs.resolve_schedule_def(name)
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=self.instance, scheduled_execution_time=at, resources=self.defs.resources
-        )
-        self.execute(schedule.job_name, schedule(context))
+        ) as context:
+            request = schedule(context)
+        self.execute(schedule.job_name, request)
 
     def sensors_until_quiet(self) -> None:
         """Tick every sensor, run what they request, until no sensor requests anything."""
         while True:
             requested = 0
             for sensor in self.defs.sensors:
-                context = dg.build_sensor_context(
+                with dg.build_sensor_context(
                     instance=self.instance,
                     cursor=self.cursors.get(sensor.name),
                     resources=self.defs.resources,
-                )
-                result = sensor(context)
+                ) as context:
+                    result = sensor(context)
                 if isinstance(result, dg.SkipReason):
                     continue
                 if isinstance(result, dg.RunRequest):
@@ -125,7 +129,7 @@ def test_a_dagster_only_deployment_bills_byte_for_byte_like_the_cli(
     # Dagster only: the catalog applied, files placed in the landing zone, nothing else.
     use(monkeypatch, home, database)
     run(capsys, "catalog", "apply", str(catalog))
-    daemon = Daemon(home)
+    daemon = Daemon(home, monkeypatch)
     landing.land(home, month, TODAY)
     daemon.schedule("landing_ingest_schedule", datetime.now(UTC))
     daemon.sensors_until_quiet()
