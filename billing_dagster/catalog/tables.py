@@ -1,9 +1,5 @@
 """The catalog's tables: every applied version of the catalog, row by row (catalog/store.py
-writes them).
-
-Created by `warehouse/schema.py` with `{db}` and the decimal types (`{quantity}`, `{money}`,
-`{invoice_money}`) filled in; each statement is idempotent.
-"""
+writes them)."""
 
 #: The catalog tables, each with what it holds (they are Dagster assets, written by `billing
 #: catalog apply` from YAML, not by a run).

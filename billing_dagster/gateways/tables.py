@@ -1,9 +1,5 @@
 """The gateway sync ledger (customers and documents pushed, with their lines) and the payment
-statuses pulled back (gateways/ledger.py and status.py write them).
-
-Created by `warehouse/schema.py` with `{db}` and the decimal types (`{quantity}`, `{money}`,
-`{invoice_money}`) filled in; each statement is idempotent.
-"""
+statuses pulled back (gateways/ledger.py and status.py write them)."""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {db}.gateway_customers (

@@ -1,9 +1,5 @@
 """The event store: the load ledger, the first accepted copy of every event, later copies,
-and quarantined lines (ingest/loader.py writes them).
-
-Created by `warehouse/schema.py` with `{db}` and the decimal types (`{quantity}`, `{money}`,
-`{invoice_money}`) filled in; each statement is idempotent.
-"""
+and quarantined lines (ingest/loader.py writes them)."""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {db}.event_loads (

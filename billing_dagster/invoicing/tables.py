@@ -1,9 +1,5 @@
 """Billing runs with their invoices, lines and credit notes, the bases of adjustments,
-finalizations with their frozen documents, and voids (invoicing/store.py writes them).
-
-Created by `warehouse/schema.py` with `{db}` and the decimal types (`{quantity}`, `{money}`,
-`{invoice_money}`) filled in; each statement is idempotent.
-"""
+finalizations with their frozen documents, and voids (invoicing/store.py writes them)."""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {db}.billing_runs (

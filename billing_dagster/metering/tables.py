@@ -1,9 +1,5 @@
 """The metering ledger and the record of deployed dbt views (the daily usage table itself
-is a dbt model).
-
-Created by `warehouse/schema.py` with `{db}` and the decimal types (`{quantity}`, `{money}`,
-`{invoice_money}`) filled in; each statement is idempotent.
-"""
+is a dbt model)."""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {db}.metering_runs (

@@ -21,7 +21,9 @@ MONEY = "Decimal(38, 20)"
 #: Invoice amounts, rounded to a currency's minor unit (at most 4 decimals).
 INVOICE_MONEY = "Decimal(38, 4)"
 
-#: Each area's tables, in order (an area's statements may alter its own tables).
+#: Each area's tables, in order (an area's statements may alter its own tables): idempotent
+#: statements with `{db}` and the decimal types below (`{quantity}`, `{money}`,
+#: `{invoice_money}`) to fill in.
 _AREAS = (
     catalog_tables.DDL,
     ingest_tables.DDL,
