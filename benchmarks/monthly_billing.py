@@ -59,7 +59,8 @@ def catalog_text(customers: int) -> str:
 #: One month of events: completions (tokens by model), API calls with a status and a user,
 #: GPU jobs, seat and storage snapshots; every customer in the catalog.
 EVENTS = """
-INSERT INTO {db}.raw_events
+INSERT INTO {db}.raw_events (event_date, customer_id, event_id, event_name, timestamp,
+    properties, source, replaces, void, key_hash, content_hash, load_seq, line_no)
 SELECT toDate(ts), customer, event_id, name, ts, properties, NULL, NULL, false,
        sipHash128(customer, event_id), sipHash128(event_id), 1, number + 1
 FROM (
