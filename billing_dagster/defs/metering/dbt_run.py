@@ -51,7 +51,7 @@ def dbt_build(
 ) -> Iterator:
     workspace = home / "dbt"
     workspace.mkdir(parents=True, exist_ok=True)
-    target = workspace / f"{context.op_def.name}-{context.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    target = workspace / f"{context.op_def.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     params = get_updated_cli_invocation_params_for_context(
         context=context, manifest={}, dagster_dbt_translator=None
     )
