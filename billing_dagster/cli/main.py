@@ -191,6 +191,20 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--period", required=True, help="billing period, YYYY-MM")
     sync.set_defaults(command=cmd_sync)
 
+    keys = commands.add_parser("keys", parents=[common], help="API keys of the billing API")
+    key_actions = keys.add_subparsers(required=True, dest="action", metavar="ACTION")
+    create = key_actions.add_parser(
+        "create", parents=[common], help="create a key; its secret is printed once"
+    )
+    create.add_argument("--scope", required=True, choices=["ingest", "check", "read", "admin"])
+    create.add_argument("--customer", help="bind the key to one customer of the catalog")
+    create.add_argument("--expires", help="last day the key works, YYYY-MM-DD")
+    create.add_argument("--name", default="", help="what the key is for")
+    key_actions.add_parser("list", parents=[common], help="the keys, without their secrets")
+    revoke = key_actions.add_parser("revoke", parents=[common], help="revoke a key")
+    revoke.add_argument("key_id")
+    keys.set_defaults(command=cmd_keys)
+
     void = commands.add_parser("void", parents=[common], help="void a finalized invoice")
     void.add_argument("--invoice", required=True, help="the invoice's id")
     void.add_argument("--reason", required=True, help="why it is voided")
@@ -567,6 +581,38 @@ def cmd_sync(args, home: Path) -> int:
     summary = run_sync(home, period)
     print(json.dumps(summary, indent=2))
     return 1 if summary["failed"] or not summary["totals_check"]["passed"] else 0
+
+
+def cmd_keys(args, home: Path) -> int:
+    from billing_dagster.api import keys
+
+    settings, client = _connect(args, home)
+    if args.action == "list":
+        print(json.dumps([key.listing() for key in keys.list_keys(client, settings.database)]))
+        return 0
+    if args.action == "revoke":
+        try:
+            key = keys.revoke_key(client, settings.database, args.key_id)
+        except LookupError as error:
+            raise BadInput(str(error)) from None
+        print(json.dumps(key.listing()))
+        return 0
+    expires = parse_day(args.expires, "--expires") if args.expires else None
+    if args.customer is not None:
+        version = _require_catalog(client, settings.database)
+        catalog = load_catalog(client, settings.database, version)
+        if all(customer.id != args.customer for customer in catalog.customers):
+            raise BadInput(f"--customer {args.customer!r}: no such customer in the catalog")
+    key, secret = keys.create_key(
+        client, settings.database, args.scope, args.name, args.customer, expires
+    )
+    print(json.dumps({**key.listing(), "secret": secret}))
+    print(
+        f"billing: keep the secret of key {key.key_id} now: it is stored only as a hash and "
+        f"is never shown again",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def cmd_void(args, home: Path) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.api import tables as api_tables
 from billing_dagster.catalog import tables as catalog_tables
 from billing_dagster.gateways import tables as gateway_tables
 from billing_dagster.ingest import tables as ingest_tables
@@ -30,6 +31,7 @@ _AREAS = (
     metering_tables.DDL,
     invoicing_tables.DDL,
     gateway_tables.DDL,
+    api_tables.DDL,
 )
 
 

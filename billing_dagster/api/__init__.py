@@ -1,0 +1,1 @@
+"""The billing API's building blocks (issue: `billing serve`): API keys first."""
