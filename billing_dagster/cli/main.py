@@ -26,7 +26,7 @@ from billing_dagster.catalog.store import (
     latest_catalog_version,
     load_catalog,
 )
-from billing_dagster.formatting import decimal_text, table
+from billing_dagster.formatting import table
 from billing_dagster.ingest import landing
 from billing_dagster.ingest.ledger import LOAD_COUNTS, already_loaded, load_counts
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
@@ -48,6 +48,7 @@ from billing_dagster.invoicing.store import (
 from billing_dagster.invoicing.voids import with_void_status
 from billing_dagster.locks import CATALOG, home_lock
 from billing_dagster.metering.backfill import ranges_to_meter
+from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
 from billing_dagster.periods import next_period, period_bounds, period_of
@@ -388,28 +389,10 @@ def cmd_usage(args, home: Path) -> int:
     _require_catalog(client, settings.database)
     last_day = period_bounds(period)[1] - timedelta(days=1)
     _runner(home).ensure_models_deployed(client, settings.database, last_day)
-    rows = client.query(
-        f"SELECT customer_id, metric_code, group_value, period, quantity, plan_code, "
-        f"plan_version FROM `{settings.database}`.fct_subscription_usage "
-        f"WHERE period = {{period:String}} "
-        f"ORDER BY customer_id, metric_code, ifNull(group_value, ''), subscription_id",
-        parameters={"period": period},
-    ).result_rows
-    usage = [
-        {
-            "customer_id": customer,
-            "metric": metric,
-            "group": group,
-            "period": period,
-            "quantity": decimal_text(quantity),
-        }
-        for customer, metric, group, period, quantity, _, _ in rows
-    ]
+    rows = subscription_usage(client, settings.database, period)
+    usage = [row.document() for row in rows]
     # For people, the plan of each row: a customer who changed plan has a row per plan.
-    plans = [
-        {**row, "plan": f"{plan} v{version}"}
-        for row, (*_, plan, version) in zip(usage, rows, strict=True)
-    ]
+    plans = [{**row.document(), "plan": f"{row.plan} v{row.plan_version}"} for row in rows]
     columns = ["customer_id", "plan", "metric", "group", "period", "quantity"]
     return _show(args, usage, lambda: table(plans, columns))
 
