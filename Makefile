@@ -9,7 +9,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 MANIFEST := dbt_project/target/manifest.json
 N ?= 10000000
 
-.PHONY: install demo test lint bench bench-billing bench-compare dev stop clean
+.PHONY: install demo test lint bench bench-billing bench-compare dev serve stop clean
 
 install: $(VENV)/.installed $(MANIFEST)
 
@@ -56,6 +56,10 @@ dev: install
 	mkdir -p $(BILLING_HOME)/dagster/.nux && echo "seen: 1" > $(BILLING_HOME)/dagster/.nux/nux.yaml
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DAGSTER_HOME=$(BILLING_HOME)/dagster \
 		$(VENV)/bin/dagster dev -w workspace.yaml
+
+# The billing API on 127.0.0.1:8787 (docs/api.md); create a key first with `billing keys create`.
+serve: install
+	$(BILLING) serve
 
 stop:
 	$(BILLING) warehouse stop

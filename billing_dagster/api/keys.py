@@ -68,10 +68,11 @@ class ApiKey:
         }
 
     def authorize(self, scope: str, customer_id: str | None = None) -> None:
-        """Refuse (403) what this key may not do: another scope, or another customer."""
+        """Refuse (403) what this key may not do: another scope, or another customer than
+        the one it is bound to (`customer_id`: the customer a request is about, if any)."""
         if self.scope not in ("admin", scope):
             raise KeyRefused(403, f"API key {self.key_id} has scope {self.scope}, not {scope}")
-        if self.customer_id is not None and customer_id != self.customer_id:
+        if self.customer_id is not None and customer_id not in (None, self.customer_id):
             raise KeyRefused(
                 403, f"API key {self.key_id} is bound to customer {self.customer_id!r}"
             )

@@ -206,6 +206,11 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
     keys.set_defaults(command=cmd_keys)
 
+    serve = commands.add_parser("serve", parents=[common], help="the billing API over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.set_defaults(command=cmd_serve)
+
     void = commands.add_parser("void", parents=[common], help="void a finalized invoice")
     void.add_argument("--invoice", required=True, help="the invoice's id")
     void.add_argument("--reason", required=True, help="why it is voided")
@@ -595,6 +600,21 @@ def cmd_keys(args, home: Path) -> int:
         f"is never shown again",
         file=sys.stderr,
     )
+    return 0
+
+
+def cmd_serve(args, home: Path) -> int:
+    import uvicorn
+
+    from billing_dagster.api.app import create_app
+
+    app = create_app(home, args.config)
+    print(
+        f"billing: serving the billing API on http://{args.host}:{args.port} "
+        f"(OpenAPI at /openapi.json, docs at /docs); Ctrl-C stops it",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 

@@ -76,6 +76,7 @@ def test_scopes_and_customers_are_the_keys_own():
     admin.authorize("ingest", "acme")
     bound = ApiKey(**{**KEY.__dict__, "customer_id": "acme"})
     bound.authorize("check", "acme")
+    bound.authorize("check")  # about the key itself, no customer
     assert refusal(lambda: bound.authorize("check", "globex")) == (
         403,
         "API key 0123456789abcdef is bound to customer 'acme'",

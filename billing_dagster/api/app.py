@@ -1,0 +1,135 @@
+"""`billing serve`: the billing API over HTTP (FastAPI). Every route but `/v1/health` asks
+for an API key (`Authorization: Bearer bk_...`, api/keys.py) with the right scope, and a
+key bound to a customer reaches only that customer. Answers come from the warehouse as the
+pipeline left it: no request runs Dagster or dbt.
+
+No `from __future__ import annotations` here: FastAPI reads the routes' annotations, some of
+them local to `create_app`, at run time.
+"""
+
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from billing_dagster.api.keys import ApiKey, KeyRefused, authenticate, find_key, key_id_of
+from billing_dagster.metering.usage import subscription_usage
+from billing_dagster.settings import Settings
+from billing_dagster.warehouse.connection import ClickHouseSettings
+from billing_dagster.warehouse.schema import ensure_schema
+
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class Health(BaseModel):
+    status: str
+
+
+class KeyInfo(BaseModel):
+    key_id: str
+    name: str
+    scope: str
+    customer_id: str | None
+    expires: str | None
+    created_at: str
+    revoked_at: str | None
+
+
+class UsageRow(BaseModel):
+    customer_id: str
+    metric: str
+    group: str | None
+    period: str
+    quantity: str  # exact decimal text
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+_REFUSALS = {
+    401: {"model": Problem, "description": "no key, or a key unknown, revoked or expired"},
+    403: {"model": Problem, "description": "a key without this scope or customer"},
+}
+
+
+def create_app(home: Path, settings: Settings) -> FastAPI:
+    warehouse = ClickHouseSettings.of(home, settings.warehouse)
+    ensure_schema(warehouse.client(), warehouse.database)
+    database = warehouse.database
+    # Routes run in a thread pool; a client's HTTP session serves one query at a time.
+    local = threading.local()
+
+    def client():
+        if not hasattr(local, "client"):
+            local.client = warehouse.client()
+        return local.client
+
+    app = FastAPI(
+        title="Billing API",
+        version="1",
+        description="Usage-based billing: API keys, usage (docs/api.md).",
+    )
+
+    @app.exception_handler(KeyRefused)
+    def refused(_: Request, error: KeyRefused) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
+
+    def key_with(scope: str) -> Callable[[Request], ApiKey]:
+        def caller(request: Request) -> ApiKey:
+            presented = _bearer(request.headers.get("authorization", ""))
+            key_id = key_id_of(presented)
+            key = find_key(client(), database, key_id) if key_id else None
+            key = authenticate(key, presented, datetime.now(UTC).date())
+            key.authorize(scope, _customer_of(request))
+            return key
+
+        return caller
+
+    reader = Annotated[ApiKey, Depends(key_with("read"))]
+
+    @app.get("/v1/health", response_model=Health)
+    def health() -> Health:
+        """Whether the service answers (no key needed)."""
+        return Health(status="ok")
+
+    @app.get("/v1/me", response_model=KeyInfo, responses=_REFUSALS)
+    def me(key: reader) -> KeyInfo:
+        """The key the request presents: its scope, customer and expiry."""
+        return KeyInfo(**key.listing())
+
+    @app.get(
+        "/v1/customers/{customer_id}/usage",
+        response_model=list[UsageRow],
+        responses=_REFUSALS,
+    )
+    def usage(
+        customer_id: str,
+        period: Annotated[str, Query(pattern=PERIOD, description="billing period, YYYY-MM")],
+        key: reader,
+    ) -> list[UsageRow]:
+        """The customer's metered usage in a period, as of the last metering run: the rows
+        `billing usage --period P --format json` prints for this customer."""
+        if not client().command(f"EXISTS TABLE `{database}`.fct_subscription_usage"):
+            raise HTTPException(503, "nothing metered yet: the dbt views are not deployed")
+        rows = subscription_usage(client(), database, period, customer_id)
+        return [UsageRow(**row.document()) for row in rows]
+
+    return app
+
+
+def _bearer(header: str) -> str:
+    match = re.fullmatch(r"Bearer\s+(\S+)", header.strip())
+    return match.group(1) if match else ""
+
+
+def _customer_of(request: Request) -> str | None:
+    """The customer a request is about, from its path (`/v1/customers/{id}/...`)."""
+    return request.path_params.get("customer_id")

@@ -1,0 +1,131 @@
+"""`billing serve` over real HTTP: the health route, keys that let in exactly what they
+should (401 and 403 with their reasons), usage equal to `billing usage`, and the OpenAPI
+schema. The server is a process of its own on the test's home and database."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+import psutil
+
+from tests.catalogs import CONTRACT_EXAMPLE, contract_example_events
+from tests.conftest import REPO
+from tests.support import run
+
+UNKNOWN = "unknown API key; send `Authorization: Bearer bk_...`"
+
+
+@contextmanager
+def serving(home):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "billing_dagster.cli.main", "serve", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "BILLING_HOME": str(home)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until it listens (start-up, not a timed assertion)
+            assert process.poll() is None, process.stderr.read()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "billing serve did not listen within 60 s"
+                time.sleep(0.1)
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def get(url: str, key: str | None = None) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(url)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, _lower(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, _lower(error.headers), json.loads(error.read())
+
+
+def _lower(headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def key(capsys, *args: str) -> dict:
+    return json.loads(run(capsys, "keys", "create", *args))
+
+
+def test_the_api_lets_in_exactly_its_keys_and_answers_like_the_cli(
+    database, home, tmp_path, capsys
+):
+    catalog, events = tmp_path / "catalog.yaml", tmp_path / "events.jsonl"
+    catalog.write_text(CONTRACT_EXAMPLE)
+    events.write_text(contract_example_events())
+    run(capsys, "catalog", "apply", str(catalog))
+    run(capsys, "ingest", str(events))
+    expected = [
+        row
+        for row in json.loads(run(capsys, "usage", "--period", "2026-10", "--format", "json"))
+        if row["customer_id"] == "acme"
+    ]
+    reader, writer = key(capsys, "--scope", "read"), key(capsys, "--scope", "ingest")
+    acme_only = key(capsys, "--scope", "read", "--customer", "acme")
+
+    with serving(home) as (process, base):
+        [address] = {c.laddr.ip for c in psutil.Process(process.pid).net_connections()}
+        assert address == "127.0.0.1"  # loopback unless told otherwise
+        assert get(f"{base}/v1/health")[::2] == (200, {"status": "ok"})
+        usage = f"{base}/v1/customers/acme/usage?period=2026-10"
+
+        status, headers, body = get(f"{base}/v1/me")
+        assert (status, headers.get("www-authenticate"), body) == (
+            401,
+            "Bearer",
+            {"detail": UNKNOWN},
+        ), headers
+        assert get(usage, reader["secret"][:-1] + "x")[::2] == (401, {"detail": UNKNOWN})
+        assert get(f"{base}/v1/me", reader["secret"])[::2] == (
+            200,
+            {k: v for k, v in reader.items() if k != "secret"},
+        )
+        assert get(usage, reader["secret"])[::2] == (200, expected)
+        assert [row["quantity"] for row in expected] == ["12", "120000"]
+        assert get(usage, acme_only["secret"])[::2] == (200, expected)
+        assert get(usage, writer["secret"])[::2] == (
+            403,
+            {"detail": f"API key {writer['key_id']} has scope ingest, not read"},
+        )
+        other = f"{base}/v1/customers/globex/usage?period=2026-10"
+        assert get(other, acme_only["secret"])[::2] == (
+            403,
+            {"detail": f"API key {acme_only['key_id']} is bound to customer 'acme'"},
+        )
+        assert get(f"{base}/v1/customers/acme/usage?period=2026-13", reader["secret"])[0] == 422
+
+        run(capsys, "keys", "revoke", reader["key_id"])  # effective at once
+        assert get(usage, reader["secret"])[::2] == (
+            401,
+            {"detail": f"API key {reader['key_id']} was revoked"},
+        )
+        schema = get(f"{base}/openapi.json")[2]
+        assert sorted(schema["paths"]) == [
+            "/v1/customers/{customer_id}/usage",
+            "/v1/health",
+            "/v1/me",
+        ]
+    assert reader["secret"] not in process.stderr.read()  # secrets are never logged
