@@ -1,6 +1,7 @@
 """Sensors: each module one trigger; they ask billing_dagster's policy and launch its jobs."""
 
+from sensors.landed_events import landed_events
 from sensors.late_data_backfill import late_data_backfill
 from sensors.models_deployment import models_deployment
 
-all_sensors = [models_deployment, late_data_backfill]
+all_sensors = [models_deployment, landed_events, late_data_backfill]

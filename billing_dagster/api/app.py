@@ -7,9 +7,11 @@ No `from __future__ import annotations` here: FastAPI reads the routes' annotati
 them local to `create_app`, at run time.
 """
 
+import logging
 import re
 import threading
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -18,12 +20,17 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from billing_dagster.api import bodies
+from billing_dagster.api.events import events_router
 from billing_dagster.api.keys import ApiKey, KeyRefused, authenticate, find_key, key_id_of
+from billing_dagster.api.models import PROBLEMS
+from billing_dagster.ingest.receiving import EventReceiver
 from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.settings import Settings
 from billing_dagster.warehouse.connection import ClickHouseSettings
 from billing_dagster.warehouse.schema import ensure_schema
 
+logger = logging.getLogger(__name__)
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
@@ -49,16 +56,6 @@ class UsageRow(BaseModel):
     quantity: str  # exact decimal text
 
 
-class Problem(BaseModel):
-    detail: str
-
-
-_REFUSALS = {
-    401: {"model": Problem, "description": "no key, or a key unknown, revoked or expired"},
-    403: {"model": Problem, "description": "a key without this scope or customer"},
-}
-
-
 def create_app(home: Path, settings: Settings) -> FastAPI:
     warehouse = ClickHouseSettings.of(home, settings.warehouse)
     ensure_schema(warehouse.client(), warehouse.database)
@@ -71,16 +68,34 @@ def create_app(home: Path, settings: Settings) -> FastAPI:
             local.client = warehouse.client()
         return local.client
 
+    receiver = EventReceiver(home, warehouse, client)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        receiver.start()
+        housekeeping = Housekeeping(receiver)
+        housekeeping.start()
+        try:
+            yield
+        finally:
+            housekeeping.stop()
+            receiver.stop()
+
     app = FastAPI(
         title="Billing API",
         version="1",
-        description="Usage-based billing: API keys, usage (docs/api.md).",
+        description="Usage-based billing: API keys, events, usage (docs/api.md).",
+        lifespan=lifespan,
     )
 
     @app.exception_handler(KeyRefused)
     def refused(_: Request, error: KeyRefused) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
+
+    @app.exception_handler(bodies.BadBody)
+    def bad_body(_: Request, error: bodies.BadBody) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.status)
 
     def key_with(scope: str) -> Callable[[Request], ApiKey]:
         def caller(request: Request) -> ApiKey:
@@ -100,7 +115,7 @@ def create_app(home: Path, settings: Settings) -> FastAPI:
         """Whether the service answers (no key needed)."""
         return Health(status="ok")
 
-    @app.get("/v1/me", response_model=KeyInfo, responses=_REFUSALS)
+    @app.get("/v1/me", response_model=KeyInfo, responses=PROBLEMS)
     def me(key: reader) -> KeyInfo:
         """The key the request presents: its scope, customer and expiry."""
         return KeyInfo(**key.listing())
@@ -108,7 +123,7 @@ def create_app(home: Path, settings: Settings) -> FastAPI:
     @app.get(
         "/v1/customers/{customer_id}/usage",
         response_model=list[UsageRow],
-        responses=_REFUSALS,
+        responses=PROBLEMS,
     )
     def usage(
         customer_id: str,
@@ -122,7 +137,31 @@ def create_app(home: Path, settings: Settings) -> FastAPI:
         rows = subscription_usage(client(), database, period, customer_id)
         return [UsageRow(**row.document()) for row in rows]
 
+    app.include_router(events_router(receiver, key_with))
     return app
+
+
+class Housekeeping(threading.Thread):
+    """Seals the open segment when it is due, and forgets the keys of loaded files, every
+    `every_s` seconds, so a quiet server still hands its events to the ingest job."""
+
+    def __init__(self, receiver: EventReceiver, every_s: float = 1.0):
+        super().__init__(name="housekeeping", daemon=True)
+        self.receiver = receiver
+        self.every_s = every_s
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.every_s):
+            try:
+                self.receiver.seal_if_due()
+                self.receiver.forget_loaded()
+            except Exception as error:  # the next round retries; the server keeps serving
+                logger.warning("housekeeping: %s", error)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
 
 
 def _bearer(header: str) -> str:
@@ -131,5 +170,6 @@ def _bearer(header: str) -> str:
 
 
 def _customer_of(request: Request) -> str | None:
-    """The customer a request is about, from its path (`/v1/customers/{id}/...`)."""
-    return request.path_params.get("customer_id")
+    """The customer a request is about: in its path (`/v1/customers/{id}/...`) or its
+    query (`?customer_id=`)."""
+    return request.path_params.get("customer_id") or request.query_params.get("customer_id")

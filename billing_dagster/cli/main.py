@@ -28,6 +28,7 @@ from billing_dagster.catalog.store import (
 )
 from billing_dagster.formatting import table
 from billing_dagster.ingest import landing
+from billing_dagster.ingest.landing_day import waiting_files
 from billing_dagster.ingest.ledger import LOAD_COUNTS, already_loaded, load_counts
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 from billing_dagster.invoicing.assemble import active_days
@@ -134,8 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("file", type=Path)
     apply.set_defaults(command=cmd_catalog_apply)
 
-    ingest = commands.add_parser("ingest", parents=[common], help="load event files")
-    ingest.add_argument("files", nargs="+", type=Path)
+    ingest = commands.add_parser(
+        "ingest",
+        parents=[common],
+        help="load event files; with none, load what has landed and is waiting (the API's)",
+    )
+    ingest.add_argument("files", nargs="*", type=Path)
     ingest.set_defaults(command=cmd_ingest)
 
     usage = commands.add_parser("usage", parents=[common], help="metered quantities")
@@ -358,10 +363,17 @@ def cmd_ingest(args, home: Path) -> int:
         else:
             landed.append(file)
         seen.add(file.sha256)
+    days = {today} if landed else set()
+    if not args.files:
+        waiting = waiting_files(home, client, settings.database)
+        landed = [file for files in waiting.values() for file in files]
+        days = set(waiting)
+        print(f"billing: {len(landed)} landed files waiting to load", file=sys.stderr)
     summary = dict.fromkeys(LOAD_COUNTS, 0)
     runner = _runner(home)
+    for day in sorted(days):
+        runner.ingest(day)
     if landed:
-        runner.ingest(today)
         summary = load_counts(client, settings.database, [file.sha256 for file in landed])
     # Every day a load changed since it was metered, this load's or one an interrupted
     # command left behind (events may be a day ahead of the clock).

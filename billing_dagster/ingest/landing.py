@@ -101,6 +101,16 @@ def landed_files(home: Path, day: date) -> list[LandedFile]:
     return files
 
 
+def every_landed_file(home: Path) -> list[LandedFile]:
+    """Files of every landing day, in landing order."""
+    days = sorted(landing_root(home).glob("dt=*"))
+    return [
+        landed
+        for directory in days
+        for landed in landed_files(home, date.fromisoformat(directory.name.removeprefix("dt=")))
+    ]
+
+
 def _landed(path: Path) -> LandedFile:
     """A landed file as named by `land`, or dropped in by another tool under any name."""
     name_file = path.with_name(path.name + ".name")

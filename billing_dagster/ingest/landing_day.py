@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from clickhouse_connect.driver.client import Client
+
 from billing_dagster.ingest import landing
+from billing_dagster.ingest.ledger import loaded_of
 from billing_dagster.ingest.loader import EventLoader
 from billing_dagster.locks import EVENT_LOADS, home_lock
 
@@ -67,3 +70,17 @@ def load_landing_day(
             done.quarantined += result.quarantined
             done.event_dates.update(result.event_dates)
     return done
+
+
+def waiting_files(
+    home: Path, client: Client, database: str
+) -> dict[date, list[landing.LandedFile]]:
+    """Landed files not loaded yet (the API's segments, files an interrupted command left),
+    by landing day."""
+    landed = landing.every_landed_file(home)
+    loaded = loaded_of(client, database, [file.sha256 for file in landed])
+    waiting: dict[date, list[landing.LandedFile]] = {}
+    for file in landed:
+        if file.sha256 not in loaded:
+            waiting.setdefault(file.landing_date, []).append(file)
+    return waiting

@@ -42,3 +42,15 @@ def load_counts(client: Client, database: str, sha256s: list[str]) -> dict[str, 
         parameters={"shas": sha256s},
     ).result_rows[0]
     return dict(zip(LOAD_COUNTS, map(int, row), strict=True))
+
+
+def loaded_of(client: Client, database: str, sha256s: list[str]) -> set[str]:
+    """Those of these files (by content hash) that are loaded."""
+    if not sha256s:
+        return set()
+    rows = client.query(
+        f"SELECT file_sha256 FROM `{database}`.event_loads "
+        f"WHERE file_sha256 IN {{shas:Array(String)}}",
+        parameters={"shas": sha256s},
+    ).result_rows
+    return {sha for (sha,) in rows}

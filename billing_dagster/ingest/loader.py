@@ -227,6 +227,34 @@ _STAGE_COLUMNS = (
     "source, replaces, void, needs_exact_numbers, raw_line, key_hash, content_hash"
 )
 
+
+def staged_lines_sql(database: str, file_path: str, catalog_version: int, seq: int = 0) -> str:
+    """The SELECT that parses and checks every line of an event file, as the warehouse names
+    it: one row per line with its `reason` ('' when valid). The loader stages its rows; the
+    API asks it of a request's events, so both give the same reasons."""
+    return _STAGE_SELECT.format(
+        seq=seq,
+        db=database,
+        path=quote_string(file_path),
+        catalog_version=catalog_version,
+        timestamp_pattern=quote_string(_TIMESTAMP),
+        leap_second_pattern=quote_string(_LEAP_SECOND),
+        max_line=MAX_LINE_BYTES,
+        kept_bytes=KEPT_BYTES,
+        max_property=MAX_PROPERTY_BYTES,
+        first_date=f"toDate('{FIRST_EVENT_DATE.isoformat()}')",
+        first_date_text=FIRST_EVENT_DATE.isoformat(),
+        timestamp_kind=_json_kind("timestamp"),
+        properties_kind=_json_kind("properties"),
+        event_id=_required_string("event_id", max_length=256),
+        customer_id=_required_string("customer_id"),
+        event_name=_required_string("event_name"),
+        source=_optional("source", "String", "a string"),
+        replaces=_optional("replaces", "String", "a string"),
+        void=_optional("void", "Bool", "true or false"),
+    )
+
+
 _STAGE_TABLE = """
 CREATE TABLE {db}.{stage} (
     load_seq UInt64, line_no UInt64, reason String, customer_id String, event_id String,
@@ -365,27 +393,7 @@ class EventLoader:
     def _stage(self, stage: str, seq: int, path: Path, catalog_version: int) -> str:
         """Parse the file's lines into the staging table; returns why the file cannot be
         read at all, or "" when it was read."""
-        select = _STAGE_SELECT.format(
-            seq=seq,
-            db=self.db,
-            path=quote_string(self.file_path(path)),
-            catalog_version=catalog_version,
-            timestamp_pattern=quote_string(_TIMESTAMP),
-            leap_second_pattern=quote_string(_LEAP_SECOND),
-            max_line=MAX_LINE_BYTES,
-            kept_bytes=KEPT_BYTES,
-            max_property=MAX_PROPERTY_BYTES,
-            first_date=f"toDate('{FIRST_EVENT_DATE.isoformat()}')",
-            first_date_text=FIRST_EVENT_DATE.isoformat(),
-            timestamp_kind=_json_kind("timestamp"),
-            properties_kind=_json_kind("properties"),
-            event_id=_required_string("event_id", max_length=256),
-            customer_id=_required_string("customer_id"),
-            event_name=_required_string("event_name"),
-            source=_optional("source", "String", "a string"),
-            replaces=_optional("replaces", "String", "a string"),
-            void=_optional("void", "Bool", "true or false"),
-        )
+        select = staged_lines_sql(self.db, self.file_path(path), catalog_version, seq)
         try:
             self.client.command(
                 f"INSERT INTO {self.db}.{stage} ({_STAGE_COLUMNS}) "
@@ -443,13 +451,7 @@ class EventLoader:
         for line_no, line in rows:
             number = number_out_of_range(line)
             if number:
-                reasons.append(
-                    [
-                        line_no,
-                        f"the number {number} is beyond what can be read (about ±1.8e308); "
-                        f"send it as a string",
-                    ]
-                )
+                reasons.append([line_no, number_out_of_range_reason(number)])
         self._rewrite(stage, "reason", "String", reasons)
 
     def _link_corrections(self, stage: str) -> None:
@@ -496,14 +498,7 @@ class EventLoader:
             elif first_lines.get(target, line_no) < line_no:
                 original = replaced
             else:
-                orphans.append(
-                    [
-                        line_no,
-                        f'field "replaces" names event "{replaced}" of customer "{customer}", '
-                        f"which was not ingested before this event; send a correction after "
-                        f"the event it corrects",
-                    ]
-                )
+                orphans.append([line_no, orphan_correction_reason(customer, replaced)])
                 continue
             linked.append([line_no, original])
             originals.setdefault((customer, event), original)
@@ -647,6 +642,17 @@ def number_out_of_range(line: str) -> str | None:
 
 
 _DOUBLE_MAX = Decimal("1.7976931348623157e308")
+
+
+def number_out_of_range_reason(number: str) -> str:
+    return f"the number {number} is beyond what can be read (about ±1.8e308); send it as a string"
+
+
+def orphan_correction_reason(customer: str, replaced: str) -> str:
+    return (
+        f'field "replaces" names event "{replaced}" of customer "{customer}", which was not '
+        f"ingested before this event; send a correction after the event it corrects"
+    )
 
 
 def exact_properties(line: str) -> dict[str, str]:
