@@ -56,7 +56,7 @@ class UsageRow(BaseModel):
     quantity: str  # exact decimal text
 
 
-def create_app(home: Path, settings: Settings) -> FastAPI:
+def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> FastAPI:
     warehouse = ClickHouseSettings.of(home, settings.warehouse)
     ensure_schema(warehouse.client(), warehouse.database)
     database = warehouse.database
@@ -68,7 +68,7 @@ def create_app(home: Path, settings: Settings) -> FastAPI:
             local.client = warehouse.client()
         return local.client
 
-    receiver = EventReceiver(home, warehouse, client)
+    receiver = EventReceiver(home, warehouse, client, seal_after_s=seal_after_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -214,6 +214,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="the billing API over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument(
+        "--seal-after",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long received events gather in a segment before it lands (default 5)",
+    )
     serve.set_defaults(command=cmd_serve)
 
     void = commands.add_parser("void", parents=[common], help="void a finalized invoice")
@@ -620,7 +627,7 @@ def cmd_serve(args, home: Path) -> int:
 
     from billing_dagster.api.app import create_app
 
-    app = create_app(home, args.config)
+    app = create_app(home, args.config, seal_after_s=args.seal_after)
     print(
         f"billing: serving the billing API on http://{args.host}:{args.port} "
         f"(OpenAPI at /openapi.json, docs at /docs); Ctrl-C stops it",

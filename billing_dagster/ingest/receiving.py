@@ -42,7 +42,8 @@ Status = Literal["accepted", "duplicate", "rejected"]
 Key = tuple[str, str]  # (customer_id, event_id)
 
 _CHECK_COLUMNS = (
-    "line_no, reason, customer, event_id_text, event_name, timestamp, properties, replaces, "
+    "line_no, reason, customer, if(startsWith(raw['event_id'], '\"'), event_id_text, ''), "
+    "event_name, timestamp, properties, replaces, "
     "void, needs_exact_numbers, hex(key_hash), hex(content_hash), "
     "if(replaces IS NULL, '', hex(sipHash128(customer, assumeNotNull(replaces))))"
 )

@@ -5,65 +5,14 @@ schema. The server is a process of its own on the test's home and database."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
 
 import psutil
 
+from tests.api_client import get, serving
 from tests.catalogs import CONTRACT_EXAMPLE, contract_example_events
-from tests.conftest import REPO
 from tests.support import run
 
 UNKNOWN = "unknown API key; send `Authorization: Bearer bk_...`"
-
-
-@contextmanager
-def serving(home):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "billing_dagster.cli.main", "serve", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, "BILLING_HOME": str(home)},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # until it listens (start-up, not a timed assertion)
-            assert process.poll() is None, process.stderr.read()
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "billing serve did not listen within 60 s"
-                time.sleep(0.1)
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(20)
-
-
-def get(url: str, key: str | None = None) -> tuple[int, dict, dict]:
-    request = urllib.request.Request(url)
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, _lower(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, _lower(error.headers), json.loads(error.read())
-
-
-def _lower(headers) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items()}
 
 
 def key(capsys, *args: str) -> dict:
@@ -125,6 +74,9 @@ def test_the_api_lets_in_exactly_its_keys_and_answers_like_the_cli(
         schema = get(f"{base}/openapi.json")[2]
         assert sorted(schema["paths"]) == [
             "/v1/customers/{customer_id}/usage",
+            "/v1/events",
+            "/v1/events/batch",
+            "/v1/events/{event_id}",
             "/v1/health",
             "/v1/me",
         ]
