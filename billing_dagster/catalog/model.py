@@ -10,10 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 Aggregation = Literal["count", "sum", "count_unique", "max", "latest"]
 ChargeModel = Literal["per_unit", "graduated", "volume", "package"]
+
+EntitlementPeriod = Literal["billing_period", "day", "hour"]
+
+
+#: Metadata of a field added after catalogs were first stored: left out of the canonical
+#: JSON while it holds its default (serialize.py), so what was applied before hashes the
+#: same and plan versions stay immutable.
+ADDED = {"added": True}
+
 
 #: Decimal places of each supported currency's minor unit (CONTRACT.md §3).
 CURRENCY_MINOR_UNITS: dict[str, int] = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0}
@@ -65,10 +74,26 @@ class FixedFee:
 
 @dataclass(frozen=True)
 class Entitlement:
+    """A feature of a plan: `metered` (usage of a metric against a limit per period; `limit`
+    None is explicitly unlimited), `boolean` (`enabled`) or `static` (a JSON `config`)."""
+
     feature: str
     limit: Decimal | None = None
     enforcement: Literal["soft", "hard"] | None = None
     enabled: bool | None = None
+    metric: str | None = field(default=None, metadata=ADDED)  # None: the feature's code
+    period: EntitlementPeriod = field(default="billing_period", metadata=ADDED)
+    config: dict[str, Any] | None = field(default=None, metadata=ADDED)
+
+    @property
+    def kind(self) -> Literal["metered", "boolean", "static"]:
+        if self.enabled is not None:
+            return "boolean"
+        return "static" if self.config is not None else "metered"
+
+    @property
+    def metric_code(self) -> str:
+        return self.metric or self.feature
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,8 @@ class Overrides:
     charges: dict[str, Price] = field(default_factory=dict)  # metric -> price
     fixed_fees: dict[str, Decimal] = field(default_factory=dict)  # fee code -> amount
     minimum_amount: Decimal | None = None
+    #: features that replace the plan's of the same name, or add to them
+    entitlements: tuple[Entitlement, ...] = field(default=(), metadata=ADDED)
 
 
 def subscription_id(customer: str, plan: str, start: date) -> str:
@@ -143,11 +170,26 @@ class CreditGrant:
 
 
 @dataclass(frozen=True)
+class QuotaGrant:
+    """Units added to a customer's limit of a metered feature, in the periods that start
+    between `effective` and `expires` (inclusive); burnt in the order of credit grants."""
+
+    id: str
+    customer: str
+    feature: str
+    units: Decimal
+    effective: date
+    expires: date | None
+    priority: int = 0
+
+
+@dataclass(frozen=True)
 class Catalog:
     metrics: tuple[Metric, ...]
     plans: tuple[Plan, ...]
     customers: tuple[Customer, ...]
     credit_grants: tuple[CreditGrant, ...] = ()
+    quota_grants: tuple[QuotaGrant, ...] = field(default=(), metadata=ADDED)
 
     def plan_version(self, plan: str, version: int) -> PlanVersion:
         for p in self.plans:

@@ -36,7 +36,11 @@ def _plain(value: Any) -> Any:
     encoder then walks (`dataclasses.asdict` would deep-copy every value first), and
     anything else (Decimal, date) as its text."""
     if is_dataclass(value):
-        return {f.name: getattr(value, f.name) for f in fields(value)}
+        return {
+            f.name: getattr(value, f.name)
+            for f in fields(value)
+            if not (f.metadata.get("added") and getattr(value, f.name) == f.default)
+        }
     return str(value)
 
 
@@ -68,5 +72,8 @@ def _reader(kind: Any) -> Callable[[Any], Any]:
     if is_dataclass(kind):
         hints = typing.get_type_hints(kind)
         readers = [(f.name, _reader(hints[f.name])) for f in fields(kind)]
-        return lambda raw: kind(**{name: read(raw[name]) for name, read in readers})
+        added = {f.name for f in fields(kind) if f.metadata.get("added")}
+        return lambda raw: kind(
+            **{name: read(raw[name]) for name, read in readers if name in raw or name not in added}
+        )
     raise TypeError(f"cannot read a {kind!r} from catalog JSON")

@@ -32,6 +32,7 @@ from billing_dagster.catalog.model import (
     Plan,
     PlanVersion,
     Price,
+    QuotaGrant,
     Subscription,
     Tier,
     subscription_id,
@@ -46,6 +47,7 @@ from billing_dagster.catalog.yaml_source import (
 )
 
 AGGREGATIONS = ("count", "sum", "count_unique", "max", "latest")
+ENTITLEMENT_PERIODS = ("billing_period", "day", "hour")
 #: Fields each charge model requires, and those it may have.
 MODEL_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "per_unit": ({"unit_price"}, set()),
@@ -124,7 +126,9 @@ class _Validator:
     # -- the document -----------------------------------------------------------------
 
     def catalog(self) -> Catalog:
-        top = self.mapping((), self.doc.data, {"metrics", "plans", "customers"}, {"credit_grants"})
+        top = self.mapping(
+            (), self.doc.data, {"metrics", "plans", "customers"}, {"credit_grants", "quota_grants"}
+        )
         if top is None:
             return Catalog((), (), ())
         for i, raw in enumerate(self.section(top, "metrics")):
@@ -149,11 +153,17 @@ class _Validator:
             grant = self.credit_grant(("credit_grants", i), raw, customers)
             if grant and self.unique(("credit_grants", i, "id"), grant.id, grants, "credit grant"):
                 grants[grant.id] = grant
+        quotas: dict[str, QuotaGrant] = {}
+        for i, raw in enumerate(self.sequence(("quota_grants",), top.get("quota_grants") or [])):
+            quota = self.quota_grant(("quota_grants", i), raw, customers)
+            if quota and self.unique(("quota_grants", i, "id"), quota.id, quotas, "quota grant"):
+                quotas[quota.id] = quota
         return Catalog(
             tuple(self.metrics.values()),
             tuple(self.plans.values()),
             tuple(customers.values()),
             tuple(grants.values()),
+            tuple(quotas.values()),
         )
 
     def section(self, top: dict, name: str) -> list:
@@ -434,27 +444,70 @@ class _Validator:
         return tuple(result.values()) if len(result) == len(items) else None
 
     def entitlement(self, path: YamlPath, raw: Any) -> Entitlement | None:
-        """Either a switch ({feature, enabled}) or a limit ({feature, limit, enforcement})."""
-        spec = self.mapping(path, raw, {"feature"}, {"limit", "enforcement", "enabled"})
+        """A switch ({feature, enabled}), a static config ({feature, config}) or a metered
+        limit ({feature, [metric], limit, enforcement, [period]}; `limit: null` is
+        unlimited)."""
+        optional = {"limit", "enforcement", "enabled", "metric", "period", "config"}
+        spec = self.mapping(path, raw, {"feature"}, optional)
         if spec is None:
             return None
         feature = self.string((*path, "feature"), spec["feature"])
-        if "enabled" in spec:
-            if {"limit", "enforcement"} & set(spec):
-                self.error(path, "use either enabled or limit with enforcement, not both")
+        for kind in ("enabled", "config"):
+            if kind in spec and set(spec) - {"feature", kind}:
+                others = ", ".join(sorted(set(spec) - {"feature", kind}))
+                self.error(path, f"a feature with {kind} takes nothing else; remove {others}")
                 return None
+        if "enabled" in spec:
             if not isinstance(spec["enabled"], bool):
                 self.error((*path, "enabled"), "must be true or false")
                 return None
             return Entitlement(feature, enabled=spec["enabled"]) if feature else None
-        if {"limit", "enforcement"} - set(spec):
-            self.error(path, "needs either enabled: true|false or limit with enforcement")
+        if "config" in spec:
+            if not isinstance(spec["config"], dict):
+                self.error((*path, "config"), "must be a mapping (the feature's JSON config)")
+                return None
+            return Entitlement(feature, config=spec["config"]) if feature else None
+        return self.metered_entitlement(path, spec, feature)
+
+    def metered_entitlement(
+        self, path: YamlPath, spec: dict, feature: str | None
+    ) -> Entitlement | None:
+        if "limit" not in spec:
+            self.error(
+                path,
+                "needs enabled: true|false, config: {...}, or limit (a number, or null for "
+                "unlimited) with enforcement",
+            )
             return None
-        limit = self.quantity((*path, "limit"), spec["limit"])
-        enforcement = self.choice((*path, "enforcement"), spec["enforcement"], ("soft", "hard"))
-        if feature is None or limit is None or enforcement is None:
+        limit = None
+        if spec["limit"] is not None:
+            limit = self.quantity((*path, "limit"), spec["limit"])
+            if limit is None:
+                return None
+            if "enforcement" not in spec:
+                self.error(path, "missing key 'enforcement' (soft or hard) for a limit")
+                return None
+        enforcement = self.choice(
+            (*path, "enforcement"), spec.get("enforcement", "soft"), ("soft", "hard")
+        )
+        period = self.choice(
+            (*path, "period"), spec.get("period", "billing_period"), ENTITLEMENT_PERIODS
+        )
+        metric = self.string((*path, "metric"), spec["metric"]) if "metric" in spec else None
+        counted = metric or feature
+        if counted and counted not in self.metrics:
+            where = (*path, "metric") if metric else (*path, "feature")
+            message = (
+                f'unknown metric "{counted}"; define it under metrics'
+                if metric
+                else f'feature "{counted}" is not a metric; name the metric it counts with '
+                f"metric: CODE"
+            )
+            self.unknown(where, "metrics", counted, message)
             return None
-        return Entitlement(feature, limit=limit, enforcement=enforcement)
+        if feature is None or enforcement is None or period is None:
+            return None
+        return Entitlement(feature, limit, enforcement, metric=metric, period=period)
 
     # -- customers, subscriptions, grants -----------------------------------------------
 
@@ -543,16 +596,24 @@ class _Validator:
         return max(in_effect, key=lambda v: (v.effective_from, v.version))
 
     def overrides(self, path: YamlPath, raw: Any, version: PlanVersion) -> Overrides | None:
-        spec = self.mapping(path, raw, set(), {"charges", "fixed_fees", "minimum_amount"})
+        spec = self.mapping(
+            path, raw, set(), {"charges", "fixed_fees", "minimum_amount", "entitlements"}
+        )
         if spec is None:
             return None
         where = f"plan {version.plan} version {version.version}"
         prices = self.override_charges((*path, "charges"), spec.get("charges", {}), version, where)
         fees = self.override_fees((*path, "fixed_fees"), spec.get("fixed_fees", {}), version, where)
         minimum = self.optional_money(path, spec, "minimum_amount")
-        if prices is None or fees is None or ("minimum_amount" in spec and minimum is None):
+        entitlements = self.entitlements((*path, "entitlements"), spec.get("entitlements", []))
+        if (
+            prices is None
+            or fees is None
+            or entitlements is None
+            or ("minimum_amount" in spec and minimum is None)
+        ):
             return None
-        return Overrides(prices, fees, minimum)
+        return Overrides(prices, fees, minimum, entitlements)
 
     def override_charges(
         self, path: YamlPath, raw: Any, version: PlanVersion, where: str
@@ -656,13 +717,38 @@ class _Validator:
         )
         if spec is None:
             return None
+        amount = self.money((*path, "amount"), spec["amount"], positive=True)
+        grant = self.grant_terms(path, spec, customers)
+        if grant is None or amount is None:
+            return None
+        grant_id, customer, effective, expires, priority = grant
+        return CreditGrant(grant_id, customer, amount, effective, expires, priority)
+
+    def quota_grant(self, path: YamlPath, raw: Any, customers: dict) -> QuotaGrant | None:
+        spec = self.mapping(
+            path,
+            raw,
+            {"id", "customer", "feature", "units", "effective"},
+            {"expires", "priority"},
+        )
+        if spec is None:
+            return None
+        feature = self.string((*path, "feature"), spec["feature"])
+        units = self.quantity((*path, "units"), spec["units"], positive=True)
+        grant = self.grant_terms(path, spec, customers)
+        if grant is None or feature is None or units is None:
+            return None
+        grant_id, customer, effective, expires, priority = grant
+        return QuotaGrant(grant_id, customer, feature, units, effective, expires, priority)
+
+    def grant_terms(self, path: YamlPath, spec: dict, customers: dict) -> tuple | None:
+        """What credit and quota grants share: id, customer, effective, expires, priority."""
         grant_id = self.string((*path, "id"), spec["id"])
         customer = self.string((*path, "customer"), spec["customer"])
         if customer and customer not in customers:
             message = f'unknown customer "{customer}"; define it under customers'
             self.unknown((*path, "customer"), "customers", customer, message)
             customer = None
-        amount = self.money((*path, "amount"), spec["amount"], positive=True)
         effective = self.date((*path, "effective"), spec["effective"])
         has_expiry = spec.get("expires") is not None
         expires = self.date((*path, "expires"), spec["expires"]) if has_expiry else None
@@ -672,11 +758,9 @@ class _Validator:
             )
             expires = None
         priority = self.integer((*path, "priority"), spec.get("priority", 0), minimum=None)
-        if None in (grant_id, customer, amount, effective, priority) or (
-            has_expiry and expires is None
-        ):
+        if None in (grant_id, customer, effective, priority) or (has_expiry and expires is None):
             return None
-        return CreditGrant(grant_id, customer, amount, effective, expires, priority)
+        return grant_id, customer, effective, expires, priority
 
     # -- shape and scalar checks ---------------------------------------------------------
     # Each returns None (or an empty list) when invalid, having reported why, and stays

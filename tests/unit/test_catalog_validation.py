@@ -131,20 +131,20 @@ CASES: dict[str, tuple[str, list[str]]] = {
         change("metrics:\n", "metric:\n"),
         [
             "catalog.yaml:1: (top level): missing key 'metrics'",
-            "catalog.yaml:1: metric: unknown key 'metric' (allowed here: credit_grants, customers, metrics, plans)",
+            "catalog.yaml:1: metric: unknown key 'metric' (allowed here: credit_grants, customers, metrics, plans, quota_grants)",
         ],
     ),
     "unknown top-level key": (
         VALID + "discounts: []\n",
         [
-            "catalog.yaml:82: discounts: unknown key 'discounts' (allowed here: credit_grants, customers, metrics, plans)"
+            "catalog.yaml:82: discounts: unknown key 'discounts' (allowed here: credit_grants, customers, metrics, plans, quota_grants)"
         ],
     ),
     "plans must be a list": (
         change("plans:\n  - code: pro", "plans: {}\nx:\n  - code: pro"),
         [
             "catalog.yaml:15: plans: must be a list",
-            "catalog.yaml:16: x: unknown key 'x' (allowed here: credit_grants, customers, metrics, plans)",
+            "catalog.yaml:16: x: unknown key 'x' (allowed here: credit_grants, customers, metrics, plans, quota_grants)",
         ],
     ),
     "duplicate key": (
@@ -324,7 +324,42 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "entitlement is a switch or a limit": (
         change("{feature: sso, enabled: true}", "{feature: sso, enabled: true, limit: 5}"),
         [
-            "catalog.yaml:44: plans[0].versions[0].entitlements[1]: use either enabled or limit with enforcement, not both"
+            "catalog.yaml:44: plans[0].versions[0].entitlements[1]: a feature with enabled takes nothing else; remove limit"
+        ],
+    ),
+    "a metered feature counts a metric": (
+        change("{feature: api_calls, limit", "{feature: calls, limit"),
+        [
+            'catalog.yaml:43: plans[0].versions[0].entitlements[0].feature: feature "calls" is '
+            "not a metric; name the metric it counts with metric: CODE"
+        ],
+    ),
+    "a metered feature names a known metric": (
+        change("{feature: api_calls, limit", "{feature: calls, metric: nope, limit"),
+        [
+            'catalog.yaml:43: plans[0].versions[0].entitlements[0].metric: unknown metric "nope"; '
+            "define it under metrics"
+        ],
+    ),
+    "a metered period is one of three": (
+        change("enforcement: soft}", "enforcement: soft, period: week}"),
+        [
+            "catalog.yaml:43: plans[0].versions[0].entitlements[0].period: must be one of "
+            "billing_period, day, hour, got 'week'"
+        ],
+    ),
+    "a static feature's config is a mapping": (
+        change("{feature: sso, enabled: true}", "{feature: sso, config: [1]}"),
+        [
+            "catalog.yaml:44: plans[0].versions[0].entitlements[1].config: must be a mapping (the "
+            "feature's JSON config)"
+        ],
+    ),
+    "a limit needs its enforcement": (
+        change("limit: 1000000, enforcement: soft", "limit: 1000000"),
+        [
+            "catalog.yaml:43: plans[0].versions[0].entitlements[0]: missing key 'enforcement' "
+            "(soft or hard) for a limit"
         ],
     ),
     "entitlement switch is a bool": (
