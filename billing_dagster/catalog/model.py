@@ -131,6 +131,14 @@ class Overrides:
     entitlements: tuple[Entitlement, ...] = field(default=(), metadata=ADDED)
 
 
+def effective_entitlements(version: PlanVersion, overrides: Overrides) -> tuple[Entitlement, ...]:
+    """The plan version's features, each replaced by the subscription's override of the same
+    feature, then the overrides' new features."""
+    replaced = {e.feature: e for e in overrides.entitlements}
+    kept = tuple(replaced.pop(e.feature, e) for e in version.entitlements)
+    return kept + tuple(replaced.values())
+
+
 def subscription_id(customer: str, plan: str, start: date) -> str:
     """`<customer>:<plan>:<start>`, stable across catalog versions. `%` and `:` inside the
     parts are percent-encoded, so no two subscriptions share an id (customer `x:p` on plan

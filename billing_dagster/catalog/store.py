@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.gc_pause import gc_paused
-from billing_dagster.catalog.model import Catalog, Metric, PlanVersion
+from billing_dagster.catalog.model import Catalog, Metric, PlanVersion, effective_entitlements
 from billing_dagster.catalog.prices import ChargePrice, PriceTier, subscription_prices
 from billing_dagster.catalog.serialize import canonical_json, catalog_from_json
 
@@ -57,6 +57,7 @@ def apply_catalog(
             f"SELECT content_sha256 FROM {db}.catalog_versions WHERE catalog_version = {current}"
         )
         if in_force == digest:
+            _add_entitlements_if_missing(client, db, current, catalog)
             return AppliedCatalog(current, changed=False)
     problems = _immutability_problems(client, db, catalog)
     if current is not None:
@@ -258,6 +259,7 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
         ],
     )
     _insert_prices(client, db, version, catalog)
+    _insert_entitlements(client, db, version, catalog)
     _insert_if_any(
         client,
         f"{db}.catalog_credit_grants",
@@ -270,6 +272,74 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
             "grant_id",
             "customer_id",
             "amount",
+            "effective",
+            "expires",
+            "priority",
+        ],
+    )
+
+
+def _add_entitlements_if_missing(client: Client, db: str, version: int, catalog: Catalog) -> None:
+    """A catalog applied by a release that did not store features gets them when applied
+    again (its content, and so its version, is unchanged)."""
+    stored = client.command(
+        f"SELECT count() FROM {db}.catalog_entitlements WHERE catalog_version = {version}"
+    )
+    if not stored:
+        _insert_entitlements(client, db, version, catalog)
+
+
+def _insert_entitlements(client: Client, db: str, version: int, catalog: Catalog) -> None:
+    rows = []
+    for s in catalog.subscriptions:
+        for e in effective_entitlements(catalog.plan_version(s.plan, s.version), s.overrides):
+            metered = e.kind == "metered"
+            rows.append(
+                [
+                    version,
+                    s.id,
+                    s.customer,
+                    e.feature,
+                    e.kind,
+                    e.metric_code if metered else None,
+                    e.limit,
+                    e.enforcement if metered else None,
+                    e.period if metered else None,
+                    e.enabled,
+                    canonical_json(e.config) if e.config is not None else None,
+                ]
+            )
+    _insert_if_any(
+        client,
+        f"{db}.catalog_entitlements",
+        rows,
+        column_names=[
+            "catalog_version",
+            "subscription_id",
+            "customer_id",
+            "feature",
+            "kind",
+            "metric_code",
+            "limit_quantity",
+            "enforcement",
+            "period",
+            "enabled",
+            "config_json",
+        ],
+    )
+    _insert_if_any(
+        client,
+        f"{db}.catalog_quota_grants",
+        [
+            [version, g.id, g.customer, g.feature, g.units, g.effective, g.expires, g.priority]
+            for g in catalog.quota_grants
+        ],
+        column_names=[
+            "catalog_version",
+            "grant_id",
+            "customer_id",
+            "feature",
+            "units",
             "effective",
             "expires",
             "priority",

@@ -10,6 +10,8 @@ CATALOG_TABLES = {
     "catalog_customers": "Customers and their tax rates.",
     "catalog_subscriptions": "Subscriptions with the plan version they are pinned to.",
     "catalog_credit_grants": "Prepaid credit grants.",
+    "catalog_entitlements": "Features of each subscription: its plan version's, overridden.",
+    "catalog_quota_grants": "Units added to a customer's limit of a metered feature.",
 }
 
 DDL = """
@@ -96,4 +98,29 @@ CREATE TABLE IF NOT EXISTS {db}.catalog_credit_grants (
     expires Nullable(Date),
     priority Int32
 ) ENGINE = MergeTree ORDER BY (catalog_version, customer_id, grant_id)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_entitlements (
+    catalog_version UInt32,
+    subscription_id String,
+    customer_id String,
+    feature String,
+    kind LowCardinality(String),
+    metric_code Nullable(String),
+    limit_quantity Nullable({quantity}),
+    enforcement Nullable(String),
+    period Nullable(String),
+    enabled Nullable(Bool),
+    config_json Nullable(String)
+) ENGINE = MergeTree ORDER BY (catalog_version, customer_id, subscription_id, feature)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_quota_grants (
+    catalog_version UInt32,
+    grant_id String,
+    customer_id String,
+    feature String,
+    units {quantity},
+    effective Date,
+    expires Nullable(Date),
+    priority Int32
+) ENGINE = MergeTree ORDER BY (catalog_version, customer_id, feature, grant_id)
 """
