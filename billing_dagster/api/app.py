@@ -21,9 +21,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from billing_dagster.api import bodies
+from billing_dagster.api.entitlements import entitlements_router
 from billing_dagster.api.events import events_router
 from billing_dagster.api.keys import ApiKey, KeyRefused, authenticate, find_key, key_id_of
 from billing_dagster.api.models import PROBLEMS
+from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.ingest.receiving import EventReceiver
 from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.settings import Settings
@@ -68,12 +70,14 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
             local.client = warehouse.client()
         return local.client
 
-    receiver = EventReceiver(home, warehouse, client, seal_after_s=seal_after_s)
+    live = LiveEntitlements(client, database)
+    receiver = EventReceiver(home, warehouse, client, live.add, seal_after_s=seal_after_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        live.refresh({}, force=True)
         receiver.start()
-        housekeeping = Housekeeping(receiver)
+        housekeeping = Housekeeping(receiver, live)
         housekeeping.start()
         try:
             yield
@@ -138,16 +142,19 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
         return [UsageRow(**row.document()) for row in rows]
 
     app.include_router(events_router(receiver, key_with))
+    app.include_router(entitlements_router(live, receiver, key_with))
     return app
 
 
 class Housekeeping(threading.Thread):
-    """Seals the open segment when it is due, and forgets the keys of loaded files, every
-    `every_s` seconds, so a quiet server still hands its events to the ingest job."""
+    """Every `every_s` seconds: seals the open segment when it is due (so a quiet server
+    still hands its events to the ingest job), forgets the keys of loaded files, and reads
+    exact usage again after a metering run."""
 
-    def __init__(self, receiver: EventReceiver, every_s: float = 1.0):
+    def __init__(self, receiver: EventReceiver, live: LiveEntitlements, every_s: float = 1.0):
         super().__init__(name="housekeeping", daemon=True)
         self.receiver = receiver
+        self.live = live
         self.every_s = every_s
         self._stopped = threading.Event()
 
@@ -156,6 +163,7 @@ class Housekeeping(threading.Thread):
             try:
                 self.receiver.seal_if_due()
                 self.receiver.forget_loaded()
+                self.live.refresh(self.receiver.sealed)
             except Exception as error:  # the next round retries; the server keeps serving
                 logger.warning("housekeeping: %s", error)
 

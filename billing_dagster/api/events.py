@@ -72,7 +72,7 @@ class Whereabouts(BaseModel):
     metrics: list[str] = Field(description="metrics the loaded event counts under")
 
 
-def _body(model: type[BaseModel]) -> dict:
+def request_body(model: type[BaseModel]) -> dict:
     """The request body as OpenAPI shows it; the route reads the raw bytes itself."""
     return {
         "requestBody": {
@@ -82,7 +82,7 @@ def _body(model: type[BaseModel]) -> dict:
     }
 
 
-_BODY_PROBLEMS = {
+BODY_PROBLEMS = {
     400: {"model": Problem, "description": "malformed JSON, wrong content type, empty body"},
     413: {"model": Problem, "description": "over 5 MiB or 1,000 events"},
     503: {"model": Problem, "description": "no catalog yet, or storage failed: resend"},
@@ -98,7 +98,7 @@ def events_router(
 
     async def receive(request: Request, key: ApiKey, cut: Callable[[bytes], list[str]]):
         bodies.check_content_type(request.headers.get("content-type", ""))
-        lines = cut(await _read_body(request))
+        lines = cut(await read_body(request))
         try:
             receipts = await run_in_threadpool(receiver.receive, lines, key.customer_id)
         except NotYourCustomer as error:
@@ -117,8 +117,8 @@ def events_router(
         "/v1/events",
         status_code=202,
         response_model=Receipt,
-        responses={**PROBLEMS, **_BODY_PROBLEMS, 422: {"model": Receipt}},
-        openapi_extra=_body(Event),
+        responses={**PROBLEMS, **BODY_PROBLEMS, 422: {"model": Receipt}},
+        openapi_extra=request_body(Event),
     )
     async def post_event(request: Request, key: ingester):
         """Send one event. 202 once it is stored durably (accepted, or a duplicate of an
@@ -130,8 +130,8 @@ def events_router(
         "/v1/events/batch",
         status_code=202,
         response_model=Receipts,
-        responses={**PROBLEMS, **_BODY_PROBLEMS},
-        openapi_extra=_body(Batch),
+        responses={**PROBLEMS, **BODY_PROBLEMS},
+        openapi_extra=request_body(Batch),
     )
     async def post_batch(request: Request, key: ingester):
         """Send up to 1,000 events (5 MiB). 202 once every accepted event is stored
@@ -176,7 +176,7 @@ def events_router(
     return router
 
 
-async def _read_body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
     """The body, refused with 413 as soon as it is over the limit (never read whole)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > bodies.MAX_BODY_BYTES:

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,14 +98,15 @@ class Receipt:
 
 class EventReceiver:
     """Receives requests' events for one server; `on_accepted` hears of every accepted
-    event once it is durable (the entitlements' live tail)."""
+    event once it is durable, with the number of its segment (the entitlements' live tail);
+    `sealed` maps the numbers of sealed segments to the landed files' hashes."""
 
     def __init__(
         self,
         home: Path,
         warehouse: ClickHouseSettings,
         client: Callable[[], Client],
-        on_accepted: Callable[[list[CheckedEvent]], None] = lambda events: None,
+        on_accepted: Callable[[list[CheckedEvent], int], None] = lambda events, segment: None,
         seal_after_s: float = 5.0,
     ):
         self.home = Path(home)
@@ -116,6 +118,7 @@ class EventReceiver:
         self._received: dict[Key, str] = {}
         self._open_keys: list[Key] = []
         self._sealed: dict[str, list[Key]] = {}  # landed file hash -> its first copies
+        self.sealed: dict[int, str] = {}
         self._loaded_since: dict[str, float] = {}  # landed file hash -> when seen loaded
         self._checks: dict[int, float] = {}  # checks in flight -> when they started
         self._check_numbers = itertools.count()
@@ -143,11 +146,12 @@ class EventReceiver:
         """Check, land and answer one request's events (lines of JSON, one per event). With
         `customer_id` (a key bound to a customer), an event of another customer refuses the
         whole request."""
-        number = next(self._check_numbers)
-        with self._checks_lock:
-            self._checks[number] = time.monotonic()
-        try:
-            checked = self.check(lines)
+        with self._in_flight():
+            return self.record(self.check(lines), customer_id)
+
+    def record(self, checked: list[CheckedEvent], customer_id: str | None = None) -> list[Receipt]:
+        """Land checked events and answer with their receipts."""
+        with self._in_flight():
             if customer_id is not None:
                 _only_of(customer_id, checked)
             stored = self._stored_first_copies(checked)
@@ -157,10 +161,19 @@ class EventReceiver:
                 for event in accepted:
                     self._received[event.key] = event.content_hash
                     self._open_keys.append(event.key)
-                self.on_accepted(accepted)
+                self.on_accepted(accepted, self.segments.number)
                 if self.segments.due():
                     self._seal()
             return receipts
+
+    @contextmanager
+    def _in_flight(self):
+        """Marks a check as running (see `forget_loaded`)."""
+        number = next(self._check_numbers)
+        with self._checks_lock:
+            self._checks[number] = time.monotonic()
+        try:
+            yield
         finally:
             with self._checks_lock:
                 del self._checks[number]
@@ -291,9 +304,11 @@ class EventReceiver:
         return keys
 
     def _seal(self) -> None:
+        number = self.segments.number
         landed = self.segments.seal()
         if landed:
             self._sealed.setdefault(landed.sha256, []).extend(self._open_keys)
+            self.sealed[number] = landed.sha256
         self._open_keys = []
 
 

@@ -46,6 +46,7 @@ class SegmentWriter:
         self._file = None
         self._path: Path | None = None
         self._opened_at = 0.0
+        self.number = 0  # of the open segment, or of the next one to open
         self.lock = threading.Lock()
 
     def append(self, lines: list[str]) -> None:
@@ -78,6 +79,7 @@ class SegmentWriter:
             return None
         path, handle = self._path, self._file
         self._file = self._path = None
+        self.number += 1
         try:
             return seal_segment(self.home, path)
         finally:

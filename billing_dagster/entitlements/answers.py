@@ -1,0 +1,95 @@
+"""The answer to "may this customer use this feature now?", from its usage: a pure
+function, so the API and `billing entitlements` answer alike. Decimals are strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from billing_dagster.catalog.model import QuotaGrant
+from billing_dagster.entitlements.exact import Feature
+from billing_dagster.formatting import decimal_text
+from billing_dagster.invoicing.assemble import grant_order
+
+Reason = str  # ok | limit_reached | not_in_plan | no_subscription
+
+
+def answer(
+    customer_id: str,
+    feature_code: str,
+    feature: Feature | None,
+    subscribed: bool,
+    usage: Decimal,
+    requested: Decimal,
+    window: tuple[datetime, datetime] | None,
+    grants: list[QuotaGrant],
+    exact_through: datetime | None,
+    as_of: datetime,
+) -> dict:
+    document = {
+        "customer_id": customer_id,
+        "feature": feature_code,
+        "kind": feature.kind if feature else None,
+        "has_access": False,
+        "reason": "not_in_plan" if subscribed else "no_subscription",
+        "enforcement": None,
+        "limit": None,
+        "usage": None,
+        "requested": decimal_text(requested),
+        "remaining": None,
+        "overage": None,
+        "period": None,
+        "period_start": None,
+        "period_end": None,
+        "grants": [],
+        "exact_through": exact_through.isoformat() if exact_through else None,
+        "as_of": as_of.isoformat(),
+        "config": None,
+    }
+    if feature is None:
+        return document
+    if feature.kind == "boolean":
+        document["has_access"] = bool(feature.enabled)
+        document["reason"] = "ok" if feature.enabled else "not_in_plan"
+        return document
+    if feature.kind == "static":
+        document.update(has_access=True, reason="ok", config=feature.config)
+        return document
+    start, end = window
+    document.update(
+        enforcement=feature.enforcement,
+        usage=decimal_text(usage),
+        period=feature.period,
+        period_start=start.isoformat(),
+        period_end=end.isoformat(),
+        has_access=True,
+        reason="ok",
+        overage="0",
+    )
+    if feature.limit is None:
+        return document  # unlimited: remaining null, never 0
+    in_window = sorted(
+        (
+            g
+            for g in grants
+            if g.effective <= start.date() and (g.expires is None or start.date() <= g.expires)
+        ),
+        key=grant_order,
+    )
+    limit = feature.limit + sum((g.units for g in in_window), Decimal(0))
+    beyond_plan = max(Decimal(0), usage - feature.limit)
+    for grant in in_window:
+        burnt = min(grant.units, beyond_plan)
+        beyond_plan -= burnt
+        document["grants"].append(
+            {"id": grant.id, "units": decimal_text(grant.units), "burnt": decimal_text(burnt)}
+        )
+    over = usage + requested > limit
+    document.update(
+        limit=decimal_text(limit),
+        remaining=decimal_text(max(Decimal(0), limit - usage)),
+        overage=decimal_text(max(Decimal(0), usage + requested - limit)),
+        reason="limit_reached" if over else "ok",
+        has_access=not over or feature.enforcement == "soft",
+    )
+    return document
