@@ -110,7 +110,7 @@ def entitlements_router(
                 400, f'the event is of customer "{event.customer_id}", not "{customer_id}"'
             )
         decision, receipt = await run_in_threadpool(
-            live.consume, customer_id, feature, event, receiver.record
+            live.consume, customer_id, feature, event, receiver
         )
         return JSONResponse(
             {"entitlement": decision, "receipt": receipt.document() if receipt else None},

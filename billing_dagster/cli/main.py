@@ -26,6 +26,7 @@ from billing_dagster.catalog.store import (
     latest_catalog_version,
     load_catalog,
 )
+from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.formatting import table
 from billing_dagster.ingest import landing
 from billing_dagster.ingest.landing_day import waiting_files
@@ -210,6 +211,16 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_actions.add_parser("revoke", parents=[common], help="revoke a key")
     revoke.add_argument("key_id")
     keys.set_defaults(command=cmd_keys)
+
+    entitlements = commands.add_parser(
+        "entitlements",
+        parents=[common],
+        help="a customer's features now: access, limit, usage (what the API answers)",
+    )
+    entitlements.add_argument("--customer", required=True, help="the customer's id")
+    entitlements.add_argument("--requested", default="1", help="units about to be used (default 1)")
+    entitlements.add_argument("--format", choices=["table", "json"], default="table")
+    entitlements.set_defaults(command=cmd_entitlements)
 
     serve = commands.add_parser("serve", parents=[common], help="the billing API over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -419,6 +430,28 @@ def cmd_usage(args, home: Path) -> int:
     plans = [{**row.document(), "plan": f"{row.plan} v{row.plan_version}"} for row in rows]
     columns = ["customer_id", "plan", "metric", "group", "period", "quantity"]
     return _show(args, usage, lambda: table(plans, columns))
+
+
+def cmd_entitlements(args, home: Path) -> int:
+    try:
+        requested = Decimal(args.requested)
+    except ArithmeticError:
+        requested = None
+    if requested is None or not requested.is_finite() or requested < 0:
+        raise BadInput(f"--requested {args.requested!r}: expected a number of units, e.g. 1")
+    settings, client = _connect(args, home)
+    _require_catalog(client, settings.database)
+    _runner(home).ensure_models_deployed(client, settings.database)
+    live = LiveEntitlements(settings.client, settings.database)
+    live.refresh({}, force=True)
+    answers = live.answers(args.customer, requested)
+    if not answers:
+        raise BadInput(
+            f'customer "{args.customer}" has no subscription in force today, so no features'
+        )
+    columns = ["feature", "kind", "has_access", "reason", "enforcement", "limit", "usage",
+               "remaining", "overage", "period"]  # fmt: skip
+    return _show(args, answers, lambda: table(answers, columns))
 
 
 def cmd_bill(args, home: Path) -> int:

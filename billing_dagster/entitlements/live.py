@@ -30,7 +30,7 @@ from billing_dagster.entitlements.exact import (
 )
 from billing_dagster.entitlements.metric_values import metric_value
 from billing_dagster.entitlements.windows import window
-from billing_dagster.ingest.receiving import CheckedEvent, Receipt
+from billing_dagster.ingest.receiving import CheckedEvent, EventReceiver, Receipt
 
 
 @dataclass
@@ -147,19 +147,20 @@ class LiveEntitlements:
         customer_id: str,
         feature_code: str,
         event: CheckedEvent,
-        record: Callable[[list[CheckedEvent]], list[Receipt]],
+        receiver: EventReceiver,
     ) -> tuple[dict, Receipt | None]:
-        """Check and record at once: the event is recorded (`record`) only when the answer
-        allows it, under the customer's lock, so concurrent callers cannot overshoot a hard
-        limit. A resent event is a duplicate and counts once."""
+        """Check and record at once: the event is recorded only when the answer allows it,
+        under the customer's lock, so concurrent callers cannot overshoot a hard limit. A
+        resent event is recorded as the duplicate it is and counts once."""
         with self._customer_locks[customer_id]:
+            if receiver.known(event):
+                (receipt,) = receiver.record([event])
+                return self.answer(customer_id, feature_code, Decimal(0)), receipt
             requested = self.requested(customer_id, feature_code, event)
             decision = self.answer(customer_id, feature_code, requested)
             if not decision["has_access"]:
                 return decision, None
-            (receipt,) = record([event])
-            if receipt.status != "accepted":
-                decision = self.answer(customer_id, feature_code, Decimal(0))
+            (receipt,) = receiver.record([event])
             return decision, receipt
 
     def requested(self, customer_id: str, feature_code: str, event: CheckedEvent) -> Decimal:

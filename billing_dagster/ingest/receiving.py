@@ -166,6 +166,10 @@ class EventReceiver:
                     self._seal()
             return receipts
 
+    def known(self, event: CheckedEvent) -> bool:
+        """Whether an earlier copy of the event was received (a resend)."""
+        return event.key in self._received or bool(self._stored_first_copies([event]))
+
     @contextmanager
     def _in_flight(self):
         """Marks a check as running (see `forget_loaded`)."""
