@@ -101,5 +101,18 @@ def post_announcing(url: str, key: str, length: int) -> tuple[int, dict]:
         connection.close()
 
 
+def once_changed(request, changed, deadline_s: float = 30):
+    """Repeat `request()` until `changed(answer)` holds: for what the server reads again
+    every second (revoked keys, metering runs). The deadline only stops a test that would
+    otherwise hang; the timing itself is a benchmark's business."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        answer = request()
+        if changed(answer):
+            return answer
+        assert time.monotonic() < deadline, f"still {answer} after {deadline_s} s"
+        time.sleep(0.1)
+
+
 def _lower(headers) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}

@@ -23,7 +23,8 @@ from pydantic import BaseModel
 from billing_dagster.api import bodies
 from billing_dagster.api.entitlements import entitlements_router
 from billing_dagster.api.events import events_router
-from billing_dagster.api.keys import ApiKey, KeyRefused, authenticate, find_key, key_id_of
+from billing_dagster.api.key_ring import KeyRing
+from billing_dagster.api.keys import ApiKey, KeyRefused, authenticate, key_id_of
 from billing_dagster.api.models import PROBLEMS
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.ingest.receiving import EventReceiver
@@ -48,6 +49,7 @@ class KeyInfo(BaseModel):
     expires: str | None
     created_at: str
     revoked_at: str | None
+    rate_limit: int | None
 
 
 class UsageRow(BaseModel):
@@ -70,14 +72,16 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
             local.client = warehouse.client()
         return local.client
 
+    keys = KeyRing(client, database)
     live = LiveEntitlements(client, database)
     receiver = EventReceiver(home, warehouse, client, live.add, seal_after_s=seal_after_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        keys.refresh()
         live.refresh({}, force=True)
         receiver.start()
-        housekeeping = Housekeeping(receiver, live)
+        housekeeping = Housekeeping(receiver, live, keys)
         housekeeping.start()
         try:
             yield
@@ -94,7 +98,9 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
 
     @app.exception_handler(KeyRefused)
     def refused(_: Request, error: KeyRefused) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+        if error.retry_after is not None:
+            headers["Retry-After"] = str(error.retry_after)
         return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
 
     @app.exception_handler(bodies.BadBody)
@@ -105,8 +111,9 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
         def caller(request: Request) -> ApiKey:
             presented = _bearer(request.headers.get("authorization", ""))
             key_id = key_id_of(presented)
-            key = find_key(client(), database, key_id) if key_id else None
+            key = keys.find(key_id) if key_id else None
             key = authenticate(key, presented, datetime.now(UTC).date())
+            keys.admit(key)
             key.authorize(scope, _customer_of(request))
             return key
 
@@ -149,12 +156,15 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
 class Housekeeping(threading.Thread):
     """Every `every_s` seconds: seals the open segment when it is due (so a quiet server
     still hands its events to the ingest job), forgets the keys of loaded files, and reads
-    exact usage again after a metering run."""
+    exact usage again after a metering run and the keys (so revocations apply)."""
 
-    def __init__(self, receiver: EventReceiver, live: LiveEntitlements, every_s: float = 1.0):
+    def __init__(
+        self, receiver: EventReceiver, live: LiveEntitlements, keys: KeyRing, every_s: float = 1.0
+    ):
         super().__init__(name="housekeeping", daemon=True)
         self.receiver = receiver
         self.live = live
+        self.keys = keys
         self.every_s = every_s
         self._stopped = threading.Event()
 
@@ -164,6 +174,7 @@ class Housekeeping(threading.Thread):
                 self.receiver.seal_if_due()
                 self.receiver.forget_loaded()
                 self.live.refresh(self.receiver.sealed)
+                self.keys.refresh()
             except Exception as error:  # the next round retries; the server keeps serving
                 logger.warning("housekeeping: %s", error)
 

@@ -31,17 +31,20 @@ _COLUMNS = [
     "secret_sha256",
     "created_at",
     "revoked_at",
+    "rate_limit",
     "changed_at",
 ]
 
 
 class KeyRefused(PermissionError):
     """The request's key does not let it in. `status` is the HTTP answer: 401 for a key that
-    is missing, unknown, wrong, revoked or expired; 403 for one without the right."""
+    is missing, unknown, wrong, revoked or expired; 403 for one without the right; 429 for
+    one over its rate limit, with the seconds to wait (`retry_after`)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class ApiKey:
     secret_sha256: str
     created_at: datetime
     revoked_at: datetime | None
+    rate_limit: int | None = None  # requests per second; None: no limit
 
     def listing(self) -> dict:
         """What `billing keys list` shows: everything but the secret's hash."""
@@ -65,6 +69,7 @@ class ApiKey:
             "expires": self.expires.isoformat() if self.expires else None,
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "rate_limit": self.rate_limit,
         }
 
     def authorize(self, scope: str, customer_id: str | None = None) -> None:
@@ -85,13 +90,16 @@ def create_key(
     name: str = "",
     customer_id: str | None = None,
     expires: date | None = None,
+    rate_limit: int | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key and its secret, the only time the secret exists outside the caller."""
     if scope not in SCOPES:
         raise ValueError(f"scope {scope!r}: expected one of {', '.join(SCOPES)}")
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
-    key = ApiKey(key_id, name, scope, customer_id, expires, _sha256(secret), _now(), None)
+    key = ApiKey(
+        key_id, name, scope, customer_id, expires, _sha256(secret), _now(), None, rate_limit
+    )
     _write(client, database, key)
     return key, f"{PREFIX}_{key_id}_{secret}"
 
@@ -161,6 +169,6 @@ def _latest_rows(client: Client, database: str, where: str, **parameters) -> lis
 
 
 def _key(row: tuple) -> ApiKey:
-    key_id, name, scope, customer, expires, digest, created, revoked = row
+    key_id, name, scope, customer, expires, digest, created, revoked, rate_limit = row
     created, revoked = (moment and moment.replace(tzinfo=UTC) for moment in (created, revoked))
-    return ApiKey(key_id, name, scope, customer, expires, digest, created, revoked)
+    return ApiKey(key_id, name, scope, customer, expires, digest, created, revoked, rate_limit)

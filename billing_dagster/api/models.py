@@ -10,4 +10,5 @@ class Problem(BaseModel):
 PROBLEMS = {
     401: {"model": Problem, "description": "no key, or a key unknown, revoked or expired"},
     403: {"model": Problem, "description": "a key without this scope or customer"},
+    429: {"model": Problem, "description": "over the key's rate limit: see Retry-After"},
 }

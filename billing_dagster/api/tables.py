@@ -11,6 +11,10 @@ CREATE TABLE IF NOT EXISTS {db}.api_keys (
     secret_sha256 String,
     created_at DateTime64(3, 'UTC'),
     revoked_at Nullable(DateTime64(3, 'UTC')),
+    rate_limit Nullable(UInt32),
     changed_at DateTime64(6, 'UTC')
 ) ENGINE = MergeTree ORDER BY (key_id, changed_at)
+;
+-- Stores made before keys had rate limits.
+ALTER TABLE {db}.api_keys ADD COLUMN IF NOT EXISTS rate_limit Nullable(UInt32) AFTER revoked_at
 """

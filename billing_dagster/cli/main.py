@@ -207,6 +207,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--customer", help="bind the key to one customer of the catalog")
     create.add_argument("--expires", help="last day the key works, YYYY-MM-DD")
     create.add_argument("--name", default="", help="what the key is for")
+    create.add_argument(
+        "--rate-limit",
+        type=int,
+        metavar="N",
+        help="requests per second the key may make (beyond: 429 with Retry-After)",
+    )
     key_actions.add_parser("list", parents=[common], help="the keys, without their secrets")
     revoke = key_actions.add_parser("revoke", parents=[common], help="revoke a key")
     revoke.add_argument("key_id")
@@ -643,8 +649,10 @@ def cmd_keys(args, home: Path) -> int:
         catalog = load_catalog(client, settings.database, version)
         if all(customer.id != args.customer for customer in catalog.customers):
             raise BadInput(f"--customer {args.customer!r}: no such customer in the catalog")
+    if args.rate_limit is not None and args.rate_limit < 1:
+        raise BadInput(f"--rate-limit {args.rate_limit}: expected requests per second, at least 1")
     key, secret = keys.create_key(
-        client, settings.database, args.scope, args.name, args.customer, expires
+        client, settings.database, args.scope, args.name, args.customer, expires, args.rate_limit
     )
     print(json.dumps({**key.listing(), "secret": secret}))
     print(

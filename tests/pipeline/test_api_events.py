@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import signal
 
-from tests.api_client import get, post, post_announcing, serving
+from tests.api_client import get, once_changed, post, post_announcing, serving
 from tests.catalogs import CONTRACT_EXAMPLE
 from tests.support import run
 
@@ -134,6 +134,7 @@ def test_receipts_resends_conflicts_and_keys(client, database, home, tmp_path, c
         )  # fmt: skip
         assert get(f"{base}/v1/events/e0?customer_id=globex", secret["acme_reader"])[0] == 403
         run(capsys, "keys", "revoke", keys["ingest"]["key_id"])
+        once_changed(lambda: get(f"{base}/v1/me", secret["ingest"]), lambda a: a[0] == 401)
         assert post(f"{base}/v1/events", secret["ingest"], globex)[::2] == (
             401,
             {"detail": f"API key {keys['ingest']['key_id']} was revoked"},

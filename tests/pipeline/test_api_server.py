@@ -8,7 +8,7 @@ import json
 
 import psutil
 
-from tests.api_client import get, serving
+from tests.api_client import get, once_changed, serving
 from tests.catalogs import CONTRACT_EXAMPLE, contract_example_events
 from tests.support import run
 
@@ -66,13 +66,25 @@ def test_the_api_lets_in_exactly_its_keys_and_answers_like_the_cli(
         )
         assert get(f"{base}/v1/customers/acme/usage?period=2026-13", reader["secret"])[0] == 422
 
-        run(capsys, "keys", "revoke", reader["key_id"])  # effective at once
-        assert get(usage, reader["secret"])[::2] == (
-            401,
-            {"detail": f"API key {reader['key_id']} was revoked"},
-        )
+        run(capsys, "keys", "revoke", reader["key_id"])  # within a second or so
+        refused = once_changed(lambda: get(usage, reader["secret"]), lambda a: a[0] != 200)
+        assert refused[::2] == (401, {"detail": f"API key {reader['key_id']} was revoked"})
+
+        limited = key(capsys, "--scope", "read", "--rate-limit", "1")
+        burst = [get(f"{base}/v1/me", limited["secret"]) for _ in range(20)]
+        assert burst[0][0] == 200
+        over = next(answer for answer in burst if answer[0] != 200)
+        assert (over[0], over[1]["retry-after"], over[2]) == (
+            429,
+            "1",
+            {"detail": f"API key {limited['key_id']} is over its rate limit of 1 requests per "
+             "second; retry in 1 s"},
+        )  # fmt: skip
         schema = get(f"{base}/openapi.json")[2]
         assert sorted(schema["paths"]) == [
+            "/v1/customers/{customer_id}/entitlements",
+            "/v1/customers/{customer_id}/entitlements/{feature}",
+            "/v1/customers/{customer_id}/entitlements/{feature}/consume",
             "/v1/customers/{customer_id}/usage",
             "/v1/events",
             "/v1/events/batch",
