@@ -14,7 +14,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from billing_dagster.api import bodies
-from billing_dagster.api.events import BODY_PROBLEMS, Event, Receipt, read_body, request_body
+from billing_dagster.api.events import (
+    BODY_PROBLEMS,
+    EVENT_SCHEMA,
+    Receipt,
+    read_body,
+    request_body,
+)
 from billing_dagster.api.keys import ApiKey
 from billing_dagster.api.models import PROBLEMS
 from billing_dagster.entitlements.live import LiveEntitlements
@@ -91,7 +97,7 @@ def entitlements_router(
         "/v1/customers/{customer_id}/entitlements/{feature}/consume",
         response_model=Consumed,
         responses={**PROBLEMS, **BODY_PROBLEMS, 422: {"model": Receipt}},
-        openapi_extra=request_body(Event),
+        openapi_extra=request_body(EVENT_SCHEMA),
     )
     async def consume(customer_id: str, feature: str, request: Request, key: checker):
         """Check and record one event at once: it is stored (202) only if the feature

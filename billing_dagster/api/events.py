@@ -33,10 +33,6 @@ class Event(BaseModel):
     void: bool | None = None
 
 
-class Batch(BaseModel):
-    events: list[Event] = Field(max_length=bodies.MAX_BATCH_EVENTS, min_length=1)
-
-
 class Receipt(BaseModel):
     index: int
     event_id: str | None
@@ -72,14 +68,26 @@ class Whereabouts(BaseModel):
     metrics: list[str] = Field(description="metrics the loaded event counts under")
 
 
-def request_body(model: type[BaseModel]) -> dict:
+def request_body(schema: dict) -> dict:
     """The request body as OpenAPI shows it; the route reads the raw bytes itself."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+EVENT_SCHEMA = Event.model_json_schema()
+BATCH_SCHEMA = {
+    "type": "object",
+    "title": "Batch",
+    "properties": {
+        "events": {
+            "type": "array",
+            "items": EVENT_SCHEMA,
+            "minItems": 1,
+            "maxItems": bodies.MAX_BATCH_EVENTS,
         }
-    }
+    },
+    "required": ["events"],
+    "additionalProperties": False,
+}
 
 
 BODY_PROBLEMS = {
@@ -118,7 +126,7 @@ def events_router(
         status_code=202,
         response_model=Receipt,
         responses={**PROBLEMS, **BODY_PROBLEMS, 422: {"model": Receipt}},
-        openapi_extra=request_body(Event),
+        openapi_extra=request_body(EVENT_SCHEMA),
     )
     async def post_event(request: Request, key: ingester):
         """Send one event. 202 once it is stored durably (accepted, or a duplicate of an
@@ -131,7 +139,7 @@ def events_router(
         status_code=202,
         response_model=Receipts,
         responses={**PROBLEMS, **BODY_PROBLEMS},
-        openapi_extra=request_body(Batch),
+        openapi_extra=request_body(BATCH_SCHEMA),
     )
     async def post_batch(request: Request, key: ingester):
         """Send up to 1,000 events (5 MiB). 202 once every accepted event is stored
