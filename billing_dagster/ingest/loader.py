@@ -91,55 +91,7 @@ def _optional(field: str, json_type: str, expected: str) -> str:
             concat('field "{field}" must be {expected}, got ', {_json_kind(field)}),"""
 
 
-# Property values keep their JSON text: strings unescaped, numbers and bools as written.
-# The engine's JSON reader re-prints numbers through a double; that is exact for up to 15
-# significant digits, so longer numbers (and exponents) are re-read exactly in Python.
-_STAGE_SELECT = """
-SELECT
-    {seq} AS load_seq,
-    toUInt64(_row_number + 1) AS line_no,
-    JSONExtractKeysAndValuesRaw(line) AS top_fields,
-    arrayMap(kv -> kv.1, top_fields) AS top_keys,
-    mapFromArrays(top_keys, arrayMap(kv -> kv.2, top_fields)) AS raw,
-    notEmpty(top_keys) AND length(arrayDistinct(top_keys)) = length(top_keys) AS plain_object,
-    if(plain_object, JSONExtractKeysAndValuesRaw(raw['properties']),
-       JSONExtractKeysAndValuesRaw(line, 'properties')) AS raw_properties,
-    arrayFirst(kv -> substring(kv.2, 1, 1) IN ('n', '[', '{{'), raw_properties) AS bad_property,
-    arrayMap(kv -> kv.1, raw_properties) AS property_keys,
-    length(arrayDistinct(property_keys)) = length(property_keys)
-        AND NOT arrayExists(kv -> length(kv.2) > {max_property}, raw_properties)
-        AS plain_properties,
-    upper(if(plain_object, JSONExtractString(raw['timestamp']),
-             JSONExtractString(line, 'timestamp'))) AS timestamp_text,
-    parseDateTime64BestEffortOrNull(timestamp_text, 3, 'UTC') AS parsed_timestamp,
-    if(plain_object, JSONExtractString(raw['customer_id']),
-       JSONExtractString(line, 'customer_id')) AS customer,
-    if(plain_object, JSONExtractString(raw['event_id']),
-       JSONExtractString(line, 'event_id')) AS event_id_text,
-    customer IN (SELECT customer_id FROM {db}.catalog_customers
-                 WHERE catalog_version = {catalog_version}) AS known_customer,
-    -- The common case, decided from one parse of the line: every field present with its
-    -- type. When it holds the line is valid; otherwise the detailed checks below name the
-    -- problem (they run only for those lines: short-circuit evaluation).
-    plain_object AND length(line) <= {max_line}
-        AND startsWith(raw['event_id'], '"') AND event_id_text != ''
-        AND lengthUTF8(event_id_text) <= 256
-        AND startsWith(raw['customer_id'], '"') AND customer != '' AND known_customer
-        AND startsWith(raw['event_name'], '"') AND raw['event_name'] != '""'
-        AND startsWith(raw['timestamp'], '"') AND match(timestamp_text, {timestamp_pattern})
-        AND parsed_timestamp IS NOT NULL AND toDate(parsed_timestamp) >= {first_date}
-        AND parsed_timestamp <= now64(3, 'UTC') + INTERVAL 1 DAY
-        AND (NOT mapContains(raw, 'properties') OR raw['properties'] = 'null'
-             OR startsWith(raw['properties'], '{{'))
-        AND bad_property.1 = '' AND plain_properties
-        AND (NOT mapContains(raw, 'source') OR raw['source'] = 'null'
-             OR startsWith(raw['source'], '"'))
-        AND (NOT mapContains(raw, 'replaces') OR raw['replaces'] = 'null'
-             OR (startsWith(raw['replaces'], '"')
-                 AND JSONExtractString(raw['replaces']) NOT IN ('', event_id_text)))
-        AND (NOT mapContains(raw, 'void') OR raw['void'] IN ('null', 'true', 'false'))
-        AS well_formed,
-    if(well_formed, '', multiIf(
+_REASON = """multiIf(
         length(line) > {max_line},
             concat('line is ', toString(length(line)), ' bytes long; an event may be at most ',
                    '{max_line} bytes (its first {kept_bytes} bytes are kept here)'),
@@ -189,7 +141,57 @@ SELECT
         NOT known_customer,
             concat('unknown customer_id "', customer, '": not a customer in the catalog'),
         ''
-    )) AS reason,
+    )"""
+
+# Property values keep their JSON text: strings unescaped, numbers and bools as written.
+# The engine's JSON reader re-prints numbers through a double; that is exact for up to 15
+# significant digits, so longer numbers (and exponents) are re-read exactly in Python.
+_STAGE_SELECT = """
+SELECT
+    {seq} AS load_seq,
+    toUInt64(_row_number + 1) AS line_no,
+    JSONExtractKeysAndValuesRaw(line) AS top_fields,
+    arrayMap(kv -> kv.1, top_fields) AS top_keys,
+    mapFromArrays(top_keys, arrayMap(kv -> kv.2, top_fields)) AS raw,
+    notEmpty(top_keys) AND length(arrayDistinct(top_keys)) = length(top_keys) AS plain_object,
+    if(plain_object, JSONExtractKeysAndValuesRaw(raw['properties']),
+       JSONExtractKeysAndValuesRaw(line, 'properties')) AS raw_properties,
+    arrayFirst(kv -> substring(kv.2, 1, 1) IN ('n', '[', '{{'), raw_properties) AS bad_property,
+    arrayMap(kv -> kv.1, raw_properties) AS property_keys,
+    length(arrayDistinct(property_keys)) = length(property_keys)
+        AND NOT arrayExists(kv -> length(kv.2) > {max_property}, raw_properties)
+        AS plain_properties,
+    upper(if(plain_object, JSONExtractString(raw['timestamp']),
+             JSONExtractString(line, 'timestamp'))) AS timestamp_text,
+    parseDateTime64BestEffortOrNull(timestamp_text, 3, 'UTC') AS parsed_timestamp,
+    if(plain_object, JSONExtractString(raw['customer_id']),
+       JSONExtractString(line, 'customer_id')) AS customer,
+    if(plain_object, JSONExtractString(raw['event_id']),
+       JSONExtractString(line, 'event_id')) AS event_id_text,
+    customer IN (SELECT customer_id FROM {db}.catalog_customers
+                 WHERE catalog_version = {catalog_version}) AS known_customer,
+    -- The common case, decided from one parse of the line: every field present with its
+    -- type. When it holds the line is valid; otherwise the detailed checks below name the
+    -- problem (they run only for those lines: short-circuit evaluation).
+    plain_object AND length(line) <= {max_line}
+        AND startsWith(raw['event_id'], '"') AND event_id_text != ''
+        AND lengthUTF8(event_id_text) <= 256
+        AND startsWith(raw['customer_id'], '"') AND customer != '' AND known_customer
+        AND startsWith(raw['event_name'], '"') AND raw['event_name'] != '""'
+        AND startsWith(raw['timestamp'], '"') AND match(timestamp_text, {timestamp_pattern})
+        AND parsed_timestamp IS NOT NULL AND toDate(parsed_timestamp) >= {first_date}
+        AND parsed_timestamp <= now64(3, 'UTC') + INTERVAL 1 DAY
+        AND (NOT mapContains(raw, 'properties') OR raw['properties'] = 'null'
+             OR startsWith(raw['properties'], '{{'))
+        AND bad_property.1 = '' AND plain_properties
+        AND (NOT mapContains(raw, 'source') OR raw['source'] = 'null'
+             OR startsWith(raw['source'], '"'))
+        AND (NOT mapContains(raw, 'replaces') OR raw['replaces'] = 'null'
+             OR (startsWith(raw['replaces'], '"')
+                 AND JSONExtractString(raw['replaces']) NOT IN ('', event_id_text)))
+        AND (NOT mapContains(raw, 'void') OR raw['void'] IN ('null', 'true', 'false'))
+        AS well_formed,
+    if(well_formed, '', {reason}) AS reason,
     if(reason = '', customer, '') AS customer_id,
     if(reason = '', event_id_text, '') AS event_id,
     if(reason = '', if(plain_object, JSONExtractString(raw['event_name']),
@@ -228,31 +230,42 @@ _STAGE_COLUMNS = (
 )
 
 
-def staged_lines_sql(database: str, file_path: str, catalog_version: int, seq: int = 0) -> str:
+def staged_lines_sql(
+    database: str, file_path: str, catalog_version: int, seq: int = 0, explain: bool = True
+) -> str:
     """The SELECT that parses and checks every line of an event file, as the warehouse names
     it: one row per line with its `reason` ('' when valid). The loader stages its rows; the
-    API asks it of a request's events, so both give the same reasons."""
-    return _STAGE_SELECT.format(
-        seq=seq,
-        db=database,
-        path=quote_string(file_path),
-        catalog_version=catalog_version,
-        timestamp_pattern=quote_string(_TIMESTAMP),
-        leap_second_pattern=quote_string(_LEAP_SECOND),
-        max_line=MAX_LINE_BYTES,
-        kept_bytes=KEPT_BYTES,
-        max_property=MAX_PROPERTY_BYTES,
-        first_date=f"toDate('{FIRST_EVENT_DATE.isoformat()}')",
-        first_date_text=FIRST_EVENT_DATE.isoformat(),
-        timestamp_kind=_json_kind("timestamp"),
-        properties_kind=_json_kind("properties"),
-        event_id=_required_string("event_id", max_length=256),
-        customer_id=_required_string("customer_id"),
-        event_name=_required_string("event_name"),
-        source=_optional("source", "String", "a string"),
-        replaces=_optional("replaces", "String", "a string"),
-        void=_optional("void", "Bool", "true or false"),
-    )
+    API asks it of a request's events, so both give the same reasons. Without `explain`, a
+    line that is not well formed gets `UNEXPLAINED` instead of its reason: the detailed
+    checks are most of the time the engine spends reading the query, which the API then
+    spends only on requests with a bad event."""
+    parts = {
+        "seq": seq,
+        "db": database,
+        "path": quote_string(file_path),
+        "catalog_version": catalog_version,
+        "timestamp_pattern": quote_string(_TIMESTAMP),
+        "leap_second_pattern": quote_string(_LEAP_SECOND),
+        "max_line": MAX_LINE_BYTES,
+        "kept_bytes": KEPT_BYTES,
+        "max_property": MAX_PROPERTY_BYTES,
+        "first_date": f"toDate('{FIRST_EVENT_DATE.isoformat()}')",
+        "first_date_text": FIRST_EVENT_DATE.isoformat(),
+        "timestamp_kind": _json_kind("timestamp"),
+        "properties_kind": _json_kind("properties"),
+        "event_id": _required_string("event_id", max_length=256),
+        "customer_id": _required_string("customer_id"),
+        "event_name": _required_string("event_name"),
+        "source": _optional("source", "String", "a string"),
+        "replaces": _optional("replaces", "String", "a string"),
+        "void": _optional("void", "Bool", "true or false"),
+    }
+    reason = _REASON.format(**parts) if explain else quote_string(UNEXPLAINED)
+    return _STAGE_SELECT.format(reason=reason, **parts)
+
+
+#: The reason of a line that is not well formed, when the query was not asked to explain.
+UNEXPLAINED = "not well formed"
 
 
 _STAGE_TABLE = """
