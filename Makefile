@@ -9,7 +9,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 MANIFEST := dbt_project/target/manifest.json
 N ?= 10000000
 
-.PHONY: install demo test lint bench bench-billing bench-compare dev serve stop clean
+.PHONY: install demo test lint bench bench-api bench-billing bench-compare dev serve stop clean
 
 install: $(VENV)/.installed $(MANIFEST)
 
@@ -40,6 +40,11 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/ingest_and_metering.py --events $(N)
+
+# billing serve under load: start-up, checks at 1,000/s, ingestion with 4 clients, how fast
+# accepted events show (EXACT=1 adds the time to exact usage with `dagster dev` running).
+bench-api: install
+	$(PY) benchmarks/api.py --customers $(or $(K),10000) $(if $(EXACT),--exact)
 
 bench-billing: install
 	$(PY) benchmarks/monthly_billing.py --events $(N)

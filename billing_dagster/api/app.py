@@ -10,13 +10,14 @@ them local to `create_app`, at run time.
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -107,11 +108,13 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
     def bad_body(_: Request, error: bodies.BadBody) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status)
 
-    def key_with(scope: str) -> Callable[[Request], ApiKey]:
-        def caller(request: Request) -> ApiKey:
+    def key_with(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
+        async def caller(request: Request) -> ApiKey:
             presented = _bearer(request.headers.get("authorization", ""))
             key_id = key_id_of(presented)
-            key = keys.find(key_id) if key_id else None
+            key = keys.held(key_id) if key_id else None
+            if key is None and key_id:  # a key not held yet: ask the warehouse
+                key = await run_in_threadpool(keys.find, key_id)
             key = authenticate(key, presented, datetime.now(UTC).date())
             keys.admit(key)
             key.authorize(scope, _customer_of(request))

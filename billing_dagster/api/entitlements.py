@@ -79,9 +79,10 @@ def entitlements_router(
         response_model=Entitlement,
         responses=PROBLEMS,
     )
-    def check(customer_id: str, feature: str, key: checker, requested: requested_query = "1"):
+    async def check(customer_id: str, feature: str, key: checker, requested: requested_query = "1"):
         """May the customer use `requested` more units of the feature now? Usage is exact as
-        of the last metering run plus the events accepted since."""
+        of the last metering run plus the events accepted since. (Answered on the event
+        loop: memory only, no warehouse.)"""
         return live.answer(customer_id, feature, Decimal(requested))
 
     @router.get(
@@ -89,7 +90,7 @@ def entitlements_router(
         response_model=list[Entitlement],
         responses=PROBLEMS,
     )
-    def check_all(customer_id: str, key: checker, requested: requested_query = "1"):
+    async def check_all(customer_id: str, key: checker, requested: requested_query = "1"):
         """Every feature of the customer's subscription in force, answered at once."""
         return live.answers(customer_id, Decimal(requested))
 

@@ -26,6 +26,10 @@ class KeyRing:
     def refresh(self) -> None:
         self._keys = {key.key_id: key for key in list_keys(self.client(), self.database)}
 
+    def held(self, key_id: str) -> ApiKey | None:
+        """The key as last read, without asking the warehouse."""
+        return self._keys.get(key_id)
+
     def find(self, key_id: str) -> ApiKey | None:
         key = self._keys.get(key_id)
         if key is None:

@@ -674,7 +674,15 @@ def cmd_serve(args, home: Path) -> int:
         f"(OpenAPI at /openapi.json, docs at /docs); Ctrl-C stops it",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
     return 0
 
 
