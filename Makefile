@@ -9,7 +9,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 MANIFEST := dbt_project/target/manifest.json
 N ?= 10000000
 
-.PHONY: install demo test lint bench bench-api bench-billing bench-compare dev serve stop clean
+.PHONY: install demo demo-api test lint bench bench-api bench-billing bench-compare dev serve stop clean
 
 install: $(VENV)/.installed $(MANIFEST)
 
@@ -29,6 +29,10 @@ $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
 
 demo: install
 	$(PY) -m billing_dagster.demo
+
+# The billing API in a minute: a key, events over HTTP, an entitlement nearing its limit.
+demo-api: install
+	$(PY) -m billing_dagster.demo.api_walkthrough
 
 # Two workers: most of a pipeline test is spent waiting on dbt and Dagster processes.
 test: install
