@@ -27,6 +27,7 @@ from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.store import latest_catalog_version
 from billing_dagster.ingest import landing
+from billing_dagster.ingest.check_rounds import CheckRounds
 from billing_dagster.ingest.landing_day import waiting_files
 from billing_dagster.ingest.ledger import loaded_of
 from billing_dagster.ingest.loader import (
@@ -122,6 +123,7 @@ class EventReceiver:
         self._loaded_since: dict[str, float] = {}  # landed file hash -> when seen loaded
         self._checks: dict[int, float] = {}  # checks in flight -> when they started
         self._check_numbers = itertools.count()
+        self._rounds = CheckRounds(self._check_now)
         self._checks_lock = threading.Lock()
 
     # -- start and stop ---------------------------------------------------------------
@@ -183,7 +185,11 @@ class EventReceiver:
                 del self._checks[number]
 
     def check(self, lines: list[str]) -> list[CheckedEvent]:
-        """The warehouse's reading of each line, in order (the loader's checks)."""
+        """The warehouse's reading of each line, in order (the loader's checks), in a round
+        shared with the requests that arrive meanwhile (check_rounds.py)."""
+        return self._rounds.check(lines)
+
+    def _check_now(self, lines: list[str]) -> list[CheckedEvent]:
         client = self.client()
         version = latest_catalog_version(client, self.warehouse.database)
         if version is None:

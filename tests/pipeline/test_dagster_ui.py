@@ -147,7 +147,11 @@ def test_the_ui_loads_everything_and_lists_cli_runs_under_their_job(
         "finalization_schedule",
         "payment_status_schedule",
     }
-    assert {s["name"] for s in repository["sensors"]} == {"models_deployment", "late_data_backfill"}
+    assert {s["name"] for s in repository["sensors"]} == {
+        "models_deployment",
+        "landed_events",
+        "late_data_backfill",
+    }
     assets = {"/".join(node["assetKey"]["path"]): node for node in repository["assetNodes"]}
     assert {
         "raw_events",
