@@ -2,8 +2,9 @@
 exact answer, live usage above the exact figure until metering and equal to `billing
 usage` after it, the CLI answering alike, and `consume` never overshooting a hard limit
 under 8 concurrent clients (`CONSUME_RUNS` runs; more by hand, see docs/benchmarks.md),
-and randomized catalogs and events (`ENTITLEMENT_SEED`). The servers seal each request's
-segment at once (`--seal-after 0`), so `billing ingest` loads everything they received."""
+and randomized catalogs and events (`ENTITLEMENT_SEED`). Servers that meter while they run
+seal each request's segment at once (`--seal-after 0`), so `billing ingest` loads all they
+received."""
 
 from __future__ import annotations
 
@@ -201,7 +202,7 @@ def consume_until_refused(url: str, key: str, customer: str, number: int) -> lis
 
 def test_consume_never_overshoots_a_hard_limit(database, home, tmp_path, capsys):
     keys = setup(capsys, tmp_path)
-    with serving(home, "--seal-after", "0") as (_, base):
+    with serving(home) as (_, base):  # its segments are sealed when it stops
         for run_number in range(CUSTOMERS_WITH_LIMITS):
             customer = f"c{run_number}"
             consume = f"{base}/v1/customers/{customer}/entitlements/api_calls/consume"
