@@ -166,7 +166,8 @@ def ingestion(port: int, key: str, customers: int, seconds: float) -> None:
         client, deadline, batch = Client(port, key), time.perf_counter() + seconds, 0
         while time.perf_counter() < deadline:
             events = [
-                {"event_id": f"{token}-{number}-{batch}-{i}", "customer_id": f"c{i % customers:05d}",
+                {"event_id": f"{token}-{number}-{batch}-{i}",
+                 "customer_id": f"c{i % customers:05d}",
                  "event_name": "api_request", "timestamp": now}
                 for i in range(1000)
             ]  # fmt: skip
