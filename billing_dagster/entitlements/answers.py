@@ -11,8 +11,6 @@ from billing_dagster.entitlements.exact import Feature
 from billing_dagster.formatting import decimal_text
 from billing_dagster.invoicing.assemble import grant_order
 
-Reason = str  # ok | limit_reached | not_in_plan | no_subscription
-
 
 def answer(
     customer_id: str,
