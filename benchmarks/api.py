@@ -36,6 +36,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from billing_dagster.cli.main import main as billing
+from billing_dagster.settings import Settings
+from billing_dagster.warehouse.connection import ClickHouseSettings
 
 REPO = Path(__file__).resolve().parents[1]
 FEATURES = ["calls", "tokens", "daily_images", "seats", "gpu_hourly"]
@@ -210,12 +212,22 @@ def visibility(port: int, keys: dict, samples: int) -> None:
 def exact_visibility(home: Path, port: int, keys: dict, samples: int) -> None:
     """With `dagster dev` (webserver and daemon: the sensors load and meter), how long an
     accepted event takes to reach exact usage (`exact_through` moves and counts it)."""
-    environment = {**os.environ, "BILLING_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    environment = {
+        **os.environ,
+        "BILLING_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        ui_port = probe.getsockname()[1]
     dagster = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
-         "--port", "0"],
+         "--port", str(ui_port)],
         cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    settings = ClickHouseSettings.of(home, Settings.from_env().warehouse)
+    warehouse = settings.client()
     try:
         ingest = Client(port, keys["ingest"])
         latencies = []
@@ -226,12 +238,11 @@ def exact_visibility(home: Path, port: int, keys: dict, samples: int) -> None:
                      "timestamp": now}  # fmt: skip
             sent = time.perf_counter()
             assert ingest.call("POST", "/v1/events", json.dumps(event).encode())[0] == 202
-            while True:
-                answers = json.loads(cli("entitlements", "--customer", customer, "--format",
-                                         "json", "--home", str(home)))  # fmt: skip
-                usage = next(a["usage"] for a in answers if a["feature"] == "daily_images")
-                if usage == "1":
-                    break
+            while not warehouse.command(
+                f"SELECT count() FROM `{settings.database}`.fct_entitlement_usage "
+                f"WHERE customer_id = {{c:String}} AND feature = 'daily_images'",
+                parameters={"c": customer},
+            ):  # read-only: a CLI command would meter by itself
                 time.sleep(1)
             latencies.append(time.perf_counter() - sent)
             print(f"  event {number}: in exact usage after {latencies[-1]:.0f} s", flush=True)
