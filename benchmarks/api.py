@@ -209,6 +209,20 @@ def visibility(port: int, keys: dict, samples: int) -> None:
           f"over {samples} events")  # fmt: skip
 
 
+def in_exact_usage(warehouse, database: str, customer: str) -> bool:
+    """Whether the customer's image counts in exact usage, read-only (a CLI command would
+    meter by itself); False until the models_deployment sensor has deployed the views."""
+    db = f"`{database}`"
+    return bool(
+        warehouse.command(f"EXISTS TABLE {db}.fct_entitlement_usage")
+        and warehouse.command(
+            f"SELECT count() FROM {db}.fct_entitlement_usage "
+            f"WHERE customer_id = {{c:String}} AND feature = 'daily_images'",
+            parameters={"c": customer},
+        )
+    )
+
+
 def exact_visibility(home: Path, port: int, keys: dict, samples: int) -> None:
     """With `dagster dev` (webserver and daemon: the sensors load and meter), how long an
     accepted event takes to reach exact usage (`exact_through` moves and counts it)."""
@@ -238,11 +252,7 @@ def exact_visibility(home: Path, port: int, keys: dict, samples: int) -> None:
                      "timestamp": now}  # fmt: skip
             sent = time.perf_counter()
             assert ingest.call("POST", "/v1/events", json.dumps(event).encode())[0] == 202
-            while not warehouse.command(
-                f"SELECT count() FROM `{settings.database}`.fct_entitlement_usage "
-                f"WHERE customer_id = {{c:String}} AND feature = 'daily_images'",
-                parameters={"c": customer},
-            ):  # read-only: a CLI command would meter by itself
+            while not in_exact_usage(warehouse, settings.database, customer):
                 time.sleep(1)
             latencies.append(time.perf_counter() - sent)
             print(f"  event {number}: in exact usage after {latencies[-1]:.0f} s", flush=True)
