@@ -243,9 +243,9 @@ def exact_visibility(home: Path, port: int, keys: dict, samples: int) -> None:
     settings = ClickHouseSettings.of(home, Settings.from_env().warehouse)
     warehouse = settings.client()
     try:
-        ingest = Client(port, keys["ingest"])
         latencies = []
         for number in range(samples):
+            ingest = Client(port, keys["ingest"])  # a new connection: minutes pass between
             customer = f"c{9999 - number:05d}"
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             event = {"event_id": f"x{number}", "customer_id": customer, "event_name": "image",
@@ -291,7 +291,7 @@ def main() -> None:
         ingestion(port, keys["ingest"], args.customers, args.seconds)
         visibility(port, keys, 20)
         if args.exact:
-            exact_visibility(args.home, port, keys, 5)
+            exact_visibility(args.home, port, keys, 4)
 
 
 if __name__ == "__main__":
