@@ -94,12 +94,12 @@ def read_snapshot(client: Client, database: str, now: datetime) -> Snapshot:
             },
         ).result_rows
         for customer, feature, start, quantity in usage:
-            snapshot.usage[(customer, feature, _utc(start))] = quantity
+            snapshot.usage[(customer, feature, as_utc(start))] = quantity
     [(runs, finished)] = client.query(
         f"SELECT count(), max(metered_at) FROM {db}.metering_runs"
     ).result_rows
     if runs:
-        snapshot.exact_through = _utc(finished)
+        snapshot.exact_through = as_utc(finished)
     return snapshot
 
 
@@ -133,7 +133,8 @@ def metered_files(client: Client, database: str, sha256s: list[str]) -> set[str]
     }
 
 
-def _utc(value: datetime | date) -> datetime:
+def as_utc(value: datetime | date) -> datetime:
+    """An aware UTC datetime, from the warehouse's naive ones or a date."""
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

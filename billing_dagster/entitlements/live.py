@@ -24,6 +24,7 @@ from billing_dagster.entitlements.answers import answer
 from billing_dagster.entitlements.exact import (
     Feature,
     Snapshot,
+    as_utc,
     metered_files,
     metering_runs,
     read_snapshot,
@@ -118,7 +119,7 @@ class LiveEntitlements:
                 if event.void:
                     continue
                 metered = self._metered_metrics(event.customer_id)
-                hour = _utc(event.timestamp).replace(minute=0, second=0, microsecond=0)
+                hour = as_utc(event.timestamp).replace(minute=0, second=0, microsecond=0)
                 for metric in self._by_event.get(event.event_name, ()):
                     if metric.code not in metered:
                         continue
@@ -127,7 +128,7 @@ class LiveEntitlements:
                         continue
                     buckets = self._tail.setdefault((event.customer_id, metric.code), {})
                     bucket = buckets.setdefault((segment, hour), Bucket())
-                    bucket.add(metric.aggregation, value, _utc(event.timestamp), event.event_id)
+                    bucket.add(metric.aggregation, value, as_utc(event.timestamp), event.event_id)
 
     # -- answers ------------------------------------------------------------------------
 
@@ -217,7 +218,3 @@ class LiveEntitlements:
             for f in self._snapshot.features.get(customer_id, {}).values()
             if f.kind == "metered"
         }
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
