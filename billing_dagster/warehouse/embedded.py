@@ -59,6 +59,15 @@ def landing_dir(home: Path) -> Path:
 
 def running_endpoint(home: Path) -> Endpoint | None:
     """The endpoint described by the state file, if its process is alive and answers."""
+    endpoint = _live_server(home)
+    if endpoint and _answers_ping(endpoint):
+        return endpoint
+    return None
+
+
+def _live_server(home: Path) -> Endpoint | None:
+    """The endpoint described by the state file if its warehouse process is alive, whether
+    or not it answers now: a server busy with a heavy query is slow, not gone."""
     state_file = warehouse_dir(home) / "server.json"
     try:
         state = json.loads(state_file.read_text())
@@ -68,9 +77,7 @@ def running_endpoint(home: Path) -> Endpoint | None:
     endpoint = Endpoint(
         state["host"], int(state["port"]), int(state["pid"]), password, Path(state["files_root"])
     )
-    if _process_alive(endpoint.pid) and _answers_ping(endpoint):
-        return endpoint
-    return None
+    return endpoint if _is_warehouse_process(endpoint.pid) else None
 
 
 def ensure_running(
@@ -87,11 +94,33 @@ def ensure_running(
     directory = warehouse_dir(home)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _start_lock(directory):
-        endpoint = running_endpoint(home)
-        if endpoint is None:
-            endpoint = _start(directory, idle_timeout_s, files_root or landing_dir(home))
-            _STARTED_HERE.add(Path(home))
+        busy = _live_server(home)
+        if busy is not None:
+            return _answering(busy, directory)
+        endpoint = _start(directory, idle_timeout_s, files_root or landing_dir(home))
+        _STARTED_HERE.add(Path(home))
         return endpoint
+
+
+def _answering(endpoint: Endpoint, directory: Path) -> Endpoint:
+    """Wait for a live server that did not answer at once; never start a second one beside
+    it (it could not take the port, and its clean-up would hide the live server)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not _answers_ping(endpoint):
+        if not _is_warehouse_process(endpoint.pid):
+            raise WarehouseError(
+                f"the embedded warehouse (pid {endpoint.pid}) exited; see "
+                f"{directory / 'server.log'}, then run the command again"
+            )
+        if time.monotonic() > deadline:
+            raise WarehouseError(
+                f"the embedded warehouse (pid {endpoint.pid}) is running but did not answer "
+                f"within {START_TIMEOUT_S:.0f}s; it may be busy with a heavy query (see "
+                f"{directory / 'server.log'}); try again, or stop it with "
+                f"`billing warehouse stop`"
+            )
+        time.sleep(0.05)
+    return endpoint
 
 
 #: Warehouses this process started, by home: a command that fails stops what it started.
@@ -127,12 +156,12 @@ def _read_credentials(directory: Path) -> dict[str, str]:
 
 def stop(home: Path) -> bool:
     """Stop the endpoint of `home`; True if one was running."""
-    endpoint = running_endpoint(home)
+    endpoint = _live_server(home)
     if endpoint is None:
         return False
     os.kill(endpoint.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while _process_alive(endpoint.pid):
+    while _is_warehouse_process(endpoint.pid):
         if time.monotonic() > deadline:
             os.kill(endpoint.pid, signal.SIGKILL)
             break
@@ -235,17 +264,16 @@ def _start_lock(directory: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _process_alive(pid: int) -> bool:
+def _is_warehouse_process(pid: int) -> bool:
+    """Alive and running our server module: a pid kept in a stale state file may since
+    belong to another program. A zombie child of ours counts as gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as gone
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[-1][:1] != "Z"
-    except FileNotFoundError:
+            if stat.read().split(") ")[-1][:1] == "Z":
+                return False
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"billing_dagster.warehouse.server" in cmdline.read()
+    except (FileNotFoundError, ProcessLookupError):
         return False
 
 
