@@ -291,7 +291,7 @@ def main() -> None:
         ingestion(port, keys["ingest"], args.customers, args.seconds)
         visibility(port, keys, 20)
         if args.exact:
-            exact_visibility(args.home, port, keys, 4)
+            exact_visibility(args.home, port, keys, 8)
 
 
 if __name__ == "__main__":

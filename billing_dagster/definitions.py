@@ -9,6 +9,7 @@ import dagster as dg
 
 import schedules
 import sensors
+from billing_dagster.defs.alerts.assets import alerts_once, usage_alerts, webhook_delivery_job
 from billing_dagster.defs.catalog import catalog_tables
 from billing_dagster.defs.ingestion.assets import event_store
 from billing_dagster.defs.ingestion.jobs import ingest_job
@@ -50,12 +51,13 @@ def build_definitions() -> dg.Definitions:
             period_usage,
             finance_views,
             dbt_deployment,
+            usage_alerts,
             invoices,
             finalized_invoices,
             gateway_invoices,
             invoice_statuses,
         ],
-        asset_checks=quality_checks,
+        asset_checks=[*quality_checks, alerts_once],
         jobs=[
             ingest_job,
             metering_job,
@@ -64,6 +66,7 @@ def build_definitions() -> dg.Definitions:
             finalize_job,
             sync_job,
             payment_status_job,
+            webhook_delivery_job,
         ],
         schedules=schedules.all_schedules,
         sensors=sensors.all_sensors,

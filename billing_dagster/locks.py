@@ -1,9 +1,11 @@
 """Locks on the billing home that make concurrent commands equal to running them in turn.
 
-Three locks, each a file under `<home>/locks/` held with `flock` for as long as the work:
+Five locks, each a file under `<home>/locks/` held with `flock` for as long as the work:
 
 * `catalog`: applying a catalog (a version number is taken and its rows written);
 * `event_loads`: loading event files (first copy wins depends on load order);
+* `alerts`: deciding and recording alert transitions (each alert triggers once);
+* `webhooks`: a round of webhook deliveries (one deliverer at a time);
 * `usage`: metering (dbt rewrites days of daily usage) and billing or finalizing a period
   (which read that usage): a bill never reads a day half re-metered.
 
@@ -23,6 +25,8 @@ from pathlib import Path
 CATALOG = "catalog"
 EVENT_LOADS = "event_loads"
 USAGE = "usage"
+ALERTS = "alerts"
+WEBHOOKS = "webhooks"
 
 
 @contextmanager
@@ -43,5 +47,23 @@ def home_lock(home: Path, name: str) -> Iterator[None]:
         handle.flush()
         try:
             yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def home_lock_if_free(home: Path, name: str) -> Iterator[bool]:
+    """Hold the home's `name` lock if nobody does; yields whether it is held. For work that
+    another holder is doing anyway (a round of webhook deliveries)."""
+    directory = Path(home) / "locks"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(directory / f"{name}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,4 +1,4 @@
-"""Load event files that landed and are not loaded yet, within 30 seconds: the segments
+"""Load event files that landed and are not loaded yet, within 15 seconds: the segments
 `billing serve` seals every few seconds, and files an interrupted command left behind.
 
 One run per landing day and set of waiting files (the run key), through the same ingest job
@@ -17,7 +17,7 @@ from billing_dagster.ingest.landing_day import waiting_files
 
 @dg.sensor(
     job=ingest_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def landed_events(clickhouse: ClickHouseResource, billing_home: BillingHomeResource):

@@ -24,7 +24,7 @@ from billing_dagster.periods import partition_key
 
 @dg.sensor(
     jobs=[metering_job, billing_job],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def late_data_backfill(context: dg.SensorEvaluationContext, clickhouse: ClickHouseResource):

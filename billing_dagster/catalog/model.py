@@ -192,12 +192,48 @@ class QuotaGrant:
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """A point an alert rule watches: a percentage of a feature's limit, or a quantity
+    (of a metric or a feature's usage, or money in the customer's currency)."""
+
+    value: Decimal
+    percent: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.value}%" if self.percent else str(self.value)
+
+
+AlertTarget = Literal["feature", "metric", "amount"]
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """Alerts on one customer's (or every customer's, `"*"`) usage of a feature, quantity
+    of a metric, or invoice amount (`so_far` or `projected`) in each period: each threshold
+    fires once per period, then every `every` further. A spending cap (one threshold)
+    denies the customer's hard-limited features once crossed, until the period ends."""
+
+    id: str
+    customer: str
+    target: AlertTarget
+    code: str
+    thresholds: tuple[Threshold, ...]
+    every: Threshold | None = None
+    spending_cap: bool = False
+
+    def applies_to(self, customer_id: str) -> bool:
+        return self.customer in ("*", customer_id)
+
+
+@dataclass(frozen=True)
 class Catalog:
     metrics: tuple[Metric, ...]
     plans: tuple[Plan, ...]
     customers: tuple[Customer, ...]
     credit_grants: tuple[CreditGrant, ...] = ()
     quota_grants: tuple[QuotaGrant, ...] = field(default=(), metadata=ADDED)
+    alerts: tuple[AlertRule, ...] = field(default=(), metadata=ADDED)
 
     def plan_version(self, plan: str, version: int) -> PlanVersion:
         for p in self.plans:

@@ -11,6 +11,7 @@ to it (a charge on a broken metric, a grant of a broken customer) is not reporte
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from typing import Any
 from billing_dagster.catalog.gc_pause import gc_paused
 from billing_dagster.catalog.model import (
     CURRENCY_MINOR_UNITS,
+    AlertRule,
     Catalog,
     Charge,
     CreditGrant,
@@ -34,6 +36,7 @@ from billing_dagster.catalog.model import (
     Price,
     QuotaGrant,
     Subscription,
+    Threshold,
     Tier,
     subscription_id,
 )
@@ -127,7 +130,10 @@ class _Validator:
 
     def catalog(self) -> Catalog:
         top = self.mapping(
-            (), self.doc.data, {"metrics", "plans", "customers"}, {"credit_grants", "quota_grants"}
+            (),
+            self.doc.data,
+            {"metrics", "plans", "customers"},
+            {"credit_grants", "quota_grants", "alerts"},
         )
         if top is None:
             return Catalog((), (), ())
@@ -158,12 +164,18 @@ class _Validator:
             quota = self.quota_grant(("quota_grants", i), raw, customers)
             if quota and self.unique(("quota_grants", i, "id"), quota.id, quotas, "quota grant"):
                 quotas[quota.id] = quota
+        alerts: dict[str, AlertRule] = {}
+        for i, raw in enumerate(self.sequence(("alerts",), top.get("alerts") or [])):
+            rule = self.alert_rule(("alerts", i), raw, customers)
+            if rule and self.unique(("alerts", i, "id"), rule.id, alerts, "alert rule"):
+                alerts[rule.id] = rule
         return Catalog(
             tuple(self.metrics.values()),
             tuple(self.plans.values()),
             tuple(customers.values()),
             tuple(grants.values()),
             tuple(quotas.values()),
+            tuple(alerts.values()),
         )
 
     def section(self, top: dict, name: str) -> list:
@@ -740,6 +752,83 @@ class _Validator:
             return None
         grant_id, customer, effective, expires, priority = grant
         return QuotaGrant(grant_id, customer, feature, units, effective, expires, priority)
+
+    # -- alerts -------------------------------------------------------------------------
+
+    def alert_rule(self, path: YamlPath, raw: Any, customers: dict) -> AlertRule | None:
+        """{id, customer ("*" for all), one of feature | metric | amount (so_far or
+        projected), thresholds, [every], [spending_cap]}."""
+        spec = self.mapping(
+            path,
+            raw,
+            {"id", "customer", "thresholds"},
+            {"feature", "metric", "amount", "every", "spending_cap"},
+        )
+        if spec is None:
+            return None
+        rule_id = self.string((*path, "id"), spec["id"])
+        customer = self.string((*path, "customer"), spec["customer"])
+        if customer and customer != "*" and customer not in customers:
+            message = f'unknown customer "{customer}"; define it under customers, or use "*"'
+            self.unknown((*path, "customer"), "customers", customer, message)
+            customer = None
+        targets = [key for key in ("feature", "metric", "amount") if key in spec]
+        if len(targets) != 1:
+            self.error(path, "needs exactly one of feature, metric or amount to watch")
+            return None
+        (target,) = targets
+        if target == "amount":
+            code = self.choice((*path, "amount"), spec["amount"], ("so_far", "projected"))
+        else:
+            code = self.string((*path, target), spec[target])
+        if target == "metric" and code and code not in self.metrics:
+            message = f'unknown metric "{code}"; define it under metrics'
+            self.unknown((*path, "metric"), "metrics", code, message)
+            code = None
+        thresholds = self.thresholds((*path, "thresholds"), spec["thresholds"], target)
+        every = None
+        if "every" in spec:
+            every = self.threshold((*path, "every"), spec["every"], target, positive=True)
+        if every and thresholds and every.percent != thresholds[0].percent:
+            self.error((*path, "every"), "must be in the unit of the thresholds (% or not)")
+            return None
+        spending_cap = spec.get("spending_cap", False)
+        if not isinstance(spending_cap, bool):
+            self.error((*path, "spending_cap"), "must be true or false")
+            return None
+        if spending_cap and thresholds and (len(thresholds) != 1 or every is not None):
+            self.error(path, "a spending cap has one threshold and no every: the cap")
+            return None
+        if None in (rule_id, customer, code, thresholds) or ("every" in spec and every is None):
+            return None
+        return AlertRule(rule_id, customer, target, code, thresholds, every, spending_cap)
+
+    def thresholds(self, path: YamlPath, raw: Any, target: str) -> tuple[Threshold, ...] | None:
+        items = self.sequence(path, raw, non_empty=True)
+        thresholds = [self.threshold((*path, i), item, target) for i, item in enumerate(items)]
+        if not items or None in thresholds:
+            return None
+        for i, (before, after) in enumerate(itertools.pairwise(thresholds), start=1):
+            if after.percent != before.percent or after.value <= before.value:
+                self.error((*path, i), f"must be above {before.label}, in the same unit")
+                return None
+        return tuple(thresholds)
+
+    def threshold(
+        self, path: YamlPath, raw: Any, target: str, positive: bool = False
+    ) -> Threshold | None:
+        """ "80%" of a feature's limit, or a quantity ("1000"; money for amounts)."""
+        if isinstance(raw, str) and raw.endswith("%"):
+            if target != "feature":
+                self.error(path, f"a percentage needs a feature's limit; {target} takes a number")
+                return None
+            value = self.quantity(path, raw[:-1], positive=positive)
+            return Threshold(value, percent=True) if value is not None else None
+        if target == "amount":
+            value = self.money(path, raw, positive=positive)
+        else:
+            value = self.quantity(path, raw, positive=positive)
+        return Threshold(value) if value is not None else None
 
     def grant_terms(self, path: YamlPath, spec: dict, customers: dict) -> tuple | None:
         """What credit and quota grants share: id, customer, effective, expires, priority."""

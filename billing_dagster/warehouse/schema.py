@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.alerts import tables as alert_tables
 from billing_dagster.api import tables as api_tables
 from billing_dagster.catalog import tables as catalog_tables
 from billing_dagster.gateways import tables as gateway_tables
 from billing_dagster.ingest import tables as ingest_tables
 from billing_dagster.invoicing import tables as invoicing_tables
 from billing_dagster.metering import tables as metering_tables
+from billing_dagster.webhooks import tables as webhook_tables
 
 #: Quantities: 26 integer and 12 fractional digits, exact (CONTRACT.md §3).
 QUANTITY = "Decimal(38, 12)"
@@ -32,6 +34,8 @@ _AREAS = (
     invoicing_tables.DDL,
     gateway_tables.DDL,
     api_tables.DDL,
+    webhook_tables.DDL,
+    alert_tables.DDL,
 )
 
 

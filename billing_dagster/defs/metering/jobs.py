@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from billing_dagster.defs.alerts.assets import usage_alerts
 from billing_dagster.defs.metering.assets import (
     dbt_deployment,
     finance_views,
@@ -12,8 +13,9 @@ from billing_dagster.defs.metering.assets import (
 
 metering_job = dg.define_asset_job(
     "metering_job",
-    selection=dg.AssetSelection.assets(metering_daily),
-    description="Recompute daily usage for a day or a range of days (one dbt run).",
+    selection=dg.AssetSelection.assets(metering_daily, usage_alerts),
+    description="Recompute daily usage for a day or a range of days (one dbt run), then "
+    "the usage alerts.",
 )
 
 models_job = dg.define_asset_job(

@@ -1,0 +1,137 @@
+"""The figures alert rules watch, read from the warehouse as the last metering run left
+them (exact), for the windows current at `now`:
+
+- a feature: its usage and limit (quota grants included) as `billing entitlements` answers;
+- a metric: its quantity in the billing period as `billing usage` prints it, summed over
+  the customer's subscriptions and groups;
+- an amount: the usage charges rated so far in the billing period (`so_far`, before fixed
+  fees, discounts, credits and tax), or that amount extended to the whole period at the
+  pace of the days gone (`projected`).
+
+Watches that fired before keep a figure even when their usage is gone (0), so a
+correction that removed it resolves them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+from billing_dagster.alerts.store import read_history, record
+from billing_dagster.alerts.transitions import Figure, Transition, Watch, exact_transitions
+from billing_dagster.catalog.model import Catalog
+from billing_dagster.catalog.store import latest_catalog_version, load_catalog
+from billing_dagster.entitlements.answers import answer
+from billing_dagster.entitlements.exact import Snapshot, read_snapshot
+from billing_dagster.entitlements.windows import window
+
+
+def evaluate_exact(client: Client, database: str, home: Path, now: datetime) -> list[Transition]:
+    """Trigger, confirm and resolve alerts from exact usage; what changed."""
+    version = latest_catalog_version(client, database)
+    if version is None:
+        return []
+    catalog = load_catalog(client, database, version)
+    if not catalog.alerts:
+        return []
+    rules = {rule.id: rule for rule in catalog.alerts}
+    snapshot = read_snapshot(client, database, now)
+    figures = exact_figures(client, database, catalog, snapshot, now)
+    for key in read_history(client, database):
+        watch = key.watch
+        if watch in figures or watch.rule_id not in rules:
+            continue
+        feature = snapshot.features.get(watch.customer_id, {}).get(watch.target)
+        start, end = window(feature.period if feature else "billing_period", now)
+        if watch.period_start == start:
+            figures[watch] = Figure(Decimal(0), None, end)
+    return record(client, database, home, rules, figures, exact_transitions)
+
+
+def exact_figures(
+    client: Client, database: str, catalog: Catalog, snapshot: Snapshot, now: datetime
+) -> dict[Watch, Figure]:
+    figures: dict[Watch, Figure] = {}
+    customers = sorted(snapshot.features)
+    month_start, month_end = window("billing_period", now)
+    quantities = _metric_quantities(client, database, now)
+    amounts = _rated_amounts(client, database, now)
+    for rule in catalog.alerts:
+        watched = customers if rule.customer == "*" else [rule.customer]
+        for customer in watched:
+            if customer not in snapshot.features:
+                continue  # no subscription in force
+            if rule.target == "feature":
+                seen = _feature_figure(snapshot, customer, rule.code, now)
+                if seen is not None:
+                    start, figure = seen
+                    figures[Watch(rule.id, customer, rule.code, start)] = figure
+                continue
+            if rule.target == "metric":
+                value = quantities.get((customer, rule.code), Decimal(0))
+            else:
+                value = amounts.get(customer, Decimal(0))
+                if rule.code == "projected":
+                    value = projected(value, month_start, month_end, now)
+            figures[Watch(rule.id, customer, rule.code, month_start)] = Figure(
+                value, None, month_end
+            )
+    return figures
+
+
+def projected(so_far: Decimal, start: datetime, end: datetime, now: datetime) -> Decimal:
+    """The amount at the pace of the days gone (today counted), over the whole period."""
+    days_gone = (now.date() - start.date()).days + 1
+    return so_far * (end - start).days / days_gone
+
+
+def _feature_figure(
+    snapshot: Snapshot, customer: str, code: str, now: datetime
+) -> tuple[datetime, Figure] | None:
+    feature = snapshot.features[customer].get(code)
+    if feature is None or feature.kind != "metered":
+        return None
+    start, end = window(feature.period, now)
+    usage = snapshot.usage.get((customer, code, start), Decimal(0))
+    document = answer(
+        customer,
+        code,
+        feature,
+        True,
+        usage,
+        Decimal(0),
+        (start, end),
+        snapshot.grants.get((customer, code), []),
+        snapshot.exact_through,
+        now,
+    )
+    limit = Decimal(document["limit"]) if document["limit"] is not None else None
+    return start, Figure(usage, limit, end)
+
+
+def _metric_quantities(client: Client, database: str, now: datetime) -> dict:
+    if not client.command(f"EXISTS TABLE `{database}`.fct_subscription_usage"):
+        return {}
+    rows = client.query(
+        f"SELECT customer_id, metric_code, sum(quantity) FROM `{database}`.fct_subscription_usage "
+        f"WHERE period = {{period:String}} GROUP BY customer_id, metric_code",
+        parameters={"period": now.strftime("%Y-%m")},
+    ).result_rows
+    return {(customer, metric): quantity for customer, metric, quantity in rows}
+
+
+def _rated_amounts(client: Client, database: str, now: datetime) -> dict[str, Decimal]:
+    if not client.command(f"EXISTS TABLE `{database}`.fct_rated_usage"):
+        return {}
+    rows = client.query(
+        f"SELECT customer_id, sum(amount) FROM `{database}`.fct_rated_usage "
+        f"WHERE period = {{period:String}} GROUP BY customer_id",
+        parameters={"period": now.strftime("%Y-%m")},
+    ).result_rows
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for customer, amount in rows:
+        totals[customer] += amount
+    return dict(totals)
