@@ -140,3 +140,28 @@ def _row(transition: Transition, rule: AlertRule, now: datetime) -> list:
         rule.spending_cap,
         now,
     ]
+
+
+def alert_listing(client: Client, database: str, period: str | None) -> list[dict]:
+    """What fired and when, for `billing alerts`: one row per transition announced
+    (triggered, resolved), oldest first; of one billing period (YYYY-MM) when given."""
+    where = "AND formatDateTime(period_start, '%Y-%m') = {period:String}" if period else ""
+    rows = client.query(
+        f"SELECT recorded_at, kind, source, rule_id, customer_id, target, period_start, "
+        f"threshold, figure, limit_quantity, spending_cap, event_id "
+        f"FROM `{database}`.alert_transitions WHERE kind != 'confirmed' {where} "
+        f"ORDER BY recorded_at, customer_id, rule_id, threshold",
+        parameters={"period": period or ""},
+    ).result_rows
+    columns = ["at", "kind", "source", "rule", "customer_id", "target", "period_start",
+               "threshold", "figure", "limit", "spending_cap", "event_id"]  # fmt: skip
+    listing = []
+    for row in rows:
+        entry = dict(zip(columns, row, strict=True))
+        entry["alert"] = entry.pop("kind")
+        entry["at"] = as_utc(entry["at"]).isoformat()
+        entry["period_start"] = as_utc(entry["period_start"]).isoformat()
+        entry["figure"] = decimal_text(entry["figure"])
+        entry["limit"] = decimal_text(entry["limit"]) if entry["limit"] is not None else None
+        listing.append(entry)
+    return listing

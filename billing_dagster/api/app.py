@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from billing_dagster.alerts.live import LiveAlerts
 from billing_dagster.api import bodies
 from billing_dagster.api.entitlements import entitlements_router
 from billing_dagster.api.events import events_router
@@ -33,6 +34,7 @@ from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.settings import Settings
 from billing_dagster.warehouse.connection import ClickHouseSettings
 from billing_dagster.warehouse.schema import ensure_schema
+from billing_dagster.webhooks.worker import DeliveryWorker
 
 logger = logging.getLogger(__name__)
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -76,17 +78,22 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
     keys = KeyRing(client, database)
     live = LiveEntitlements(client, database)
     receiver = EventReceiver(home, warehouse, client, live.add, seal_after_s=seal_after_s)
+    alerts = LiveAlerts(client, database, home, live)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         keys.refresh()
         live.refresh({}, force=True)
+        alerts.refresh()
         receiver.start()
-        housekeeping = Housekeeping(receiver, live, keys)
+        housekeeping = Housekeeping(receiver, live, keys, alerts)
         housekeeping.start()
+        webhooks = DeliveryWorker(client, database, home)
+        webhooks.start()
         try:
             yield
         finally:
+            webhooks.stop()
             housekeeping.stop()
             receiver.stop()
 
@@ -158,16 +165,23 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
 
 class Housekeeping(threading.Thread):
     """Every `every_s` seconds: seals the open segment when it is due (so a quiet server
-    still hands its events to the ingest job), forgets the keys of loaded files, and reads
-    exact usage again after a metering run and the keys (so revocations apply)."""
+    still hands its events to the ingest job), forgets the keys of loaded files, reads
+    exact usage again after a metering run and the keys (so revocations apply), and raises
+    the alerts the live usage of the customers with new events crossed."""
 
     def __init__(
-        self, receiver: EventReceiver, live: LiveEntitlements, keys: KeyRing, every_s: float = 1.0
+        self,
+        receiver: EventReceiver,
+        live: LiveEntitlements,
+        keys: KeyRing,
+        alerts: LiveAlerts,
+        every_s: float = 1.0,
     ):
         super().__init__(name="housekeeping", daemon=True)
         self.receiver = receiver
         self.live = live
         self.keys = keys
+        self.alerts = alerts
         self.every_s = every_s
         self._stopped = threading.Event()
 
@@ -178,6 +192,8 @@ class Housekeeping(threading.Thread):
                 self.receiver.forget_loaded()
                 self.live.refresh(self.receiver.sealed)
                 self.keys.refresh()
+                self.alerts.refresh()
+                self.alerts.evaluate(self.live.touched())
             except Exception as error:  # the next round retries; the server keeps serving
                 logger.warning("housekeeping: %s", error)
 

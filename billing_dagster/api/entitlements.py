@@ -42,7 +42,7 @@ class Entitlement(BaseModel):
     feature: str
     kind: Literal["metered", "boolean", "static"] | None
     has_access: bool
-    reason: Literal["ok", "limit_reached", "not_in_plan", "no_subscription"]
+    reason: Literal["ok", "limit_reached", "spending_cap", "not_in_plan", "no_subscription"]
     enforcement: Literal["soft", "hard"] | None
     limit: str | None
     usage: str | None

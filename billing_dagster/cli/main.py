@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from billing_dagster.alerts.live import LiveAlerts
 from billing_dagster.catalog.store import (
     CatalogConflict,
     apply_catalog,
@@ -240,6 +241,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(command=cmd_serve)
 
+    webhooks = commands.add_parser("webhooks", parents=[common], help="webhook endpoints")
+    hook_actions = webhooks.add_subparsers(required=True, dest="action", metavar="ACTION")
+    add = hook_actions.add_parser(
+        "add", parents=[common], help="send events to a URL; its signing secret is printed once"
+    )
+    add.add_argument("url")
+    add.add_argument(
+        "--events", required=True, help="comma-separated event types, e.g. alert.triggered"
+    )
+    add.add_argument("--secret", help="the signing secret to use (default: a new random one)")
+    hook_actions.add_parser("list", parents=[common], help="the endpoints, without secrets")
+    remove = hook_actions.add_parser("remove", parents=[common], help="stop sending to one")
+    remove.add_argument("endpoint_id")
+    replay = hook_actions.add_parser(
+        "replay", parents=[common], help="deliver an event again to its endpoints"
+    )
+    replay.add_argument("event_id")
+    hook_actions.add_parser("deliver", parents=[common], help="post what is due now, once")
+    webhooks.set_defaults(command=cmd_webhooks)
+
+    alerts = commands.add_parser("alerts", parents=[common], help="usage alerts that fired")
+    alerts.add_argument("--period", help="only this billing period, YYYY-MM")
+    alerts.add_argument("--format", choices=["table", "json"], default="table")
+    alerts.set_defaults(command=cmd_alerts)
+
     void = commands.add_parser("void", parents=[common], help="void a finalized invoice")
     void.add_argument("--invoice", required=True, help="the invoice's id")
     void.add_argument("--reason", required=True, help="why it is voided")
@@ -450,6 +476,7 @@ def cmd_entitlements(args, home: Path) -> int:
     _runner(home).ensure_models_deployed(client, settings.database)
     live = LiveEntitlements(settings.client, settings.database)
     live.refresh({}, force=True)
+    LiveAlerts(settings.client, settings.database, home, live).refresh()  # spending caps
     answers = live.answers(args.customer, requested)
     if not answers:
         raise BadInput(
@@ -684,6 +711,58 @@ def cmd_serve(args, home: Path) -> int:
         http="httptools",
     )
     return 0
+
+
+def cmd_webhooks(args, home: Path) -> int:
+    from billing_dagster.webhooks import delivery, endpoints
+
+    settings, client = _connect(args, home)
+    database = settings.database
+    if args.action == "list":
+        listing = [
+            {**vars(e), "event_types": list(e.event_types), "created_at": e.created_at.isoformat()}
+            for e in endpoints.endpoints(client, database)
+        ]
+        print(json.dumps(listing))
+        return 0
+    try:
+        if args.action == "add":
+            types = [t.strip() for t in args.events.split(",") if t.strip()]
+            endpoint, secret = endpoints.add_endpoint(
+                client, database, home, args.url, types, args.secret
+            )
+            print(json.dumps({"endpoint_id": endpoint.endpoint_id, "url": endpoint.url,
+                              "event_types": types, "secret": secret}))  # fmt: skip
+            print(
+                f"billing: keep the signing secret of {endpoint.endpoint_id} now: it is not "
+                f"shown again (docs/webhooks.md: verifying signatures)",
+                file=sys.stderr,
+            )
+        elif args.action == "remove":
+            endpoint = endpoints.remove_endpoint(client, database, args.endpoint_id)
+            print(json.dumps({"removed": endpoint.endpoint_id, "url": endpoint.url}))
+        elif args.action == "replay":
+            targets = delivery.request_replay(client, database, args.event_id)
+            print(json.dumps({"event_id": args.event_id, "endpoints": targets}))
+        else:
+            done = delivery.deliver_due(client, database, home)
+            if done.skipped:
+                print("billing: another deliverer is delivering now", file=sys.stderr)
+            print(json.dumps({"delivered": done.delivered, "failed_attempts": done.failed}))
+    except (endpoints.EndpointError, LookupError) as error:
+        raise BadInput(str(error)) from None
+    return 0
+
+
+def cmd_alerts(args, home: Path) -> int:
+    from billing_dagster.alerts.store import alert_listing
+
+    period = parse_period(args.period) if args.period else None
+    settings, client = _connect(args, home)
+    rows = alert_listing(client, settings.database, period)
+    columns = ["at", "alert", "source", "rule", "customer_id", "target", "period_start",
+               "threshold", "figure", "limit"]  # fmt: skip
+    return _show(args, rows, lambda: table(rows, columns) if rows else "no alerts have fired")
 
 
 def cmd_void(args, home: Path) -> int:

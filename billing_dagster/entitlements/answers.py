@@ -23,7 +23,10 @@ def answer(
     grants: list[QuotaGrant],
     exact_through: datetime | None,
     as_of: datetime,
+    capped: bool = False,
 ) -> dict:
+    """`capped`: the customer reached a spending cap this period, which denies every
+    hard-limited feature (`reason: spending_cap`) until the period ends or the cap rises."""
     document = {
         "customer_id": customer_id,
         "feature": feature_code,
@@ -64,8 +67,8 @@ def answer(
         reason="ok",
         overage="0",
     )
-    if feature.limit is None:
-        return document  # unlimited: remaining null, never 0
+    if feature.limit is None:  # unlimited: remaining null, never 0
+        return _capped(document) if capped and feature.enforcement == "hard" else document
     in_window = sorted(
         (
             g
@@ -90,4 +93,8 @@ def answer(
         reason="limit_reached" if over else "ok",
         has_access=not over or feature.enforcement == "soft",
     )
-    return document
+    return _capped(document) if capped and feature.enforcement == "hard" else document
+
+
+def _capped(document: dict) -> dict:
+    return {**document, "has_access": False, "reason": "spending_cap"}

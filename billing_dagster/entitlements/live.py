@@ -84,6 +84,10 @@ class LiveEntitlements:
         self._runs_seen = -1
         self._windows: set = set()
         self._customer_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        #: customers whose tail grew since `touched()` was last asked (live alerts)
+        self._touched: set[str] = set()
+        #: customers at a spending cap in the current billing period
+        self._capped: frozenset[str] = frozenset()
 
     # -- keeping up with the warehouse --------------------------------------------------
 
@@ -118,6 +122,7 @@ class LiveEntitlements:
             for event in events:
                 if event.void:
                     continue
+                self._touched.add(event.customer_id)
                 metered = self._metered_metrics(event.customer_id)
                 hour = as_utc(event.timestamp).replace(minute=0, second=0, microsecond=0)
                 for metric in self._by_event.get(event.event_name, ()):
@@ -129,6 +134,16 @@ class LiveEntitlements:
                     buckets = self._tail.setdefault((event.customer_id, metric.code), {})
                     bucket = buckets.setdefault((segment, hour), Bucket())
                     bucket.add(metric.aggregation, value, as_utc(event.timestamp), event.event_id)
+
+    def touched(self) -> set[str]:
+        """The customers whose live usage grew since the last call."""
+        with self._lock:
+            touched, self._touched = self._touched, set()
+        return touched
+
+    def cap(self, customers: frozenset[str]) -> None:
+        """The customers at a spending cap now: their hard-limited features are denied."""
+        self._capped = customers
 
     # -- answers ------------------------------------------------------------------------
 
@@ -197,6 +212,7 @@ class LiveEntitlements:
             snapshot.grants.get((customer_id, code), []),
             snapshot.exact_through,
             now,
+            capped=customer_id in self._capped,
         )
 
     def _usage(self, feature: Feature, span: tuple[datetime, datetime]) -> Decimal:

@@ -199,3 +199,27 @@ def post_json(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         return Outcome(False, error.code, f"HTTP {error.code}")
     except (OSError, http.client.HTTPException) as error:
         return Outcome(False, None, str(error) or type(error).__name__)
+
+
+def delivery_status(client: Client, database: str, now: datetime) -> list[dict]:
+    """Deliveries not done, for `billing status`: pending (never tried or retrying) and
+    failed (24 hours of failures; `billing webhooks replay` sends them again)."""
+    rows = []
+    for d in deliveries(client, database):
+        if d.delivered:
+            continue
+        state = "failed" if d.given_up(now) else "retrying" if d.failures else "pending"
+        next_at = None
+        if state == "retrying":
+            next_at = (d.last_attempt + timedelta(seconds=d.backoff())).isoformat()
+        rows.append(
+            {
+                "event_id": d.event_id,
+                "endpoint_id": d.endpoint.endpoint_id,
+                "url": d.endpoint.url,
+                "state": state,
+                "attempts": d.failures,
+                "next_attempt": next_at,
+            }
+        )
+    return rows
