@@ -39,6 +39,7 @@ from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.invoicing.documents import CreditNote, Invoice
 from billing_dagster.invoicing.store import finalization, latest_credit_notes, latest_invoices
 from billing_dagster.invoicing.voids import voids
+from billing_dagster.webhooks.documents import announce_synced
 
 T = TypeVar("T")
 
@@ -93,7 +94,9 @@ def sync_period(
             syncer.run(note, "credit_note", lambda note=note: syncer.credit_note(note))
     finally:
         syncer.ledger.flush()
-    return syncer.summary
+    summary = syncer.summary
+    announce_synced(client, database, gateway.name, period, summary.synced + summary.already_synced)
+    return summary
 
 
 class _PeriodSync:

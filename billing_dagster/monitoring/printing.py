@@ -41,6 +41,13 @@ def status_tables(report: dict) -> str:
                 ["customer_id", "adjusts_period", "amount"],
             )
         )
+    parts.append(
+        _section(
+            "Webhook deliveries not done",
+            report["webhooks"],
+            ["event_id", "url", "state", "attempts", "next_attempt"],
+        )
+    )
     return "\n\n".join(parts)
 
 

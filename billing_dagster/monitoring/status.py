@@ -24,6 +24,7 @@ from billing_dagster.invoicing.store import (
     newest_loads,
 )
 from billing_dagster.metering.ledger import stale_days
+from billing_dagster.webhooks.delivery import delivery_status
 
 
 def status_report(
@@ -41,6 +42,7 @@ def status_report(
         "checks_failing": failing_checks,
         "periods": periods(client, database, now.date(), grace_days),
         "adjustments": adjustments(client, database),
+        "webhooks": delivery_status(client, database, now),
     }
 
 

@@ -119,6 +119,12 @@ def test_sync_killed_then_rerun_void_and_status(
     again = json.loads(run(capsys, "sync", "--period", "2026-10"))
     assert again["already_synced"] == summary["synced"] and not again["synced"]
     assert_exactly_once(stripe_server, invoices)
+    # Webhook events: each invoice finalized and synced once, despite the kill and the re-runs.
+    outbox = client.query(
+        f"SELECT event_type, count(), uniqExact(event_id) FROM `{database}`.webhook_events "
+        f"GROUP BY event_type ORDER BY event_type"
+    ).result_rows
+    assert outbox == [("invoice.finalized", 3, 3), ("invoice.synced", 3, 3)]
     # The key never reaches the Dagster instance's run or event storage.
     stored = [p.read_bytes() for p in (home / "dagster").rglob("*") if p.is_file()]
     assert stored and not any(b"sk_test_cli" in content for content in stored)

@@ -140,6 +140,7 @@ def test_the_ui_loads_everything_and_lists_cli_runs_under_their_job(
         "finalize_job",
         "sync_job",
         "payment_status_job",
+        "webhook_delivery_job",
     }
     assert {s["name"] for s in repository["schedules"]} == {
         "landing_ingest_schedule",
@@ -151,6 +152,8 @@ def test_the_ui_loads_everything_and_lists_cli_runs_under_their_job(
         "models_deployment",
         "landed_events",
         "late_data_backfill",
+        "webhook_deliveries",
+        "data_quality_webhooks",
     }
     assets = {"/".join(node["assetKey"]["path"]): node for node in repository["assetNodes"]}
     assert {
@@ -161,13 +164,14 @@ def test_the_ui_loads_everything_and_lists_cli_runs_under_their_job(
         "invoices",
         "finalized_documents",
         "gateway_invoices",
+        "usage_alerts",
     } <= set(assets)
     checks = {
         check["name"]
         for node in assets.values()
         for check in (node["assetChecksOrError"] or {}).get("checks", [])
     }
-    assert {"totals_match_gateway"} <= checks and len(checks) >= 11
+    assert {"totals_match_gateway", "alerts_once"} <= checks and len(checks) >= 12
 
     runs = graphql(webserver, JOB_RUNS)["pipelineOrError"]["runs"]
     assert [run["status"] for run in runs] == ["SUCCESS"]

@@ -314,3 +314,23 @@ def test_checks_warn_on_broken_arrivals(catalog, client, database, tmp_path, cap
         {"customer_id": "a", "event_id": "web-1", "file": "events-0003.jsonl", "line": 1}
     ]
     assert date.fromisoformat(metadata(checks["late_events"], "days")[0]) < TODAY
+
+    # The failing checks reach webhook endpoints: one data_quality.failed per evaluation.
+    from billing_dagster.definitions import build_definitions
+    from sensors.data_quality_webhooks import data_quality_webhooks
+
+    definitions = build_definitions()
+    for _ in range(2):  # the second tick writes nothing new
+        with dg.build_sensor_context(
+            instance=dg.DagsterInstance.get(),
+            repository_def=definitions.get_repository_def(),
+            resources={"clickhouse": definitions.resources["clickhouse"]},
+        ) as context:
+            data_quality_webhooks(context)
+    announced = client.query(
+        f"SELECT JSONExtractString(payload, 'data', 'check'), count() "
+        f"FROM `{database}`.webhook_events WHERE event_type = 'data_quality.failed' "
+        f"GROUP BY 1 ORDER BY 1"
+    ).result_rows
+    assert {check.rsplit(":", 1)[-1] for check, n in announced if n == 1} >= set(failed)
+    assert all(n == 1 for _, n in announced)

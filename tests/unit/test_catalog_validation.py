@@ -625,6 +625,74 @@ def test_each_rule_reports_file_line_path_and_remedy(text, expected):
     assert problems(text) == expected
 
 
+#: The line of the first alert rule appended to VALID.
+RULE_LINE = VALID.count("\n") + 2
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (
+            '{id: a, customer: hooli, feature: api_calls, thresholds: ["50%"]}',
+            'alerts[0].customer: unknown customer "hooli"; define it under customers, or use "*"',
+        ),
+        (
+            '{id: a, customer: "*", metric: api_calls, thresholds: ["50%"]}',
+            "alerts[0].thresholds[0]: a percentage needs a feature's limit; metric takes a number",
+        ),
+        (
+            '{id: a, customer: "*", feature: api_calls, thresholds: ["80%", "50%"]}',
+            "alerts[0].thresholds[1]: must be above 80%, in the same unit",
+        ),
+        (
+            '{id: a, customer: "*", amount: so_far, thresholds: ["1.00", "2.00"], '
+            "spending_cap: true}",
+            "alerts[0]: a spending cap has one threshold and no every: the cap",
+        ),
+        (
+            '{id: a, customer: "*", feature: api_calls, thresholds: ["50%"], every: 100}',
+            "alerts[0].every: must be in the unit of the thresholds (% or not)",
+        ),
+        (
+            '{id: a, customer: "*", thresholds: ["1"]}',
+            "alerts[0]: needs exactly one of feature, metric or amount to watch",
+        ),
+        (
+            '{id: a, customer: "*", amount: total, thresholds: ["1"]}',
+            "alerts[0].amount: must be one of so_far, projected, got 'total'",
+        ),
+        (
+            '{id: a, customer: "*", amount: so_far, thresholds: [1.5]}',
+            'alerts[0].thresholds[0]: must be a decimal string such as "1.5", not the float 1.5',
+        ),
+    ],
+)
+def test_alert_rules_are_validated(rule, expected):
+    assert problems(f"{VALID}alerts:\n  - {rule}\n") == [f"catalog.yaml:{RULE_LINE}: {expected}"]
+
+
+def test_valid_alert_rules_become_exact_values():
+    rules = (
+        '  - {id: calls, customer: "*", feature: api_calls, thresholds: ["50%", "100%"], '
+        'every: "100%"}\n'
+        '  - {id: cap, customer: acme, amount: projected, thresholds: ["99.50"], spending_cap: true}\n'
+    )
+    Path("catalog.yaml").write_text(f"{VALID}alerts:\n{rules}")
+    calls, cap = validate_catalog_file("catalog.yaml").alerts
+    assert (calls.target, calls.code, [t.label for t in calls.thresholds], calls.every.label) == (
+        "feature",
+        "api_calls",
+        ["50%", "100%"],
+        "100%",
+    )
+    assert (cap.customer, cap.code, cap.thresholds[0].value, cap.spending_cap) == (
+        "acme",
+        "projected",
+        Decimal("99.50"),
+        True,
+    )
+
+
 def test_every_problem_is_reported_at_once_in_file_order():
     text = change('amount: "49.00"', "amount: 49.00")
     text = change(

@@ -11,7 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from billing_dagster.webhooks import delivery
-from billing_dagster.webhooks.delivery import deliver_due, deliveries, request_replay
+from billing_dagster.webhooks.delivery import (
+    deliver_due,
+    deliveries,
+    delivery_status,
+    request_replay,
+)
 from billing_dagster.webhooks.endpoints import add_endpoint
 from billing_dagster.webhooks.outbox import OutboxEvent, publish
 from tests.webhooks.receiver import Receiver
@@ -110,6 +115,8 @@ def test_after_24_hours_a_delivery_stops_until_replayed(client, database, home):
         now += timedelta(minutes=10)
     (owed,) = deliveries(client, database)
     assert owed.given_up(now) and not owed.delivered
+    (shown,) = delivery_status(client, database, now)  # what `billing status` lists
+    assert (shown["event_id"], shown["state"], shown["next_attempt"]) == ("evt_g0", "failed", None)
     back = Receiver(SECRET, [], port=port)
     try:
         assert deliver_due(client, database, home, now=now).delivered == 0

@@ -23,6 +23,7 @@ from billing_dagster.invoicing.store import (
 )
 from billing_dagster.locks import USAGE, home_lock
 from billing_dagster.periods import period_of_partition
+from billing_dagster.webhooks.documents import announce_finalized
 
 INVOICE_TABLES = {
     "billing_runs": "One row per billing run; the latest of a period holds its drafts.",
@@ -125,6 +126,7 @@ def _finalize(
     final = finalization(client, database, period)
     if final:
         context.log.info(f"{period} was already finalized (billing run {final.billing_run_id})")
+        announce_finalized(client, database, period)  # in case a crash came between
         return _results(FINALIZATION_TABLES, period=period, billing_run_id=final.billing_run_id)
     problems = finalization_problems(
         period,
@@ -137,6 +139,7 @@ def _finalize(
         raise dg.Failure("; ".join(problems))
     run_id = latest_run(client, database, period)
     write_finalization(client, database, period, run_id)
+    announce_finalized(client, database, period)
     context.log.info(f"{period} finalized: billing run {run_id}")
     return _results(FINALIZATION_TABLES, period=period, billing_run_id=run_id)
 
