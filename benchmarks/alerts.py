@@ -5,7 +5,9 @@
    without alert rules, then with a rule of 3 thresholds for every customer: the first run
    triggers 30,000 alerts, the next ones find nothing new.
 2. `billing serve` with a webhook endpoint (a local receiver): the time from posting an
-   event that crosses a threshold to the signed `alert.triggered` arriving, p50/p95.
+   event that crosses a threshold to the signed `alert.triggered` arriving, p50/p95; and
+   from posting an event that reaches a spending cap to the customer's hard-limited
+   feature answering `spending_cap`.
 
 Run: `.venv/bin/python benchmarks/alerts.py [--customers 10000] [--samples 20]`.
 """
@@ -28,6 +30,7 @@ RULES = """\
 alerts:
   - {id: calls, customer: "*", feature: calls, thresholds: ["5", "10", "20"]}
   - {id: tokens, customer: "*", feature: tokens, thresholds: ["100"]}
+  - {id: cap, customer: "*", feature: tokens, thresholds: ["1000"], spending_cap: true}
 """
 
 
@@ -97,22 +100,40 @@ def live_delivery(home: Path, samples: int) -> None:
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
     cli("webhooks", "add", url, "--events", "alert.triggered")
     key = json.loads(cli("keys", "create", "--scope", "ingest"))["secret"]
-    latencies = []
+    check = json.loads(cli("keys", "create", "--scope", "check"))["secret"]
+    latencies, capped = [], []
     with serving(home) as (port, _):
-        client = Client(port, key)
+        client, checker = Client(port, key), Client(port, check)
         for number in range(samples):
             customer = f"c{number:05d}"
-            event = {"event_id": f"t{number}", "customer_id": customer, "event_name":
-                     "completion", "timestamp": datetime.now(UTC).isoformat(),
-                     "properties": {"tokens": "150"}}  # fmt: skip
-            sent = time.perf_counter()
-            assert client.call("POST", "/v1/events", json.dumps(event).encode())[0] == 202
+            sent = post_tokens(client, customer, f"t{number}", "150")
             with receiver.changed:
                 receiver.changed.wait_for(lambda c=customer: c in receiver.arrived, timeout=120)
             latencies.append(receiver.arrived[customer] - sent)
+            sent = post_tokens(client, customer, f"cap{number}", "1000")
+            path = f"/v1/customers/{customer}/entitlements/calls"
+            while checker.call("GET", path)[1]["reason"] != "spending_cap":
+                time.sleep(0.05)
+            capped.append(time.perf_counter() - sent)
     receiver.shutdown()
     print(f"threshold crossed in live usage -> alert.triggered at the receiver: "
           f"{percentiles(latencies)} over {samples} events", flush=True)  # fmt: skip
+    print(f"spending cap reached in live usage -> hard feature denied (spending_cap): "
+          f"{percentiles(capped)} over {samples} events", flush=True)  # fmt: skip
+
+
+def post_tokens(client: Client, customer: str, event_id: str, tokens: str) -> float:
+    """POST one completion event; when it was sent."""
+    event = {
+        "event_id": event_id,
+        "customer_id": customer,
+        "event_name": "completion",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "properties": {"tokens": tokens},
+    }
+    sent = time.perf_counter()
+    assert client.call("POST", "/v1/events", json.dumps(event).encode())[0] == 202
+    return sent
 
 
 def main() -> None:
