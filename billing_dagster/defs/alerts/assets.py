@@ -8,6 +8,7 @@ outbox owes; the sensor `webhook_deliveries` launches it when something is due a
 `billing serve` is not delivering already.
 """
 
+import warnings
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -17,6 +18,9 @@ from billing_dagster.defs.metering.assets import metering_daily
 from billing_dagster.defs.partitions import metering_days
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 from billing_dagster.webhooks.delivery import deliver_due
+
+# A range of days is one run, as for the daily usage: Dagster calls the parameter beta.
+warnings.filterwarnings("ignore", "Parameter `backfill_policy`", dg.BetaWarning)
 
 
 @dg.asset(
