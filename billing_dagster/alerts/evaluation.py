@@ -20,55 +20,64 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.alerts.store import read_history, record
+from billing_dagster.alerts.store import History, record
 from billing_dagster.alerts.transitions import Figure, Transition, Watch, exact_transitions
-from billing_dagster.catalog.model import Catalog
-from billing_dagster.catalog.store import latest_catalog_version, load_catalog
-from billing_dagster.entitlements.answers import answer
+from billing_dagster.entitlements.answers import granted
 from billing_dagster.entitlements.exact import Snapshot, read_snapshot
 from billing_dagster.entitlements.windows import window
 
 
 def evaluate_exact(client: Client, database: str, home: Path, now: datetime) -> list[Transition]:
     """Trigger, confirm and resolve alerts from exact usage; what changed."""
-    version = latest_catalog_version(client, database)
-    if version is None:
-        return []
-    catalog = load_catalog(client, database, version)
-    if not catalog.alerts:
-        return []
-    rules = {rule.id: rule for rule in catalog.alerts}
     snapshot = read_snapshot(client, database, now)
-    figures = exact_figures(client, database, catalog, snapshot, now)
-    for key in read_history(client, database):
-        watch = key.watch
-        if watch in figures or watch.rule_id not in rules:
-            continue
-        feature = snapshot.features.get(watch.customer_id, {}).get(watch.target)
-        start, end = window(feature.period if feature else "billing_period", now)
-        if watch.period_start == start:
-            figures[watch] = Figure(Decimal(0), None, end)
-    return record(client, database, home, rules, figures, exact_transitions)
+    rules = {rule.id: rule for rule in snapshot.alert_rules}
+    if not rules:
+        return []
+    figures = exact_figures(client, database, snapshot, now)
+
+    def with_history(history: History) -> dict[Watch, Figure]:
+        """A watch that fired in a current window and has no usage now counts 0."""
+        for key in history:
+            watch = key.watch
+            if watch in figures or watch.rule_id not in rules:
+                continue
+            feature = snapshot.features.get(watch.customer_id, {}).get(watch.target)
+            start, end = window(feature.period if feature else "billing_period", now)
+            if watch.period_start == start:
+                figures[watch] = Figure(Decimal(0), None, end)
+        return figures
+
+    return record(client, database, home, rules, with_history, exact_transitions)
 
 
 def exact_figures(
-    client: Client, database: str, catalog: Catalog, snapshot: Snapshot, now: datetime
+    client: Client, database: str, snapshot: Snapshot, now: datetime
 ) -> dict[Watch, Figure]:
+    rules = snapshot.alert_rules
     figures: dict[Watch, Figure] = {}
-    customers = sorted(snapshot.features)
     month_start, month_end = window("billing_period", now)
-    quantities = _metric_quantities(client, database, now)
-    amounts = _rated_amounts(client, database, now)
-    for rule in catalog.alerts:
-        watched = customers if rule.customer == "*" else [rule.customer]
+    quantities = (
+        _metric_quantities(client, database, now)
+        if any(r.target == "metric" for r in rules)
+        else {}
+    )
+    amounts = (
+        _rated_amounts(client, database, now) if any(r.target == "amount" for r in rules) else {}
+    )
+    features: dict[tuple[str, str], tuple[datetime, Figure] | None] = {}
+    for rule in rules:
+        watched = snapshot.features if rule.customer == "*" else [rule.customer]
         for customer in watched:
             if customer not in snapshot.features:
                 continue  # no subscription in force
             if rule.target == "feature":
-                seen = _feature_figure(snapshot, customer, rule.code, now)
+                if (customer, rule.code) not in features:
+                    features[(customer, rule.code)] = _feature_figure(
+                        snapshot, customer, rule.code, now
+                    )
+                seen = features[(customer, rule.code)]
                 if seen is not None:
-                    start, figure = seen
-                    figures[Watch(rule.id, customer, rule.code, start)] = figure
+                    figures[Watch(rule.id, customer, rule.code, seen[0])] = seen[1]
                 continue
             if rule.target == "metric":
                 value = quantities.get((customer, rule.code), Decimal(0))
@@ -91,24 +100,17 @@ def projected(so_far: Decimal, start: datetime, end: datetime, now: datetime) ->
 def _feature_figure(
     snapshot: Snapshot, customer: str, code: str, now: datetime
 ) -> tuple[datetime, Figure] | None:
+    """A metered feature's usage in its current window, and its limit with the quota
+    grants of that window (as the entitlement answer counts it)."""
     feature = snapshot.features[customer].get(code)
     if feature is None or feature.kind != "metered":
         return None
     start, end = window(feature.period, now)
     usage = snapshot.usage.get((customer, code, start), Decimal(0))
-    document = answer(
-        customer,
-        code,
-        feature,
-        True,
-        usage,
-        Decimal(0),
-        (start, end),
-        snapshot.grants.get((customer, code), []),
-        snapshot.exact_through,
-        now,
-    )
-    limit = Decimal(document["limit"]) if document["limit"] is not None else None
+    limit = feature.limit
+    if limit is not None:
+        grants = granted(snapshot.grants.get((customer, code), []), start)
+        limit += sum((grant.units for grant in grants), Decimal(0))
     return start, Figure(usage, limit, end)
 
 

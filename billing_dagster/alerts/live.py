@@ -85,8 +85,15 @@ class LiveAlerts:
                 )
         if not live_transitions(self.rules, figures, self.history):
             return []  # nothing new by what this server knows: no lock, no query
+        customers = {watch.customer_id for watch in figures}
         transitions = record(
-            self.client(), self.database, self.home, self.rules, figures, live_transitions
+            self.client(),
+            self.database,
+            self.home,
+            self.rules,
+            lambda _: figures,
+            live_transitions,
+            customers,
         )
         self.history = read_history(self.client(), self.database)
         self._update_caps()

@@ -20,7 +20,6 @@ from billing_dagster.alerts.transitions import (
     Figure,
     Transition,
     Watch,
-    apply,
 )
 from billing_dagster.catalog.model import AlertRule
 from billing_dagster.entitlements.exact import as_utc
@@ -53,20 +52,24 @@ def read_history(
     return history
 
 
+History = dict[AlertKey, AlertState]
+
+
 def record(
     client: Client,
     database: str,
     home: Path,
     rules: dict[str, AlertRule],
-    figures: dict[Watch, Figure],
+    figures_for: Callable[[History], dict[Watch, Figure]],
     decide: Decide,
+    customers: set[str] | None = None,
 ) -> list[Transition]:
-    """Decide the transitions of these figures against the history, under the lock, and
-    write them with their outbox events. Returns them."""
-    customers = {watch.customer_id for watch in figures}
+    """Under the lock: read the history (of these customers, or all), take the figures
+    (which may depend on it), decide the transitions, and write them with their outbox
+    events. Returns them."""
     with home_lock(home, ALERTS):
         history = read_history(client, database, customers)
-        transitions = decide(rules, figures, history)
+        transitions = decide(rules, figures_for(history), history)
         if not transitions:
             return []
         now = datetime.now(UTC)
@@ -98,7 +101,6 @@ def record(
                 "recorded_at",
             ],
         )
-        apply(history, transitions)
     return transitions
 
 

@@ -90,7 +90,7 @@ def exact_transitions(
     by_watch: dict[Watch, list[tuple[AlertKey, AlertState]]] = {}
     for key, state in history.items():
         by_watch.setdefault(key.watch, []).append((key, state))
-    for watch, figure in sorted(figures.items()):
+    for watch, figure in figures.items():
         labels = reached(rules[watch.rule_id], figure.value, figure.limit)
         for label in labels:
             key = AlertKey(watch, label)
@@ -99,7 +99,7 @@ def exact_transitions(
                 transitions.append(Transition(key, "triggered", figure, "exact"))
             elif not state.confirmed:
                 transitions.append(Transition(key, "confirmed", figure, "exact"))
-        for key, state in sorted(by_watch.get(watch, []), key=lambda item: item[0]):
+        for key, state in by_watch.get(watch, []):
             if key.threshold in labels:
                 continue
             if state.triggered and state.confirmed and not state.resolved:
@@ -115,7 +115,7 @@ def live_transitions(
     """Triggers only: live usage never goes down, so it resolves nothing."""
     return [
         Transition(AlertKey(watch, label), "triggered", figure, "live")
-        for watch, figure in sorted(figures.items())
+        for watch, figure in figures.items()
         for label in reached(rules[watch.rule_id], figure.value, figure.limit)
         if not history.get(AlertKey(watch, label), AlertState()).triggered
     ]

@@ -69,14 +69,7 @@ def answer(
     )
     if feature.limit is None:  # unlimited: remaining null, never 0
         return _capped(document) if capped and feature.enforcement == "hard" else document
-    in_window = sorted(
-        (
-            g
-            for g in grants
-            if g.effective <= start.date() and (g.expires is None or start.date() <= g.expires)
-        ),
-        key=grant_order,
-    )
+    in_window = granted(grants, start)
     limit = feature.limit + sum((g.units for g in in_window), Decimal(0))
     beyond_plan = max(Decimal(0), usage - feature.limit)
     for grant in in_window:
@@ -98,3 +91,13 @@ def answer(
 
 def _capped(document: dict) -> dict:
     return {**document, "has_access": False, "reason": "spending_cap"}
+
+
+def granted(grants: list[QuotaGrant], start: datetime) -> list[QuotaGrant]:
+    """The quota grants that add to the limit of a window starting at `start`, in the
+    order they are burnt."""
+    day = start.date()
+    in_window = (
+        g for g in grants if g.effective <= day and (g.expires is None or day <= g.expires)
+    )
+    return sorted(in_window, key=grant_order)
