@@ -6,6 +6,7 @@ deliverer takes `now`); the warehouse and HTTP are real."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,3 +126,18 @@ def test_after_24_hours_a_delivery_stops_until_replayed(client, database, home):
         assert back.seen == ["evt_g0"]
     finally:
         back.stop()
+
+
+def test_two_deliverers_at_once_post_each_event_once(client, settings, database, home):
+    receiver = Receiver(SECRET, [])
+    try:
+        add_endpoint(client, database, home, receiver.url, ["alert.triggered"], secret=SECRET)
+        publish(client, database, events("p", 20))
+        with ThreadPoolExecutor(2) as pool:
+            # A client of its own per thread: one HTTP session runs one query at a time.
+            deliver = lambda _: deliver_due(settings.client(), database, home)  # noqa: E731
+            rounds = list(pool.map(deliver, range(2)))
+        assert sum(r.delivered for r in rounds) == 20
+        assert sorted(receiver.seen) == sorted(f"evt_p{n}" for n in range(20))
+    finally:
+        receiver.stop()
