@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from billing_dagster.alerts.thresholds import reached
 from billing_dagster.catalog.model import AlertRule
@@ -23,9 +23,9 @@ from billing_dagster.catalog.model import AlertRule
 TransitionKind = Literal["triggered", "confirmed", "resolved"]
 
 
-@dataclass(frozen=True, order=True)
-class Watch:
-    """One rule watching one figure of one customer in one period."""
+class Watch(NamedTuple):
+    """One rule watching one figure of one customer in one period (a tuple: tens of
+    thousands are hashed per evaluation)."""
 
     rule_id: str
     customer_id: str
@@ -33,8 +33,7 @@ class Watch:
     period_start: datetime
 
 
-@dataclass(frozen=True, order=True)
-class AlertKey:
+class AlertKey(NamedTuple):
     watch: Watch
     threshold: str  # the label: "80%", "1000"
 

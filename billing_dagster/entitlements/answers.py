@@ -96,6 +96,8 @@ def _capped(document: dict) -> dict:
 def granted(grants: list[QuotaGrant], start: datetime) -> list[QuotaGrant]:
     """The quota grants that add to the limit of a window starting at `start`, in the
     order they are burnt."""
+    if not grants:
+        return []
     day = start.date()
     in_window = (
         g for g in grants if g.effective <= day and (g.expires is None or day <= g.expires)
