@@ -63,6 +63,7 @@ class Daemon:
                 with dg.build_sensor_context(
                     instance=self.instance,
                     cursor=self.cursors.get(sensor.name),
+                    repository_def=self.defs.get_repository_def(),
                     resources=self.defs.resources,
                 ) as context:
                     result = sensor(context)
