@@ -22,6 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from billing_dagster.alerts.store import History, record
 from billing_dagster.alerts.transitions import Figure, Transition, Watch, exact_transitions
+from billing_dagster.catalog.store import latest_catalog_version, load_catalog
 from billing_dagster.entitlements.answers import granted
 from billing_dagster.entitlements.exact import Snapshot, read_snapshot
 from billing_dagster.entitlements.windows import window
@@ -29,10 +30,12 @@ from billing_dagster.entitlements.windows import window
 
 def evaluate_exact(client: Client, database: str, home: Path, now: datetime) -> list[Transition]:
     """Trigger, confirm and resolve alerts from exact usage; what changed."""
-    snapshot = read_snapshot(client, database, now)
-    rules = {rule.id: rule for rule in snapshot.alert_rules}
-    if not rules:
+    version = latest_catalog_version(client, database)
+    catalog = load_catalog(client, database, version) if version is not None else None
+    if catalog is None or not catalog.alerts:
         return []
+    rules = {rule.id: rule for rule in catalog.alerts}
+    snapshot = read_snapshot(client, database, now, catalog)
     figures = exact_figures(client, database, snapshot, now)
 
     def with_history(history: History) -> dict[Watch, Figure]:

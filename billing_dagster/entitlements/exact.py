@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.catalog.model import AlertRule, Metric, QuotaGrant
+from billing_dagster.catalog.model import AlertRule, Catalog, Metric, QuotaGrant
 from billing_dagster.catalog.store import IN_FORCE, latest_catalog_version, load_catalog
 from billing_dagster.entitlements.windows import window
 
@@ -50,13 +50,17 @@ class Snapshot:
         return {(p, window(p, instant)[0]) for p in ("billing_period", "day", "hour")}
 
 
-def read_snapshot(client: Client, database: str, now: datetime) -> Snapshot:
+def read_snapshot(
+    client: Client, database: str, now: datetime, catalog: Catalog | None = None
+) -> Snapshot:
+    """`catalog`: the catalog in force, when the caller has read it already."""
     snapshot = Snapshot(now)
-    version = latest_catalog_version(client, database)
-    if version is None:
-        return snapshot
+    if catalog is None:
+        version = latest_catalog_version(client, database)
+        if version is None:
+            return snapshot
+        catalog = load_catalog(client, database, version)
     db = f"`{database}`"
-    catalog = load_catalog(client, database, version)
     snapshot.metrics = {metric.code: metric for metric in catalog.metrics}
     snapshot.alert_rules = catalog.alerts
     for grant in catalog.quota_grants:
