@@ -32,12 +32,8 @@ WEBHOOKS = "webhooks"
 @contextmanager
 def home_lock(home: Path, name: str) -> Iterator[None]:
     """Hold the home's `name` lock; wait while another process holds it."""
-    directory = Path(home) / "locks"
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(directory / f"{name}.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with _lock_file(home, name) as handle:
+        if not _try_lock(handle):
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             print(f"billing: waiting for the {name} lock, held by {holder}", file=sys.stderr)
@@ -55,15 +51,25 @@ def home_lock(home: Path, name: str) -> Iterator[None]:
 def home_lock_if_free(home: Path, name: str) -> Iterator[bool]:
     """Hold the home's `name` lock if nobody does; yields whether it is held. For work that
     another holder is doing anyway (a round of webhook deliveries)."""
-    directory = Path(home) / "locks"
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(directory / f"{name}.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with _lock_file(home, name) as handle:
+        if not _try_lock(handle):
             yield False
             return
         try:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lock_file(home: Path, name: str):
+    directory = Path(home) / "locks"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return open(directory / f"{name}.lock", "a+")
+
+
+def _try_lock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -13,7 +13,6 @@ correction that removed it resolves them."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -118,25 +117,23 @@ def _feature_figure(
 
 
 def _metric_quantities(client: Client, database: str, now: datetime) -> dict:
-    if not client.command(f"EXISTS TABLE `{database}`.fct_subscription_usage"):
-        return {}
-    rows = client.query(
-        f"SELECT customer_id, metric_code, sum(quantity) FROM `{database}`.fct_subscription_usage "
-        f"WHERE period = {{period:String}} GROUP BY customer_id, metric_code",
-        parameters={"period": now.strftime("%Y-%m")},
-    ).result_rows
+    rows = _period_sums(client, database, now, "fct_subscription_usage", "metric_code, quantity")
     return {(customer, metric): quantity for customer, metric, quantity in rows}
 
 
 def _rated_amounts(client: Client, database: str, now: datetime) -> dict[str, Decimal]:
-    if not client.command(f"EXISTS TABLE `{database}`.fct_rated_usage"):
-        return {}
-    rows = client.query(
-        f"SELECT customer_id, sum(amount) FROM `{database}`.fct_rated_usage "
-        f"WHERE period = {{period:String}} GROUP BY customer_id",
+    return dict(_period_sums(client, database, now, "fct_rated_usage", "amount"))
+
+
+def _period_sums(client: Client, database: str, now: datetime, model: str, columns: str):
+    """Per customer (and the other key columns), the sum of the last column of a mart over
+    the billing period of `now`; nothing before the mart is deployed."""
+    if not client.command(f"EXISTS TABLE `{database}`.{model}"):
+        return []
+    *keys, summed = [c.strip() for c in columns.split(",")]
+    grouping = ", ".join(["customer_id", *keys])
+    return client.query(
+        f"SELECT {grouping}, sum({summed}) FROM `{database}`.{model} "
+        f"WHERE period = {{period:String}} GROUP BY {grouping}",
         parameters={"period": now.strftime("%Y-%m")},
     ).result_rows
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for customer, amount in rows:
-        totals[customer] += amount
-    return dict(totals)

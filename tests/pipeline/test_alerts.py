@@ -1,7 +1,7 @@
 """Alerts end to end: `billing serve` raises a threshold crossed in live usage and delivers
 it signed to a real receiver; a spending cap denies the hard-limited features at once;
-metering confirms without announcing again; a correction that lowers usage resolves the
-alert once; re-running the metering path changes nothing. `billing alerts` lists exactly
+metering confirms without announcing again and triggers the metric and amount rules; a
+correction that lowers usage resolves the alerts once; re-running the metering path changes nothing. `billing alerts` lists exactly
 what the receiver got."""
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ alerts:
   - {id: calls, customer: "*", feature: api_calls, thresholds: ["50%", "100%"]}
   - {id: token-cap, customer: acme, feature: tokens, thresholds: ["100%"], spending_cap: true}
   - {id: spend, customer: "*", amount: so_far, thresholds: ["0.50"]}
+  - {id: volume, customer: acme, metric: tokens, thresholds: ["500"]}
 """
 
 
@@ -91,11 +92,12 @@ def test_alerts_live_then_exact_then_resolved_each_once(database, home, tmp_path
         listed = json.loads(run(capsys, "alerts", "--format", "json"))
         assert sorted((a["alert"], a["source"], a["rule"], a["threshold"]) for a in listed) == [
             ("triggered", "exact", "spend", "0.50"),
+            ("triggered", "exact", "volume", "500"),
             ("triggered", "live", "calls", "50%"),
             ("triggered", "live", "token-cap", "100%"),
         ]
         assert json.loads(run(capsys, "webhooks", "deliver")) == {
-            "delivered": 1,
+            "delivered": 2,
             "failed_attempts": 0,
         }
         # A correction lowers tokens below the cap: resolved once, and acme is no longer capped;
@@ -106,23 +108,25 @@ def test_alerts_live_then_exact_then_resolved_each_once(database, home, tmp_path
         run(capsys, "ingest", str(path))
         listed = json.loads(run(capsys, "alerts", "--format", "json"))
         resolved = [(a["rule"], a["threshold"]) for a in listed if a["alert"] == "resolved"]
-        assert resolved == [("token-cap", "100%")]
+        assert sorted(resolved) == [("token-cap", "100%"), ("volume", "500")]
         run(capsys, "backfill", "--from", NOW.date().isoformat(), "--to", NOW.date().isoformat())
         assert json.loads(run(capsys, "alerts", "--format", "json")) == listed
         features = json.loads(run(capsys, "entitlements", "--customer", "acme", "--format", "json"))
         assert {f["feature"]: f["reason"] for f in features} == {"api_calls": "ok", "tokens": "ok"}
         assert json.loads(run(capsys, "webhooks", "deliver")) == {
-            "delivered": 1,
+            "delivered": 2,
             "failed_attempts": 0,
         }
         types = sorted(b["type"] for b in receiver.bodies.values())
         assert types == [
             "alert.resolved",
+            "alert.resolved",
+            "alert.triggered",
             "alert.triggered",
             "alert.triggered",
             "alert.triggered",
             "entitlement.limit_reached",
         ]
-        assert len(receiver.seen) == len(set(receiver.seen)) == 5
+        assert len(receiver.seen) == len(set(receiver.seen)) == 7
     finally:
         receiver.stop()
