@@ -1,8 +1,8 @@
 """Alerts end to end: `billing serve` raises a threshold crossed in live usage and delivers
 it signed to a real receiver; a spending cap denies the hard-limited features at once;
 metering confirms without announcing again and triggers the metric and amount rules; a
-correction that lowers usage resolves the alerts once; re-running the metering path changes nothing. `billing alerts` lists exactly
-what the receiver got."""
+correction that lowers usage resolves the alerts once; re-running the metering path
+changes nothing. `billing alerts` lists exactly what the receiver got."""
 
 from __future__ import annotations
 
