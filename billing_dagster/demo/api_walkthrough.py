@@ -117,7 +117,7 @@ def main() -> None:
         print(f"5. Resending search 1: {again['receipts'][0]['status']} "
               f"({again['receipts'][0]['reason']}).")  # fmt: skip
         print("6. `billing ingest` loads what the API stored (the landed_events sensor does it "
-              "every 30 s under `make dev`); `billing entitlements --customer acme` then shows "
+              "every 15 s under `make dev`); `billing entitlements --customer acme` then shows "
               "the same usage, exact.")  # fmt: skip
     finally:
         server.terminate()

@@ -39,7 +39,7 @@ _AREAS = (
 )
 
 
-#: (server, database) already ensured by this process: a sensor ticking every 30 s, or a
+#: (server, database) already ensured by this process: a sensor ticking every 15 s, or a
 #: command opening several clients, creates the tables once, not 27 statements each time.
 _ENSURED: set[tuple[str, str]] = set()
 
