@@ -177,7 +177,8 @@ def request_replay(client: Client, database: str, event_id: str) -> list[str]:
     ).result_rows
     if not rows:
         raise LookupError(
-            f"no webhook event {event_id!r}; `billing webhooks events` lists the recent ones"
+            f"no webhook event {event_id!r}; event ids are in the `id` of the payloads endpoints "
+            f"received, and in `billing alerts --format json` for alerts"
         )
     targets = [e.endpoint_id for e in endpoints(client, database) if rows[0][0] in e.event_types]
     now = datetime.now(UTC)

@@ -121,6 +121,12 @@ def test_after_24_hours_a_delivery_stops_until_replayed(client, database, home):
     back = Receiver(SECRET, [], port=port)
     try:
         assert deliver_due(client, database, home, now=now).delivered == 0
+        with pytest.raises(LookupError) as unknown:
+            request_replay(client, database, "evt_nope")
+        assert str(unknown.value) == (
+            "no webhook event 'evt_nope'; event ids are in the `id` of the payloads endpoints "
+            "received, and in `billing alerts --format json` for alerts"
+        )
         assert request_replay(client, database, "evt_g0") == [owed.endpoint.endpoint_id]
         assert deliver_due(client, database, home, now=datetime.now(UTC)).delivered == 1
         assert back.seen == ["evt_g0"]
