@@ -16,7 +16,7 @@ import http.client
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,12 +62,24 @@ class Delivery:
     last_attempt: datetime | None = None
     delivered: bool = False
 
+    def attempted(self, at: datetime, delivered: bool) -> None:
+        """Count an attempt made at `at`."""
+        self.delivered |= delivered
+        self.failures += 0 if delivered else 1
+        self.first_attempt = self.first_attempt or at
+        self.last_attempt = at
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When the next attempt falls due after a failure; None before the first."""
+        if self.last_attempt is None:
+            return None
+        return self.last_attempt + timedelta(seconds=self.backoff())
+
     def due(self, now: datetime) -> bool:
         if self.delivered or self.given_up(now):
             return False
-        if self.last_attempt is None:
-            return True
-        return now >= self.last_attempt + timedelta(seconds=self.backoff())
+        return self.retry_at is None or now >= self.retry_at
 
     def given_up(self, now: datetime) -> bool:
         return self.first_attempt is not None and now - self.first_attempt >= GIVE_UP_AFTER
@@ -84,6 +96,13 @@ class Round:
     delivered: int = 0
     failed: int = 0
     skipped: bool = False  # another deliverer holds the lock
+    #: the deliveries as the round left them
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def next_due(self, now: datetime) -> datetime | None:
+        """When the next delivery falls due (now for one never tried); None if none will."""
+        owed = [d for d in self.deliveries if not d.delivered and not d.given_up(now)]
+        return min((d.retry_at or now for d in owed), default=None)
 
 
 def deliver_due(
@@ -101,7 +120,8 @@ def deliver_due(
             result.skipped = True
             return result
         now = now or datetime.now(UTC)
-        for delivery in deliveries(client, database):
+        result.deliveries = deliveries(client, database)
+        for delivery in result.deliveries:
             if not delivery.due(now):
                 continue
             body = delivery.payload.encode()
@@ -118,6 +138,7 @@ def deliver_due(
                 [[delivery.event_id, delivery.endpoint.endpoint_id, now, *outcome.row]],
                 column_names=ATTEMPT_COLUMNS,
             )
+            delivery.attempted(now, outcome.delivered)
             if outcome.delivered:
                 result.delivered += 1
             else:
@@ -161,10 +182,7 @@ def deliveries(client: Client, database: str) -> list[Delivery]:
         replayed_at = replays.get((event_id, endpoint_id))
         if delivery is None or (replayed_at and at <= replayed_at):
             continue
-        delivery.delivered |= delivered
-        delivery.failures += 0 if delivered else 1
-        delivery.first_attempt = delivery.first_attempt or at
-        delivery.last_attempt = at
+        delivery.attempted(at, delivered)
     return list(owed.values())
 
 
@@ -210,9 +228,7 @@ def delivery_status(client: Client, database: str, now: datetime) -> list[dict]:
         if d.delivered:
             continue
         state = "failed" if d.given_up(now) else "retrying" if d.failures else "pending"
-        next_at = None
-        if state == "retrying":
-            next_at = (d.last_attempt + timedelta(seconds=d.backoff())).isoformat()
+        next_at = d.retry_at.isoformat() if state == "retrying" else None
         rows.append(
             {
                 "event_id": d.event_id,

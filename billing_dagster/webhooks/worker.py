@@ -12,7 +12,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.webhooks.delivery import deliver_due, deliveries
+from billing_dagster.webhooks.delivery import deliver_due
 
 logger = logging.getLogger("billing.webhooks")
 
@@ -56,13 +56,7 @@ class DeliveryWorker(threading.Thread):
             self._next_due = now + timedelta(seconds=30)
             return
         self._seen = counts
-        owed = [d for d in deliveries(self.client(), self.database) if not d.delivered]
-        upcoming = [
-            d.last_attempt + timedelta(seconds=d.backoff()) if d.last_attempt else now
-            for d in owed
-            if not d.given_up(now)
-        ]
-        self._next_due = min(upcoming, default=None)
+        self._next_due = done.next_due(datetime.now(UTC))
 
     def stop(self) -> None:
         self._stopped.set()
