@@ -9,7 +9,6 @@ the current period and was not resolved."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,13 +23,14 @@ from billing_dagster.alerts.transitions import (
     Figure,
     Transition,
     Watch,
+    apply,
     live_transitions,
 )
 from billing_dagster.catalog.model import AlertRule
 from billing_dagster.catalog.store import latest_catalog_version, load_catalog
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.entitlements.windows import window
-from billing_dagster.webhooks.outbox import OutboxEvent, publish
+from billing_dagster.webhooks.outbox import OutboxEvent, publish, stable_event_id
 
 
 class LiveAlerts:
@@ -95,7 +95,7 @@ class LiveAlerts:
             live_transitions,
             customers,
         )
-        self.history = read_history(self.client(), self.database)
+        apply(self.history, transitions)  # what others recorded comes with the next refresh
         self._update_caps()
         return transitions
 
@@ -121,8 +121,7 @@ class LiveAlerts:
             for answer in self.live.answers(customer, Decimal(0)):
                 if answer["limit"] is None or Decimal(answer["usage"]) < Decimal(answer["limit"]):
                     continue
-                parts = (customer, answer["feature"], answer["period_start"])
-                event_id = "evt_" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+                event_id = stable_event_id(customer, answer["feature"], answer["period_start"])
                 if event_id in self._limits_announced:
                     continue
                 self._limits_announced.add(event_id)

@@ -11,7 +11,6 @@ alert it triggered is not resolved merely because the events have not been meter
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import Literal, NamedTuple
 
 from billing_dagster.alerts.thresholds import reached
 from billing_dagster.catalog.model import AlertRule
+from billing_dagster.webhooks.outbox import stable_event_id
 
 TransitionKind = Literal["triggered", "confirmed", "resolved"]
 
@@ -74,8 +74,7 @@ class Transition:
             watch.period_start.isoformat(),
             self.key.threshold,
         )
-        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
-        return f"evt_{digest}"
+        return stable_event_id(*parts)
 
 
 def exact_transitions(

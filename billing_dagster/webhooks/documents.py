@@ -6,14 +6,13 @@ a re-run or a crash between the work and its announcement, writes nothing new.""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.invoicing.documents import CreditNote, Invoice
 from billing_dagster.invoicing.store import latest_credit_notes, latest_invoices
-from billing_dagster.webhooks.outbox import OutboxEvent, publish
+from billing_dagster.webhooks.outbox import OutboxEvent, publish, stable_event_id
 
 
 def announce_finalized(client: Client, database: str, period: str) -> int:
@@ -50,8 +49,7 @@ def announce_synced(
 
 
 def _event(event_type: str, subject: str, now: datetime, data: dict) -> OutboxEvent:
-    digest = hashlib.sha256(f"{event_type}\x1f{subject}".encode()).hexdigest()[:24]
-    return OutboxEvent(f"evt_{digest}", event_type, now, data)
+    return OutboxEvent(stable_event_id(event_type, subject), event_type, now, data)
 
 
 def _invoice_data(invoice: Invoice) -> dict:

@@ -4,6 +4,7 @@ event is written, so every delivery attempt signs and sends the same bytes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,12 @@ EVENT_TYPES = (
     "credit_note.issued",
     "data_quality.failed",
 )
+
+
+def stable_event_id(*parts: str) -> str:
+    """`evt_` and a digest of what the event is about: whoever writes the same event again
+    (a re-run, a second process, a restart) writes the same id, which the outbox holds once."""
+    return "evt_" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
