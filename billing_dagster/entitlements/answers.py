@@ -67,9 +67,23 @@ def answer(
         reason="ok",
         overage="0",
     )
-    if feature.limit is None:  # unlimited: remaining null, never 0
-        return _capped(document) if capped and feature.enforcement == "hard" else document
-    in_window = granted(grants, start)
+    _against_limit(document, feature, usage, requested, granted(grants, start))
+    if capped and feature.enforcement == "hard":
+        document.update(has_access=False, reason="spending_cap")
+    return document
+
+
+def _against_limit(
+    document: dict,
+    feature: Feature,
+    usage: Decimal,
+    requested: Decimal,
+    in_window: list[QuotaGrant],
+) -> None:
+    """Limit (with the window's quota grants, burnt in order), remaining and overage, and
+    access by the enforcement; an unlimited feature keeps `remaining: null`, never 0."""
+    if feature.limit is None:
+        return
     limit = feature.limit + sum((g.units for g in in_window), Decimal(0))
     beyond_plan = max(Decimal(0), usage - feature.limit)
     for grant in in_window:
@@ -86,11 +100,6 @@ def answer(
         reason="limit_reached" if over else "ok",
         has_access=not over or feature.enforcement == "soft",
     )
-    return _capped(document) if capped and feature.enforcement == "hard" else document
-
-
-def _capped(document: dict) -> dict:
-    return {**document, "has_access": False, "reason": "spending_cap"}
 
 
 def granted(grants: list[QuotaGrant], start: datetime) -> list[QuotaGrant]:
