@@ -21,6 +21,7 @@ from clickhouse_connect.driver.client import Client
 
 from billing_dagster.alerts.store import History, record
 from billing_dagster.alerts.transitions import Figure, Transition, Watch, exact_transitions
+from billing_dagster.catalog.model import AlertRule
 from billing_dagster.catalog.store import latest_catalog_version, load_catalog
 from billing_dagster.entitlements.answers import granted
 from billing_dagster.entitlements.exact import Snapshot, read_snapshot
@@ -35,7 +36,7 @@ def evaluate_exact(client: Client, database: str, home: Path, now: datetime) -> 
         return []
     rules = {rule.id: rule for rule in catalog.alerts}
     snapshot = read_snapshot(client, database, now, catalog)
-    figures = exact_figures(client, database, snapshot, now)
+    figures = exact_figures(client, database, catalog.alerts, snapshot, now)
 
     def with_history(history: History) -> dict[Watch, Figure]:
         """A watch that fired in a current window and has no usage now counts 0."""
@@ -53,9 +54,12 @@ def evaluate_exact(client: Client, database: str, home: Path, now: datetime) -> 
 
 
 def exact_figures(
-    client: Client, database: str, snapshot: Snapshot, now: datetime
+    client: Client,
+    database: str,
+    rules: tuple[AlertRule, ...],
+    snapshot: Snapshot,
+    now: datetime,
 ) -> dict[Watch, Figure]:
-    rules = snapshot.alert_rules
     figures: dict[Watch, Figure] = {}
     month_start, month_end = window("billing_period", now)
     quantities = (

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.catalog.model import AlertRule, Catalog, Metric, QuotaGrant
+from billing_dagster.catalog.model import Catalog, Metric, QuotaGrant
 from billing_dagster.catalog.store import IN_FORCE, latest_catalog_version, load_catalog
 from billing_dagster.entitlements.windows import window
 
@@ -43,8 +43,6 @@ class Snapshot:
     metrics: dict[str, Metric] = field(default_factory=dict)
     #: when the last metering run finished (None before the first)
     exact_through: datetime | None = None
-    #: the catalog's alert rules (billing_dagster/alerts/)
-    alert_rules: tuple[AlertRule, ...] = ()
 
     def current_windows(self, instant: datetime) -> set[tuple[str, datetime]]:
         return {(p, window(p, instant)[0]) for p in ("billing_period", "day", "hour")}
@@ -62,7 +60,6 @@ def read_snapshot(
         catalog = load_catalog(client, database, version)
     db = f"`{database}`"
     snapshot.metrics = {metric.code: metric for metric in catalog.metrics}
-    snapshot.alert_rules = catalog.alerts
     for grant in catalog.quota_grants:
         snapshot.grants.setdefault((grant.customer, grant.feature), []).append(grant)
     today = now.date()
