@@ -85,15 +85,15 @@ class LiveAlerts:
                 )
         if not live_transitions(self.rules, figures, self.history):
             return []  # nothing new by what this server knows: no lock, no query
-        customers = {watch.customer_id for watch in figures}
+        client, customers = self.client(), {watch.customer_id for watch in figures}
         transitions = record(
-            self.client(),
+            client,
             self.database,
             self.home,
             self.rules,
-            lambda _: figures,
-            live_transitions,
-            customers,
+            lambda: live_transitions(
+                self.rules, figures, read_history(client, self.database, customers)
+            ),
         )
         apply(self.history, transitions)  # what others recorded comes with the next refresh
         self._update_caps()

@@ -14,22 +14,12 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.alerts.transitions import (
-    AlertKey,
-    AlertState,
-    Figure,
-    Transition,
-    Watch,
-)
+from billing_dagster.alerts.transitions import AlertKey, AlertState, Transition, Watch
 from billing_dagster.catalog.model import AlertRule
 from billing_dagster.entitlements.exact import as_utc
 from billing_dagster.formatting import decimal_text
 from billing_dagster.locks import ALERTS, home_lock
 from billing_dagster.webhooks.outbox import OutboxEvent, publish
-
-Decide = Callable[
-    [dict[str, AlertRule], dict[Watch, Figure], dict[AlertKey, AlertState]], list[Transition]
-]
 
 
 def read_history(
@@ -52,24 +42,17 @@ def read_history(
     return history
 
 
-History = dict[AlertKey, AlertState]
-
-
 def record(
     client: Client,
     database: str,
     home: Path,
     rules: dict[str, AlertRule],
-    figures_for: Callable[[History], dict[Watch, Figure]],
-    decide: Decide,
-    customers: set[str] | None = None,
+    decide: Callable[[], list[Transition]],
 ) -> list[Transition]:
-    """Under the lock: read the history (of these customers, or all), take the figures
-    (which may depend on it), decide the transitions, and write them with their outbox
-    events. Returns them."""
+    """Under the lock: decide the transitions (reading the history there), and write them
+    with their outbox events. Returns them."""
     with home_lock(home, ALERTS):
-        history = read_history(client, database, customers)
-        transitions = decide(rules, figures_for(history), history)
+        transitions = decide()
         if not transitions:
             return []
         now = datetime.now(UTC)

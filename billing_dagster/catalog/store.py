@@ -9,13 +9,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.gc_pause import gc_paused
 from billing_dagster.catalog.model import Catalog, Metric, PlanVersion, effective_entitlements
 from billing_dagster.catalog.prices import ChargePrice, PriceTier, subscription_prices
-from billing_dagster.catalog.serialize import canonical_json, catalog_from_json
+from billing_dagster.catalog.serialize import (
+    canonical_json,
+    catalog_from_json,
+    catalog_part_from_json,
+)
 
 
 class CatalogConflict(Exception):
@@ -91,6 +96,17 @@ def load_catalog(client: Client, database: str, version: int) -> Catalog:
         parameters={"v": version},
     ).result_rows
     return catalog_from_json(text)
+
+
+def load_catalog_part(client: Client, database: str, version: int, name: str) -> Any:
+    """One top-level part (`alerts`, `quota_grants`...) of the catalog applied under
+    `version`, read without the rest."""
+    [(text,)] = client.query(
+        f"SELECT JSONExtractRaw(catalog_json, {{name:String}}) FROM `{database}`.catalog_versions "
+        f"WHERE catalog_version = {{v:UInt32}}",
+        parameters={"v": version, "name": name},
+    ).result_rows
+    return catalog_part_from_json(name, text)
 
 
 def metric_digest(metric: Metric) -> str:

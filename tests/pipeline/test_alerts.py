@@ -7,7 +7,8 @@ changes nothing. `billing alerts` lists exactly what the receiver got."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 
 from tests.api_client import get, once_changed, post, serving
 from tests.support import run
@@ -41,6 +42,7 @@ alerts:
   - {id: token-cap, customer: acme, feature: tokens, thresholds: ["100%"], spending_cap: true}
   - {id: spend, customer: "*", amount: so_far, thresholds: ["0.50"]}
   - {id: volume, customer: acme, metric: tokens, thresholds: ["500"]}
+  - {id: outlook, customer: beta, amount: projected, thresholds: ["0.10", "3.20"]}
 """
 
 
@@ -63,7 +65,7 @@ def test_alerts_live_then_exact_then_resolved_each_once(database, home, tmp_path
         "alert.triggered,alert.resolved,entitlement.limit_reached")  # fmt: skip
     try:
         with serving(home, "--seal-after", "0") as (_, base):
-            events = [event(f"c{i}") for i in range(5)]
+            events = [event(f"c{i}") for i in range(5)] + [event("b1", customer="beta")]
             events.append(event("t1", name="completion", properties={"tokens": "1000"}))
             assert post(f"{base}/v1/events/batch", keys["ingest"], {"events": events})[0] == 202
             # Live: 5 of 10 calls (50 %), and the token cap reached.
@@ -91,13 +93,21 @@ def test_alerts_live_then_exact_then_resolved_each_once(database, home, tmp_path
         run(capsys, "ingest")
         listed = json.loads(run(capsys, "alerts", "--format", "json"))
         assert sorted((a["alert"], a["source"], a["rule"], a["threshold"]) for a in listed) == [
+            ("triggered", "exact", "outlook", "0.10"),
             ("triggered", "exact", "spend", "0.50"),
             ("triggered", "exact", "volume", "500"),
             ("triggered", "live", "calls", "50%"),
             ("triggered", "live", "token-cap", "100%"),
         ]
+        # beta's 0.10 so far, at the pace of the days gone (today counted) over the month,
+        # as the warehouse keeps a figure (12 decimals)
+        (outlook,) = [a for a in listed if a["rule"] == "outlook"]
+        month = datetime(NOW.year, NOW.month, 1, tzinfo=UTC)
+        days = ((month + timedelta(days=32)).replace(day=1) - month).days
+        projected = Decimal("0.10") * days / NOW.day
+        assert Decimal(outlook["figure"]) == projected.quantize(Decimal("1e-12"), ROUND_DOWN)
         assert json.loads(run(capsys, "webhooks", "deliver")) == {
-            "delivered": 2,
+            "delivered": 3,
             "failed_attempts": 0,
         }
         # A correction lowers tokens below the cap: resolved once, and acme is no longer capped;
@@ -125,8 +135,9 @@ def test_alerts_live_then_exact_then_resolved_each_once(database, home, tmp_path
             "alert.triggered",
             "alert.triggered",
             "alert.triggered",
+            "alert.triggered",
             "entitlement.limit_reached",
         ]
-        assert len(receiver.seen) == len(set(receiver.seen)) == 7
+        assert len(receiver.seen) == len(set(receiver.seen)) == 8
     finally:
         receiver.stop()

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing_dagster.alerts.store import record
+from billing_dagster.alerts.store import read_history, record
 from billing_dagster.alerts.transitions import Figure, Watch, exact_transitions
 from billing_dagster.catalog.model import AlertRule, Threshold
 
@@ -17,6 +17,10 @@ START = datetime(2026, 12, 1, tzinfo=UTC)
 END = datetime(2027, 1, 1, tzinfo=UTC)
 RULES = {"r": AlertRule("r", "*", "feature", "calls", (Threshold(Decimal(50), True),))}
 FIGURES = {Watch("r", "acme", "calls", START): Figure(Decimal(60), Decimal(100), END)}
+
+
+def decide(client, database):
+    return lambda: exact_transitions(RULES, FIGURES, read_history(client, database))
 
 
 class Killed(BaseException):
@@ -34,11 +38,11 @@ def test_killed_at_either_write_loses_and_repeats_nothing(client, database, home
 
     client.insert = dies_there
     with pytest.raises(Killed):
-        record(client, database, home, RULES, lambda _: FIGURES, exact_transitions)
+        record(client, database, home, RULES, decide(client, database))
     client.insert = insert
-    (transition,) = record(client, database, home, RULES, lambda _: FIGURES, exact_transitions)
+    (transition,) = record(client, database, home, RULES, decide(client, database))
     assert transition.kind == "triggered"
-    assert record(client, database, home, RULES, lambda _: FIGURES, exact_transitions) == []
+    assert record(client, database, home, RULES, decide(client, database)) == []
     counts = client.query(
         f"SELECT (SELECT count() FROM `{database}`.webhook_events), "
         f"(SELECT count() FROM `{database}`.alert_transitions)"

@@ -10,6 +10,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from billing_dagster.alerts.candidates import position
 from billing_dagster.alerts.thresholds import MAX_RECURRING, reached
 from billing_dagster.alerts.transitions import (
     AlertKey,
@@ -51,6 +52,18 @@ def test_a_recurring_step_fires_every_further_step_up_to_a_bound():
     assert reached(recurring, Decimal("349"), Decimal("100")) == ["50%", "100%", "200%", "300%"]
     flood = rule("1", every="0.001", target="metric")
     assert len(reached(flood, Decimal("1000000"), None)) == 1 + MAX_RECURRING
+
+
+def test_a_label_stands_where_reached_lists_it_and_nowhere_when_the_rule_lost_it():
+    recurring = rule("50%", "100%", every="100%")
+    labels = reached(recurring, Decimal("100000"), Decimal("100"))
+    assert [position(recurring, label) for label in labels] == list(range(1, len(labels) + 1))
+    assert position(recurring, "1002%") == 0 == position(recurring, "150%")
+    assert position(recurring, "300") == 0  # not a percentage
+    assert position(recurring, str(100 + (MAX_RECURRING + 1) * 100) + "%") == 0
+    steps = rule("1.5", every="0.25", target="metric")
+    assert [position(steps, label) for label in ("1.5", "1.75", "2.00", "2.25")] == [1, 2, 3, 4]
+    assert position(steps, "2") == 0 == position(steps, "1.6")  # not labels of the rule
 
 
 def watch(customer: str = "acme") -> Watch:
