@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing_dagster.alerts.candidates import position
+from billing_dagster.alerts.evaluation import evaluation_instants
 from billing_dagster.alerts.thresholds import MAX_RECURRING, reached
 from billing_dagster.alerts.transitions import (
     AlertKey,
@@ -64,6 +65,22 @@ def test_a_label_stands_where_reached_lists_it_and_nowhere_when_the_rule_lost_it
     steps = rule("1.5", every="0.25", target="metric")
     assert [position(steps, label) for label in ("1.5", "1.75", "2.00", "2.25")] == [1, 2, 3, 4]
     assert position(steps, "2") == 0 == position(steps, "1.6")  # not labels of the rule
+
+
+def test_metered_days_of_periods_over_are_evaluated_at_their_last_instant():
+    now = datetime(2026, 12, 2, 6, 30, tzinfo=UTC)
+    today, tomorrow = datetime(2026, 12, 2, tzinfo=UTC), datetime(2026, 12, 3, tzinfo=UTC)
+    assert evaluation_instants(today, tomorrow, now) == [now]
+    assert evaluation_instants(datetime(2026, 10, 31, tzinfo=UTC), tomorrow, now) == [
+        datetime(2026, 10, 31, 23, 59, 59, 999000, tzinfo=UTC),
+        datetime(2026, 11, 30, 23, 59, 59, 999000, tzinfo=UTC),
+        now,
+    ]
+    november = datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC)
+    assert evaluation_instants(*november, now) == [
+        datetime(2026, 11, 30, 23, 59, 59, 999000, tzinfo=UTC),
+        now,
+    ]
 
 
 def watch(customer: str = "acme") -> Watch:

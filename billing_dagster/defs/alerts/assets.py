@@ -2,8 +2,8 @@
 
 `usage_alerts` is partitioned like the daily usage it follows (one run for a range, in
 `metering_job`): it triggers, confirms and resolves the catalog's alert rules on exact
-usage of the windows current now, each alert once (billing_dagster/alerts/). Its check
-proves it: no alert was triggered or resolved twice. `webhook_delivery_job` posts what the
+usage of the windows current now, and of the billing periods over among the days metered,
+each alert once (billing_dagster/alerts/). Its check proves it: no alert was triggered or resolved twice. `webhook_delivery_job` posts what the
 outbox owes; the sensor `webhook_deliveries` launches it when something is due and
 `billing serve` is not delivering already.
 """
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from billing_dagster.alerts.evaluation import evaluate_exact
+from billing_dagster.alerts.evaluation import evaluate_exact, evaluation_instants
 from billing_dagster.defs.metering.assets import metering_daily
 from billing_dagster.defs.partitions import metering_days
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
@@ -37,9 +37,13 @@ def usage_alerts(
 ) -> dg.MaterializeResult:
     """Alerts of the catalog's rules on exact usage: each (rule, customer, target, period,
     threshold) triggered once, resolved at most once, announced through the outbox."""
-    transitions = evaluate_exact(
-        clickhouse.get_client(), clickhouse.database, billing_home.path, datetime.now(UTC)
-    )
+    client = clickhouse.get_client()
+    first_day, end = context.partition_time_window
+    transitions = [
+        transition
+        for instant in evaluation_instants(first_day, end, datetime.now(UTC))
+        for transition in evaluate_exact(client, clickhouse.database, billing_home.path, instant)
+    ]
     counts = {
         kind: sum(t.kind == kind for t in transitions)
         for kind in ("triggered", "confirmed", "resolved")
