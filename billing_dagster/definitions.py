@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -36,6 +37,10 @@ from billing_dagster.defs.sync.jobs import payment_status_job, sync_job
 from billing_dagster.defs.sync.resources import GatewayResource
 from billing_dagster.settings import Settings
 from billing_dagster.warehouse.connection import billing_home, keep_private
+
+# Binding resources re-creates each sensor that targets a job, and Dagster passes the beta
+# parameter `owners` itself then (we set none): a warning users can do nothing about.
+warnings.filterwarnings("ignore", "Parameter `owners`", dg.BetaWarning)
 
 
 def build_definitions() -> dg.Definitions:

@@ -27,7 +27,7 @@ from billing_dagster.alerts.transitions import (
     live_transitions,
 )
 from billing_dagster.catalog.model import AlertRule
-from billing_dagster.catalog.store import latest_catalog_version, load_catalog
+from billing_dagster.catalog.store import latest_catalog_version, load_catalog_part
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.entitlements.windows import window
 from billing_dagster.webhooks.outbox import OutboxEvent, publish, stable_event_id
@@ -53,8 +53,8 @@ class LiveAlerts:
         client = self.client()
         version = latest_catalog_version(client, self.database)
         if version != self._catalog_version and version is not None:
-            catalog = load_catalog(client, self.database, version)
-            self.rules = {rule.id: rule for rule in catalog.alerts}
+            alerts = load_catalog_part(client, self.database, version, "alerts")
+            self.rules = {rule.id: rule for rule in alerts}
             self._catalog_version = version
         recorded = int(client.command(f"SELECT count() FROM `{self.database}`.alert_transitions"))
         if recorded != self._transitions_seen:

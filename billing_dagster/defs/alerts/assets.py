@@ -3,9 +3,10 @@
 `usage_alerts` is partitioned like the daily usage it follows (one run for a range, in
 `metering_job`): it triggers, confirms and resolves the catalog's alert rules on exact
 usage of the windows current now, and of the billing periods over among the days metered,
-each alert once (billing_dagster/alerts/). Its check proves it: no alert was triggered or resolved twice. `webhook_delivery_job` posts what the
-outbox owes; the sensor `webhook_deliveries` launches it when something is due and
-`billing serve` is not delivering already.
+each alert once (billing_dagster/alerts/). Its check proves it: no alert was triggered or
+resolved twice. `webhook_delivery_job` posts what the outbox owes; the sensor
+`webhook_deliveries` launches it when something is due and `billing serve` is not
+delivering already.
 """
 
 import warnings
