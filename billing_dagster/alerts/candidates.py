@@ -45,8 +45,11 @@ def candidates(
     rules: dict[str, AlertRule],
     grants: tuple[QuotaGrant, ...],
     now: datetime,
+    since: int | None = None,
 ) -> tuple[dict[Watch, Figure], dict[AlertKey, AlertState]]:
-    """The watches needing a decision, with their figures and their history."""
+    """The watches needing a decision, with their figures and their history: of every
+    customer, or of the customers of events loaded after load `since` (and of the events
+    those corrected)."""
     db = f"`{database}`"
     windows = {period: window(period, now) for period in ("billing_period", "day", "hour")}
     month_start, month_end = windows["billing_period"]
@@ -65,6 +68,7 @@ def candidates(
     ).result_rows
     parameters = {
         "now": now,
+        "since": since or 0,
         "today": now.date(),
         "period": now.strftime("%Y-%m"),
         "days_total": (month_end - month_start).days,
@@ -75,7 +79,7 @@ def candidates(
         **{f"{p}_start": start for p, (start, _) in windows.items()},
         **{f"{p}_end": end for p, (_, end) in windows.items()},
     }
-    rows = client.query(_query(db, deployed), parameters=parameters).result_rows
+    rows = client.query(_query(db, deployed, since is not None), parameters=parameters).result_rows
     figures: dict[Watch, Figure] = {}
     history: dict[AlertKey, AlertState] = {}
     for rule_id, customer, target, start, end, value, days, limit, states in rows:
@@ -138,7 +142,7 @@ def _reached(p: str) -> str:
                num >= {level} * den), 0)"""
 
 
-def _query(db: str, deployed: set[str]) -> str:
+def _query(db: str, deployed: set[str], incremental: bool) -> str:
     def mart(name: str, columns: str, sql: str) -> str:
         """A mart's rows, or none of the same shape before dbt first deployed it."""
         return sql if name in deployed else f"SELECT {columns} WHERE 0"
@@ -180,12 +184,28 @@ def _query(db: str, deployed: set[str]) -> str:
         "arrayMin(arrayFilter(p -> NOT has(confirmed_positions, p), "
         "arrayPushFront(arrayMap(p -> p + 1, confirmed_positions), 1)))"
     )
+    scope = "AND customer_id IN (SELECT customer_id FROM changed)" if incremental else ""
     return f"""
 WITH
+changed_days AS (
+    SELECT DISTINCT arrayJoin(event_dates) FROM {db}.event_loads
+    WHERE load_seq > {{since:UInt64}}
+),
+later AS (
+    SELECT customer_id, replaces FROM {db}.raw_events
+    WHERE event_date IN changed_days AND load_seq > {{since:UInt64}}
+),
+changed AS (
+    SELECT customer_id FROM later
+    UNION DISTINCT
+    SELECT customer_id FROM {db}.raw_events
+    WHERE event_date IN changed_days
+      AND event_id IN (SELECT assumeNotNull(replaces) FROM later WHERE replaces IS NOT NULL)
+),
 active AS (
     SELECT subscription_id, customer_id FROM {db}.catalog_subscriptions
     WHERE {in_force} AND start_date <= {{today:Date}}
-      AND (end_date IS NULL OR end_date > {{today:Date}})
+      AND (end_date IS NULL OR end_date > {{today:Date}}) {scope}
 ),
 rules AS (
     SELECT r.1 AS rule_id, r.2 AS rule_customer, r.3 AS kind, r.4 AS code, r.5 = 1 AS percent,
@@ -248,7 +268,7 @@ history AS (
                max(kind = 'confirmed' OR (kind = 'triggered' AND source = 'exact')) AS confirmed,
                max(kind = 'resolved') AS resolved
         FROM {db}.alert_transitions
-        WHERE rule_id IN (SELECT rule_id FROM rules)
+        WHERE rule_id IN (SELECT rule_id FROM rules) {scope}
           AND period_start <= {{now:DateTime64(3, 'UTC')}}
           AND period_end > {{now:DateTime64(3, 'UTC')}}
         GROUP BY rule_id, customer_id, target, period_start, threshold
