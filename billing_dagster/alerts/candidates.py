@@ -36,7 +36,12 @@ from billing_dagster.entitlements.answers import granted
 from billing_dagster.entitlements.exact import as_utc
 from billing_dagster.entitlements.windows import window
 
-_MARTS = ("fct_entitlement_usage", "fct_subscription_usage", "fct_rated_usage")
+#: The mart each kind of rule reads (a view: reading it computes it, so only when needed).
+_MARTS = {
+    "feature": "fct_entitlement_usage",
+    "metric": "fct_subscription_usage",
+    "amount": "fct_rated_usage",
+}
 
 
 def candidates(
@@ -58,7 +63,10 @@ def candidates(
         for (name,) in client.query(
             "SELECT name FROM system.tables WHERE database = {db:String} "
             "AND name IN {marts:Array(String)}",
-            parameters={"db": database, "marts": list(_MARTS)},
+            parameters={
+                "db": database,
+                "marts": sorted({_MARTS[rule.target] for rule in rules.values()}),
+            },
         ).result_rows
     }
     labels = client.query(
@@ -144,7 +152,8 @@ def _reached(p: str) -> str:
 
 def _query(db: str, deployed: set[str], incremental: bool) -> str:
     def mart(name: str, columns: str, sql: str) -> str:
-        """A mart's rows, or none of the same shape before dbt first deployed it."""
+        """A mart's rows, or none of the same shape when no rule reads it or before dbt
+        first deployed it."""
         return sql if name in deployed else f"SELECT {columns} WHERE 0"
 
     in_force = IN_FORCE.format(db=db)
