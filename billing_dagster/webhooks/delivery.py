@@ -147,43 +147,83 @@ def deliver_due(
 
 
 def deliveries(client: Client, database: str) -> list[Delivery]:
-    """Every (event, endpoint) pair the outbox owes, with its attempts since the latest
-    replay of it, oldest event first."""
-    db = f"`{database}`"
+    """Every (event, endpoint) pair the outbox owes and that was not delivered since the
+    latest replay of it, with those attempts, oldest event first. The warehouse pairs them:
+    a round reads the payloads of what is still open, not of the whole outbox."""
     subscribed = endpoints(client, database)
     if not subscribed:
         return []
-    replays = {
-        (event_id, endpoint_id): as_utc(at)
-        for event_id, endpoint_id, at in client.query(
-            f"SELECT event_id, endpoint_id, max(requested_at) FROM {db}.webhook_replays "
-            f"GROUP BY event_id, endpoint_id"
-        ).result_rows
-    }
-    events = client.query(
-        f"SELECT event_id, any(event_type), min(created_at), any(payload) "
-        f"FROM {db}.webhook_events GROUP BY event_id ORDER BY min(created_at), event_id"
+    by_id = {endpoint.endpoint_id: endpoint for endpoint in subscribed}
+    rows = client.query(
+        _OPEN_DELIVERIES.format(db=f"`{database}`"),
+        parameters={
+            "endpoints": [
+                (e.endpoint_id, list(e.event_types), e.created_at, rank)
+                for rank, e in enumerate(subscribed)
+            ]
+        },
     ).result_rows
-    attempts = client.query(
-        f"SELECT event_id, endpoint_id, attempted_at, delivered FROM {db}.webhook_attempts "
-        f"ORDER BY attempted_at"
-    ).result_rows
-    owed: dict[tuple[str, str], Delivery] = {}
-    for event_id, event_type, created_at, payload in events:
-        for endpoint in subscribed:
-            replayed = (event_id, endpoint.endpoint_id) in replays
-            if event_type in endpoint.event_types and (
-                replayed or as_utc(created_at) >= endpoint.created_at
-            ):
-                owed[(event_id, endpoint.endpoint_id)] = Delivery(event_id, endpoint, payload)
-    for event_id, endpoint_id, at, delivered in attempts:
-        delivery = owed.get((event_id, endpoint_id))
-        at = as_utc(at)
-        replayed_at = replays.get((event_id, endpoint_id))
-        if delivery is None or (replayed_at and at <= replayed_at):
-            continue
-        delivery.attempted(at, delivered)
-    return list(owed.values())
+    open_deliveries = []
+    for event_id, endpoint_id, payload, tries in rows:
+        delivery = Delivery(event_id, by_id[endpoint_id], payload)
+        for at, delivered in tries:
+            delivery.attempted(as_utc(at), delivered)
+        open_deliveries.append(delivery)
+    return open_deliveries
+
+
+#: The open deliveries: pairs of an event and an endpoint subscribed to its type (made
+#: before the event, or asked to replay it) without a delivered attempt since the latest
+#: replay; with those attempts, oldest first.
+_OPEN_DELIVERIES = """
+WITH
+endpoints AS (
+    SELECT e.1 AS endpoint_id, e.2 AS event_types, e.3 AS subscribed_at, e.4 AS rank
+    FROM (SELECT arrayJoin({{endpoints:Array(Tuple(String, Array(String),
+                                                   DateTime64(3, 'UTC'), UInt32))}}) AS e)
+),
+events AS (
+    SELECT event_id, any(event_type) AS event_type, min(created_at) AS created_at
+    FROM {db}.webhook_events GROUP BY event_id
+),
+replays AS (
+    SELECT event_id, endpoint_id, max(requested_at) AS replayed_at
+    FROM {db}.webhook_replays GROUP BY event_id, endpoint_id
+),
+owed AS (
+    SELECT events.event_id AS event_id, endpoints.endpoint_id AS endpoint_id,
+           events.created_at AS created_at, endpoints.rank AS rank,
+           replays.replayed_at AS replayed_at
+    FROM events CROSS JOIN endpoints
+    LEFT JOIN replays ON replays.event_id = events.event_id
+                     AND replays.endpoint_id = endpoints.endpoint_id
+    WHERE has(endpoints.event_types, events.event_type)
+      AND (replays.event_id != '' OR events.created_at >= endpoints.subscribed_at)
+),
+tries AS (
+    SELECT a.event_id AS event_id, a.endpoint_id AS endpoint_id,
+           arraySort(t -> t.1, groupArray((a.attempted_at, a.delivered))) AS tries,
+           max(a.delivered) AS delivered
+    FROM {db}.webhook_attempts AS a
+    JOIN owed ON owed.event_id = a.event_id AND owed.endpoint_id = a.endpoint_id
+    WHERE a.attempted_at > owed.replayed_at
+    GROUP BY a.event_id, a.endpoint_id
+),
+open AS (
+    SELECT owed.event_id AS event_id, owed.endpoint_id AS endpoint_id,
+           owed.created_at AS created_at, owed.rank AS rank, tries.tries AS tries
+    FROM owed
+    LEFT JOIN tries ON tries.event_id = owed.event_id AND tries.endpoint_id = owed.endpoint_id
+    WHERE NOT tries.delivered
+)
+SELECT open.event_id, open.endpoint_id, payloads.payload, open.tries
+FROM open
+JOIN (
+    SELECT event_id, any(payload) AS payload FROM {db}.webhook_events
+    WHERE event_id IN (SELECT event_id FROM open) GROUP BY event_id
+) AS payloads ON payloads.event_id = open.event_id
+ORDER BY open.created_at, open.event_id, open.rank
+"""
 
 
 def request_replay(client: Client, database: str, event_id: str) -> list[str]:
@@ -225,8 +265,6 @@ def delivery_status(client: Client, database: str, now: datetime) -> list[dict]:
     failed (24 hours of failures; `billing webhooks replay` sends them again)."""
     rows = []
     for d in deliveries(client, database):
-        if d.delivered:
-            continue
         state = "failed" if d.given_up(now) else "retrying" if d.failures else "pending"
         next_at = d.retry_at.isoformat() if state == "retrying" else None
         rows.append(
