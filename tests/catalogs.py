@@ -36,6 +36,25 @@ def store(client, database: str, catalog: Catalog) -> int:
     return apply_catalog(client, database, catalog, "test.yaml", "").version
 
 
+def calls_catalog(customers: list[str], rest: str = "") -> str:
+    """A catalog YAML of one metric (`calls`, counted) on a Pro plan at 0.01 a call, with
+    these `customers:` entries (flow mappings) and what follows them (alerts, grants)."""
+    entries = "".join(f"  - {customer}\n" for customer in customers)
+    return f"""\
+metrics:
+  - {{code: calls, event_name: api_request, aggregation: count}}
+plans:
+  - code: pro
+    name: Pro
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        charges: [{{metric: calls, model: per_unit, unit_price: "0.01"}}]
+customers:
+{entries}{rest}"""
+
+
 #: The contract's example invoice (CONTRACT.md §4) as a catalog to apply through the CLI.
 CONTRACT_EXAMPLE = """\
 metrics:

@@ -11,27 +11,16 @@ from billing_dagster.alerts.store import read_history, record
 from billing_dagster.alerts.transitions import Figure, Watch, exact_transitions
 from billing_dagster.catalog.model import AlertRule, Threshold
 from billing_dagster.entitlements.windows import window
+from tests.catalogs import calls_catalog
 from tests.support import run
 
 NOW = datetime.now(UTC)
 TODAY = NOW.date().isoformat()
 RULES = {"volume": AlertRule("volume", "*", "metric", "calls", (Threshold(Decimal(1)),))}
-CATALOG = f"""\
-metrics:
-  - {{code: calls, event_name: api_request, aggregation: count}}
-plans:
-  - code: pro
-    name: Pro
-    versions:
-      - version: 1
-        effective_from: 2026-01-01
-        currency: USD
-        charges: [{{metric: calls, model: per_unit, unit_price: "0.01"}}]
-customers:
-  - {{id: acme, name: Acme, subscriptions: [{{plan: pro, start: 2026-01-01, end: {TODAY}}}]}}
-alerts:
-  - {{id: volume, customer: "*", metric: calls, thresholds: ["1"]}}
-"""
+CATALOG = calls_catalog(
+    [f"{{id: acme, name: Acme, subscriptions: [{{plan: pro, start: 2026-01-01, end: {TODAY}}}]}}"],
+    'alerts:\n  - {id: volume, customer: "*", metric: calls, thresholds: ["1"]}\n',
+)
 
 
 def test_an_alert_whose_subscription_ended_resolves_once(client, database, home, tmp_path, capsys):

@@ -7,27 +7,16 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from billing_dagster.entitlements.windows import window
+from tests.catalogs import calls_catalog
 from tests.support import run
 
 MONTH_START = window("billing_period", datetime.now(UTC))[0]
 LAST_MONTH = MONTH_START - timedelta(days=1)
 STAMP = LAST_MONTH.replace(day=15, hour=12).isoformat().replace("+00:00", "Z")
-CATALOG = """\
-metrics:
-  - {code: calls, event_name: api_request, aggregation: count}
-plans:
-  - code: pro
-    name: Pro
-    versions:
-      - version: 1
-        effective_from: 2026-01-01
-        currency: USD
-        charges: [{metric: calls, model: per_unit, unit_price: "0.01"}]
-customers:
-  - {id: acme, name: Acme, subscriptions: [{plan: pro, start: 2026-01-01}]}
-alerts:
-  - {id: volume, customer: "*", metric: calls, thresholds: ["2", "3"]}
-"""
+CATALOG = calls_catalog(
+    ["{id: acme, name: Acme, subscriptions: [{plan: pro, start: 2026-01-01}]}"],
+    'alerts:\n  - {id: volume, customer: "*", metric: calls, thresholds: ["2", "3"]}\n',
+)
 
 
 def ingest(capsys, path, *events: dict) -> None:
