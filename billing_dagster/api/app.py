@@ -8,7 +8,6 @@ them local to `create_app`, at run time.
 """
 
 import logging
-import re
 import threading
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,8 +25,9 @@ from billing_dagster.api import bodies
 from billing_dagster.api.entitlements import entitlements_router
 from billing_dagster.api.events import events_router
 from billing_dagster.api.key_ring import KeyRing
-from billing_dagster.api.keys import ApiKey, KeyRefused, authenticate, key_id_of
-from billing_dagster.api.models import PROBLEMS
+from billing_dagster.api.keys import ApiKey, KeyRefused, authenticate, bearer, key_id_of
+from billing_dagster.api.models import PERIOD, PROBLEMS, UsageRow
+from billing_dagster.api.portal import portal_router
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.ingest.receiving import EventReceiver
 from billing_dagster.metering.usage import subscription_usage
@@ -37,7 +37,6 @@ from billing_dagster.warehouse.schema import ensure_schema
 from billing_dagster.webhooks.worker import DeliveryWorker
 
 logger = logging.getLogger(__name__)
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class Health(BaseModel):
@@ -53,14 +52,6 @@ class KeyInfo(BaseModel):
     created_at: str
     revoked_at: str | None
     rate_limit: int | None
-
-
-class UsageRow(BaseModel):
-    customer_id: str
-    metric: str
-    group: str | None
-    period: str
-    quantity: str  # exact decimal text
 
 
 def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> FastAPI:
@@ -117,7 +108,7 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
 
     def key_with(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
         async def caller(request: Request) -> ApiKey:
-            presented = _bearer(request.headers.get("authorization", ""))
+            presented = bearer(request.headers.get("authorization", ""))
             key_id = key_id_of(presented)
             key = keys.held(key_id) if key_id else None
             if key is None and key_id:  # a key not held yet: ask the warehouse
@@ -160,6 +151,7 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
 
     app.include_router(events_router(receiver, key_with))
     app.include_router(entitlements_router(live, receiver, key_with))
+    app.include_router(portal_router(client, database, live, key_with))
     return app
 
 
@@ -200,11 +192,6 @@ class Housekeeping(threading.Thread):
     def stop(self) -> None:
         self._stopped.set()
         self.join()
-
-
-def _bearer(header: str) -> str:
-    match = re.fullmatch(r"Bearer\s+(\S+)", header.strip())
-    return match.group(1) if match else ""
 
 
 def _customer_of(request: Request) -> str | None:

@@ -172,3 +172,9 @@ def _key(row: tuple) -> ApiKey:
     key_id, name, scope, customer, expires, digest, created, revoked, rate_limit = row
     created, revoked = (moment and moment.replace(tzinfo=UTC) for moment in (created, revoked))
     return ApiKey(key_id, name, scope, customer, expires, digest, created, revoked, rate_limit)
+
+
+def bearer(header: str) -> str:
+    """The credential of an `Authorization: Bearer ...` header ('' without one)."""
+    match = re.fullmatch(r"Bearer\s+(\S+)", header.strip())
+    return match.group(1) if match else ""

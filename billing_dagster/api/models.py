@@ -1,10 +1,22 @@
-"""What every route of the API may answer besides its own model."""
+"""Models several routers share: the problems every route may answer, usage rows, and
+the billing period of a query."""
 
 from pydantic import BaseModel
+
+#: A billing period in a query: YYYY-MM.
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class Problem(BaseModel):
     detail: str
+
+
+class UsageRow(BaseModel):
+    customer_id: str
+    metric: str
+    group: str | None
+    period: str
+    quantity: str  # exact decimal text
 
 
 PROBLEMS = {

@@ -55,6 +55,13 @@ from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
 from billing_dagster.periods import next_period, period_bounds, period_of
+from billing_dagster.portal.sessions import (
+    DEFAULT_TTL_MINUTES,
+    MAX_TTL_MINUTES,
+    checked_ttl,
+    open_session,
+    portal_url,
+)
 from billing_dagster.settings import Settings, SettingsError
 from billing_dagster.warehouse import embedded
 from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home, keep_private
@@ -228,6 +235,26 @@ def _parser() -> argparse.ArgumentParser:
     entitlements.add_argument("--requested", default="1", help="units about to be used (default 1)")
     entitlements.add_argument("--format", choices=["table", "json"], default="table")
     entitlements.set_defaults(command=cmd_entitlements)
+
+    portal = commands.add_parser(
+        "portal-url",
+        parents=[common],
+        help="a link to a customer's portal: read-only, expiring, printed once",
+    )
+    portal.add_argument("--customer", required=True, help="the customer's id")
+    portal.add_argument(
+        "--ttl",
+        type=int,
+        default=DEFAULT_TTL_MINUTES,
+        metavar="MINUTES",
+        help=f"how long the link works (default {DEFAULT_TTL_MINUTES}, at most {MAX_TTL_MINUTES})",
+    )
+    portal.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8787",
+        help="where `billing serve` answers the customer (default http://127.0.0.1:8787)",
+    )
+    portal.set_defaults(command=cmd_portal_url)
 
     serve = commands.add_parser("serve", parents=[common], help="the billing API over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -462,6 +489,28 @@ def cmd_usage(args, home: Path) -> int:
     plans = [{**row.document(), "plan": f"{row.plan} v{row.plan_version}"} for row in rows]
     columns = ["customer_id", "plan", "metric", "group", "period", "quantity"]
     return _show(args, usage, lambda: table(plans, columns))
+
+
+def cmd_portal_url(args, home: Path) -> int:
+    try:
+        ttl = checked_ttl(args.ttl)
+    except ValueError as refused:
+        raise BadInput(f"--ttl {args.ttl}: {refused}") from None
+    settings, client = _connect(args, home)
+    _require_catalog(client, settings.database)
+    try:
+        token, session = open_session(
+            client, settings.database, args.customer, ttl, datetime.now(UTC), "cli"
+        )
+    except LookupError as unknown:
+        raise BadInput(f"--customer {args.customer!r}: {unknown}") from None
+    link = {
+        "customer_id": session.customer_id,
+        "url": portal_url(args.base_url, token),
+        "expires_at": session.expires_at.isoformat(),
+    }
+    print(json.dumps(link))
+    return 0
 
 
 def cmd_entitlements(args, home: Path) -> int:

@@ -85,11 +85,17 @@ def test_the_api_lets_in_exactly_its_keys_and_answers_like_the_cli(
             "/v1/customers/{customer_id}/entitlements",
             "/v1/customers/{customer_id}/entitlements/{feature}",
             "/v1/customers/{customer_id}/entitlements/{feature}/consume",
+            "/v1/customers/{customer_id}/portal_sessions",
             "/v1/customers/{customer_id}/usage",
             "/v1/events",
             "/v1/events/batch",
             "/v1/events/{event_id}",
             "/v1/health",
             "/v1/me",
+            "/v1/portal/entitlements",
+            "/v1/portal/invoices",
+            "/v1/portal/invoices/{invoice_id}",
+            "/v1/portal/session",
+            "/v1/portal/usage",
         ]
     assert reader["secret"] not in process.stderr.read()  # secrets are never logged

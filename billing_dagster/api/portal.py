@@ -1,0 +1,153 @@
+"""The customer portal's API: an admin key opens a portal session for a customer
+(`POST /v1/customers/{id}/portal_sessions`, or `billing portal-url`), and its token reads
+that customer's billing under `/v1/portal/...`, read-only, until it expires. Whatever
+belongs to another customer answers 404, as if it did not exist.
+
+No `from __future__ import annotations`: FastAPI reads these annotations at run time.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from billing_dagster.api.entitlements import Entitlement
+from billing_dagster.api.keys import ApiKey, bearer
+from billing_dagster.api.models import PERIOD, PROBLEMS, Problem, UsageRow
+from billing_dagster.entitlements.live import LiveEntitlements
+from billing_dagster.invoicing.store import latest_credit_notes, latest_invoices
+from billing_dagster.invoicing.voids import with_void_status
+from billing_dagster.metering.usage import subscription_usage
+from billing_dagster.portal.sessions import (
+    DEFAULT_TTL_MINUTES,
+    MAX_TTL_MINUTES,
+    PortalSession,
+    SessionRefused,
+    open_session,
+    portal_url,
+    session_of,
+)
+
+TOKEN_PROBLEMS = {
+    401: {"model": Problem, "description": "no portal token, or one unknown or expired"},
+    404: {"model": Problem, "description": "nothing of this customer by that id"},
+}
+
+
+class PortalSessionRequest(BaseModel):
+    ttl_minutes: int = Field(DEFAULT_TTL_MINUTES, ge=1, le=MAX_TTL_MINUTES)
+
+
+class PortalLink(BaseModel):
+    customer_id: str
+    url: str  # holds the token: hand it to the customer only
+    expires_at: str
+
+
+class SessionInfo(BaseModel):
+    customer_id: str
+    expires_at: str
+
+
+class PeriodDocuments(BaseModel):
+    period: str
+    invoices: list[dict[str, Any]]  # the contract's invoice JSON, with `status`
+    credit_notes: list[dict[str, Any]]
+
+
+def portal_router(
+    client: Callable,
+    database: str,
+    live: LiveEntitlements,
+    key_with: Callable[[str], Callable[[Request], ApiKey]],
+) -> APIRouter:
+    router = APIRouter()
+    admin = Annotated[ApiKey, Depends(key_with("admin"))]
+
+    async def portal_session(request: Request) -> PortalSession:
+        presented = bearer(request.headers.get("authorization", ""))
+        try:
+            return await run_in_threadpool(
+                session_of, client(), database, presented, datetime.now(UTC)
+            )
+        except SessionRefused as refused:
+            raise HTTPException(401, str(refused), {"WWW-Authenticate": "Bearer"}) from None
+
+    session = Annotated[PortalSession, Depends(portal_session)]
+    period_query = Annotated[str, Query(pattern=PERIOD, description="billing period, YYYY-MM")]
+
+    @router.post(
+        "/v1/customers/{customer_id}/portal_sessions",
+        status_code=201,
+        response_model=PortalLink,
+        responses={**PROBLEMS, 404: {"model": Problem}},
+    )
+    def create_session(
+        customer_id: str, request: Request, key: admin, body: PortalSessionRequest | None = None
+    ) -> PortalLink:
+        """A link to the customer's portal, read-only, expiring (60 minutes unless asked,
+        at most 180)."""
+        ttl = (body or PortalSessionRequest()).ttl_minutes
+        try:
+            token, opened = open_session(
+                client(), database, customer_id, ttl, datetime.now(UTC), key.key_id
+            )
+        except LookupError as unknown:
+            raise HTTPException(404, str(unknown)) from None
+        return PortalLink(
+            customer_id=customer_id,
+            url=portal_url(str(request.base_url), token),
+            expires_at=opened.expires_at.isoformat(),
+        )
+
+    @router.get("/v1/portal/session", response_model=SessionInfo, responses=TOKEN_PROBLEMS)
+    def whoami(opened: session) -> SessionInfo:
+        """The customer the token reads, and until when."""
+        return SessionInfo(customer_id=opened.customer_id, expires_at=opened.expires_at.isoformat())
+
+    @router.get("/v1/portal/usage", response_model=list[UsageRow], responses=TOKEN_PROBLEMS)
+    def usage(opened: session, period: period_query) -> list[UsageRow]:
+        """The customer's metered usage in a period, as `billing usage` prints it."""
+        if not client().command(f"EXISTS TABLE `{database}`.fct_subscription_usage"):
+            return []
+        rows = subscription_usage(client(), database, period, opened.customer_id)
+        return [UsageRow(**row.document()) for row in rows]
+
+    @router.get(
+        "/v1/portal/entitlements", response_model=list[Entitlement], responses=TOKEN_PROBLEMS
+    )
+    def entitlements(opened: session) -> list[dict]:
+        """Each feature now: limit, usage, remaining, as the entitlement API answers."""
+        return live.answers(opened.customer_id, Decimal(0))
+
+    @router.get("/v1/portal/invoices", response_model=PeriodDocuments, responses=TOKEN_PROBLEMS)
+    def invoices(opened: session, period: period_query) -> PeriodDocuments:
+        """The customer's invoices and credit notes of a period (none before it is billed)."""
+        return PeriodDocuments(period=period, **_documents(opened.customer_id, period))
+
+    @router.get(
+        "/v1/portal/invoices/{invoice_id}",
+        response_model=dict[str, Any],
+        responses=TOKEN_PROBLEMS,
+    )
+    def invoice(opened: session, invoice_id: str, period: period_query) -> dict:
+        """One invoice of the customer (or 404)."""
+        for document in _documents(opened.customer_id, period)["invoices"]:
+            if document["invoice_id"] == invoice_id:
+                return document
+        raise HTTPException(404, f"no invoice {invoice_id!r} in {period}")
+
+    def _documents(customer_id: str, period: str) -> dict[str, list]:
+        billed = latest_invoices(client(), database, period) or []
+        own = [i for i in billed if i["customer_id"] == customer_id]
+        notes = latest_credit_notes(client(), database, period) or []
+        return {
+            "invoices": with_void_status(client(), database, own),
+            "credit_notes": [n for n in notes if n["customer_id"] == customer_id],
+        }
+
+    return router

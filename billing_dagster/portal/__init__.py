@@ -1,0 +1,1 @@
+"""The customer portal: links that let one customer read its own billing for a while."""
