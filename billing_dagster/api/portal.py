@@ -13,15 +13,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from billing_dagster.api.entitlements import Entitlement
 from billing_dagster.api.keys import ApiKey, bearer
 from billing_dagster.api.models import PERIOD, PROBLEMS, Problem, UsageRow
+from billing_dagster.catalog.store import IN_FORCE
 from billing_dagster.entitlements.live import LiveEntitlements
-from billing_dagster.invoicing.store import latest_credit_notes, latest_invoices
+from billing_dagster.invoicing.store import billed_periods, latest_credit_notes, latest_invoices
 from billing_dagster.invoicing.voids import with_void_status
-from billing_dagster.metering.usage import subscription_usage
+from billing_dagster.metering.usage import daily_usage, subscription_usage
+from billing_dagster.periods import period_of
+from billing_dagster.portal import pages
 from billing_dagster.portal.sessions import (
     DEFAULT_TTL_MINUTES,
     MAX_TTL_MINUTES,
@@ -32,6 +36,8 @@ from billing_dagster.portal.sessions import (
     session_of,
 )
 
+#: Pages hold the token in their address: never cached, never sent on as a referrer.
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 TOKEN_PROBLEMS = {
     401: {"model": Problem, "description": "no portal token, or one unknown or expired"},
     404: {"model": Problem, "description": "nothing of this customer by that id"},
@@ -110,12 +116,9 @@ def portal_router(
         return SessionInfo(customer_id=opened.customer_id, expires_at=opened.expires_at.isoformat())
 
     @router.get("/v1/portal/usage", response_model=list[UsageRow], responses=TOKEN_PROBLEMS)
-    def usage(opened: session, period: period_query) -> list[UsageRow]:
+    def usage(opened: session, period: period_query) -> list[dict]:
         """The customer's metered usage in a period, as `billing usage` prints it."""
-        if not client().command(f"EXISTS TABLE `{database}`.fct_subscription_usage"):
-            return []
-        rows = subscription_usage(client(), database, period, opened.customer_id)
-        return [UsageRow(**row.document()) for row in rows]
+        return _usage(opened.customer_id, period)
 
     @router.get(
         "/v1/portal/entitlements", response_model=list[Entitlement], responses=TOKEN_PROBLEMS
@@ -140,6 +143,73 @@ def portal_router(
             if document["invoice_id"] == invoice_id:
                 return document
         raise HTTPException(404, f"no invoice {invoice_id!r} in {period}")
+
+    @router.get("/portal/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def overview_page(
+        token: str,
+        period: Annotated[str | None, Query(pattern=PERIOD)] = None,
+    ) -> HTMLResponse:
+        """The customer's portal: a period's usage with daily charts, the entitlements
+        now, and the period's invoices."""
+        now = datetime.now(UTC)
+        try:
+            opened = session_of(client(), database, token, now)
+        except SessionRefused as refused:
+            return HTMLResponse(pages.refused(str(refused)), 401, PRIVATE)
+        current = period_of(now.date())
+        period = period or current
+        customer = opened.customer_id
+        metered = _deployed("fct_metric_usage_daily")
+        html = pages.overview(
+            base=f"/portal/{token}",
+            customer=_customer_name(customer),
+            period=period,
+            periods=sorted({current, *billed_periods(client(), database)}, reverse=True),
+            usage=_usage(customer, period),
+            daily=daily_usage(client(), database, period, customer) if metered else {},
+            entitlements=live.answers(customer, Decimal(0)),
+            documents=_documents(customer, period),
+            expires_at=opened.expires_at.isoformat(),
+        )
+        return HTMLResponse(html, headers=PRIVATE)
+
+    @router.get(
+        "/portal/{token}/invoices/{invoice_id}",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )
+    def invoice_page(token: str, invoice_id: str, period: period_query) -> HTMLResponse:
+        """One invoice of the customer, printable."""
+        try:
+            opened = session_of(client(), database, token, datetime.now(UTC))
+        except SessionRefused as refused:
+            return HTMLResponse(pages.refused(str(refused)), 401, PRIVATE)
+        for document in _documents(opened.customer_id, period)["invoices"]:
+            if document["invoice_id"] == invoice_id:
+                return HTMLResponse(pages.invoice_page(document), headers=PRIVATE)
+        return HTMLResponse(pages.missing(f"No invoice {invoice_id!r} in {period}."), 404, PRIVATE)
+
+    def _deployed(model: str) -> bool:
+        return bool(client().command(f"EXISTS TABLE `{database}`.{model}"))
+
+    def _usage(customer_id: str, period: str) -> list[dict]:
+        if not _deployed("fct_subscription_usage"):
+            return []
+        rows = subscription_usage(client(), database, period, customer_id)
+        return [row.document() for row in rows]
+
+    def _customer_name(customer_id: str) -> str:
+        db = f"`{database}`"
+        rows = (
+            client()
+            .query(
+                f"SELECT name FROM {db}.catalog_customers WHERE {IN_FORCE.format(db=db)} "
+                f"AND customer_id = {{customer:String}}",
+                parameters={"customer": customer_id},
+            )
+            .result_rows
+        )
+        return rows[0][0] if rows else customer_id
 
     def _documents(customer_id: str, period: str) -> dict[str, list]:
         billed = latest_invoices(client(), database, period) or []

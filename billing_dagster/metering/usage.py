@@ -1,14 +1,17 @@
 """Metered usage per subscription, period, metric and group, as the last metering run left
-it (`fct_subscription_usage`): what `billing usage` prints and the API's usage answers."""
+it (`fct_subscription_usage`): what `billing usage` prints and the API's usage answers;
+and per day (`fct_metric_usage_daily`), for the portal's charts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.formatting import decimal_text
+from billing_dagster.periods import period_bounds
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,29 @@ def subscription_usage(
         parameters={"period": period, "customer": customer_id},
     ).result_rows
     return [UsageRow(*row) for row in rows]
+
+
+def daily_usage(
+    client: Client, database: str, period: str, customer_id: str
+) -> dict[str, dict[date, Decimal]]:
+    """A customer's quantity of each metric per day of a period (groups together), from the
+    daily usage as the last metering run left it: what a day alone would count."""
+    start, end = period_bounds(period)
+    rows = client.query(
+        f"SELECT metric_code, usage_date, multiIf("
+        f"any(aggregation) = 'count', toDecimal128(sum(event_count), 12), "
+        f"any(aggregation) = 'sum', sum(value_sum), "
+        f"any(aggregation) = 'max', max(value_max), "
+        f"any(aggregation) = 'latest', "
+        f"argMax(latest_value, (latest_timestamp, latest_event_id)), "
+        f"toDecimal128(uniqExactMerge(distinct_values), 12)) "
+        f"FROM `{database}`.fct_metric_usage_daily "
+        f"WHERE customer_id = {{customer:String}} AND usage_date >= {{start:Date}} "
+        f"AND usage_date < {{end:Date}} GROUP BY metric_code, usage_date "
+        f"ORDER BY metric_code, usage_date",
+        parameters={"customer": customer_id, "start": start, "end": end},
+    ).result_rows
+    days: dict[str, dict[date, Decimal]] = {}
+    for metric, day, quantity in rows:
+        days.setdefault(metric, {})[day] = quantity
+    return days

@@ -6,7 +6,10 @@ token answers 401; a lifetime over 180 minutes is refused."""
 from __future__ import annotations
 
 import json
+import re
+import urllib.error
 import urllib.parse
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +36,16 @@ def events() -> str:
         for customer, count in (("acme", 3), ("beta", 5))
         for n in range(count)
     )  # fmt: skip
+
+
+def page(url: str) -> tuple[int, dict, str]:
+    """Status, headers (lower-case names) and HTML of a portal page."""
+    try:
+        with urllib.request.urlopen(url) as response:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            return response.status, headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, {}, error.read().decode()
 
 
 def token_of(link: dict) -> str:
@@ -88,6 +101,28 @@ def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path
         ]
         assert get(f"{base}/v1/customers/beta/usage?period=2026-10", token)[0] == 401
         assert_foreign_ids_are_not_found(portal, token, beta_invoice["invoice_id"])
+
+        # the pages: the same figures, one bar per day up to the last with usage
+        status, headers, html = page(f"{base}/portal/{token}?period=2026-10")
+        assert (status, headers["cache-control"], headers["referrer-policy"]) == (
+            200, "no-store", "no-referrer",
+        )  # fmt: skip
+        assert re.findall(r'data-day="([^"]+)" data-quantity="([^"]+)"', html) == [
+            ("2026-10-01", "1"), ("2026-10-02", "1"), ("2026-10-03", "1"),
+        ]  # fmt: skip
+        (acme_usage,) = [row for row in usage if row["customer_id"] == "acme"]
+        assert f"<td>calls</td><td></td><td class=n>{acme_usage['quantity']}</td>" in html
+        assert f"<td class=n>{acme_invoice['total']}</td>" in html
+        assert acme_invoice["invoice_id"] in html and beta_invoice["invoice_id"] not in html
+        printable = f"{base}/portal/{token}/invoices/{acme_invoice['invoice_id']}?period=2026-10"
+        status, _, html = page(printable)
+        assert status == 200 and f"<td class=n>{acme_invoice['total']}</td>" in html
+        assert (
+            page(printable.replace(acme_invoice["invoice_id"], beta_invoice["invoice_id"]))[0]
+            == 404
+        )
+        status, _, html = page(f"{base}/portal/{expired}")
+        assert status == 401 and "this portal link expired at " in html
 
         # 401: expired, altered, missing
         status, headers, answer = get(f"{portal}/session", expired)
