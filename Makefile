@@ -9,7 +9,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 MANIFEST := dbt_project/target/manifest.json
 N ?= 10000000
 
-.PHONY: install demo demo-api test lint bench bench-api bench-billing bench-compare dev serve stop clean
+.PHONY: install browser demo demo-api test lint bench bench-api bench-billing bench-compare dev serve stop clean
 
 install: $(VENV)/.installed $(MANIFEST)
 
@@ -35,8 +35,14 @@ demo-api: install
 	$(PY) -m billing_dagster.demo.api_walkthrough
 
 # Two workers: most of a pipeline test is spent waiting on dbt and Dagster processes.
-test: install
+test: install browser
 	$(PY) -m pytest -q -n 2
+
+# The portal's browser tests drive Debian's Chromium: Playwright's own browser download is
+# not reachable from these machines (DESIGN.md §3). Installing it needs root, as CI has.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -55,6 +55,26 @@ customers:
 {entries}{rest}"""
 
 
+#: Two customers on the calls plan, billed in October 2026 (`portal_events`).
+PORTAL_CATALOG = calls_catalog(
+    [
+        "{id: acme, name: Acme, subscriptions: [{plan: pro, start: 2026-01-01}]}",
+        "{id: beta, name: Beta, subscriptions: [{plan: pro, start: 2026-01-01}]}",
+    ]
+)
+
+
+def portal_events() -> str:
+    """acme calls once a day on 1–3 October 2026, beta on 1–5 October."""
+    return "".join(
+        json.dumps({"event_id": f"{customer}-{n}", "customer_id": customer,
+                    "event_name": "api_request", "timestamp": f"2026-10-{n + 1:02d}T08:00:00Z"})
+        + "\n"
+        for customer, count in (("acme", 3), ("beta", 5))
+        for n in range(count)
+    )  # fmt: skip
+
+
 #: The contract's example invoice (CONTRACT.md §4) as a catalog to apply through the CLI.
 CONTRACT_EXAMPLE = """\
 metrics:

@@ -169,7 +169,7 @@ def portal_router(
             daily=daily_usage(client(), database, period, customer) if metered else {},
             entitlements=live.answers(customer, Decimal(0)),
             documents=_documents(customer, period),
-            expires_at=opened.expires_at.isoformat(),
+            expires_at=opened.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         )
         return HTMLResponse(html, headers=PRIVATE)
 

@@ -17,25 +17,8 @@ from hypothesis import strategies as st
 
 from billing_dagster.portal.sessions import open_session
 from tests.api_client import call, get, serving
-from tests.catalogs import calls_catalog
+from tests.catalogs import PORTAL_CATALOG, portal_events
 from tests.support import cli, run
-
-CATALOG = calls_catalog(
-    [
-        "{id: acme, name: Acme, subscriptions: [{plan: pro, start: 2026-01-01}]}",
-        "{id: beta, name: Beta, subscriptions: [{plan: pro, start: 2026-01-01}]}",
-    ]
-)
-
-
-def events() -> str:
-    return "".join(
-        json.dumps({"event_id": f"{customer}-{n}", "customer_id": customer,
-                    "event_name": "api_request", "timestamp": f"2026-10-{n + 1:02d}T08:00:00Z"})
-        + "\n"
-        for customer, count in (("acme", 3), ("beta", 5))
-        for n in range(count)
-    )  # fmt: skip
 
 
 def page(url: str) -> tuple[int, dict, str]:
@@ -54,8 +37,8 @@ def token_of(link: dict) -> str:
 
 def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path, capsys):
     catalog, path = tmp_path / "catalog.yaml", tmp_path / "events.jsonl"
-    catalog.write_text(CATALOG)
-    path.write_text(events())
+    catalog.write_text(PORTAL_CATALOG)
+    path.write_text(portal_events())
     run(capsys, "catalog", "apply", str(catalog))
     run(capsys, "ingest", str(path))
     run(capsys, "bill", "--period", "2026-10")
