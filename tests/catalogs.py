@@ -55,12 +55,14 @@ customers:
 {entries}{rest}"""
 
 
-#: Two customers on the calls plan, billed in October 2026 (`portal_events`).
+#: Two customers on the calls plan, billed in October 2026 (`portal_events`); acme has
+#: a credit grant.
 PORTAL_CATALOG = calls_catalog(
     [
         "{id: acme, name: Acme, subscriptions: [{plan: pro, start: 2026-01-01}]}",
         "{id: beta, name: Beta, subscriptions: [{plan: pro, start: 2026-01-01}]}",
-    ]
+    ],
+    'credit_grants:\n  - {id: g1, customer: acme, amount: "0.02", effective: 2026-01-01}\n',
 )
 
 

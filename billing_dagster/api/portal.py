@@ -19,8 +19,9 @@ from pydantic import BaseModel, Field
 from billing_dagster.api.entitlements import Entitlement
 from billing_dagster.api.keys import ApiKey, bearer
 from billing_dagster.api.models import PERIOD, PROBLEMS, Problem, UsageRow
-from billing_dagster.catalog.store import IN_FORCE
+from billing_dagster.catalog.store import IN_FORCE, latest_catalog_version, load_catalog
 from billing_dagster.entitlements.live import LiveEntitlements
+from billing_dagster.invoicing.credits import credit_balances
 from billing_dagster.invoicing.store import billed_periods, latest_credit_notes, latest_invoices
 from billing_dagster.invoicing.voids import with_void_status
 from billing_dagster.metering.usage import daily_usage, subscription_usage
@@ -127,6 +128,12 @@ def portal_router(
         """Each feature now: limit, usage, remaining, as the entitlement API answers."""
         return live.answers(opened.customer_id, Decimal(0))
 
+    @router.get("/v1/portal/credits", response_model=list[dict[str, Any]], responses=TOKEN_PROBLEMS)
+    def credits(opened: session, period: period_query) -> list[dict]:
+        """Each credit grant of the customer after a period: granted, used, left (as
+        `billing credits` prints them)."""
+        return _credits(opened.customer_id, period)
+
     @router.get("/v1/portal/invoices", response_model=PeriodDocuments, responses=TOKEN_PROBLEMS)
     def invoices(opened: session, period: period_query) -> PeriodDocuments:
         """The customer's invoices and credit notes of a period (none before it is billed)."""
@@ -168,6 +175,7 @@ def portal_router(
             usage=_usage(customer, period),
             daily=daily_usage(client(), database, period, customer) if metered else {},
             entitlements=live.answers(customer, Decimal(0)),
+            credits=_credits(customer, period),
             documents=_documents(customer, period),
             expires_at=opened.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         )
@@ -197,6 +205,13 @@ def portal_router(
             return []
         rows = subscription_usage(client(), database, period, customer_id)
         return [row.document() for row in rows]
+
+    def _credits(customer_id: str, period: str) -> list[dict]:
+        version = latest_catalog_version(client(), database)
+        if version is None or not _deployed("fct_rated_usage"):
+            return []
+        catalog = load_catalog(client(), database, version)
+        return credit_balances(client(), database, catalog, customer_id, period)
 
     def _customer_name(customer_id: str) -> str:
         db = f"`{database}`"

@@ -45,11 +45,13 @@ def overview(
     usage: list[dict],
     daily: dict[str, dict[date, Decimal]],
     entitlements: list[dict],
+    credits: list[dict],
     documents: dict[str, list],
     expires_at: str,
 ) -> str:
-    """A customer's period: usage per metric with a daily chart, entitlements now, and the
-    period's invoices and credit notes. `base` is the portal's own path (with its token)."""
+    """A customer's period: usage per metric with a daily chart, entitlements now, credit
+    balances after the period, and the period's invoices and credit notes. `base` is the
+    portal's own path (with its token)."""
     links = " ".join(
         f'<a href="{base}?period={p}"{" aria-current=page" if p == period else ""}>{p}</a>'
         for p in periods
@@ -63,6 +65,8 @@ def overview(
         *(_daily_chart(metric, period, days) for metric, days in sorted(daily.items())),
         "<h2>Entitlements now</h2>",
         _entitlements(entitlements) if entitlements else "<p>No features.</p>",
+        "<h2>Credits</h2>",
+        _credits(credits) if credits else "<p>No credit grants.</p>",
         "<h2>Invoices</h2>",
         _documents(base, period, documents),
     ]
@@ -162,6 +166,19 @@ def _entitlements(answers: list[dict]) -> str:
     return (
         "<table><tr><th>Feature</th><th></th><th class=n>Used</th><th class=n>Limit</th>"
         f"<th class=n>Remaining</th><th>Limit is</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _credits(balances: list[dict]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(row['grant'])}</td><td class=n>{escape(row['amount'])}</td>"
+        f"<td class=n>{escape(row['used'])}</td><td class=n>{escape(row['balance'])}</td>"
+        f"<td>{escape(row['expires'] or 'never')}</td></tr>"
+        for row in balances
+    )
+    return (
+        "<table><tr><th>Grant</th><th class=n>Granted</th><th class=n>Used</th>"
+        f"<th class=n>Balance</th><th>Expires</th></tr>{rows}</table>"
     )
 
 

@@ -44,6 +44,9 @@ def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path
     run(capsys, "bill", "--period", "2026-10")
     usage = json.loads(run(capsys, "usage", "--period", "2026-10", "--format", "json"))
     billed = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+    credits = json.loads(
+        run(capsys, "credits", "--customer", "acme", "--period", "2026-10", "--format", "json")
+    )
     acme_invoice, beta_invoice = sorted(billed, key=lambda i: i["customer_id"])
 
     link = json.loads(run(capsys, "portal-url", "--customer", "acme", "--ttl", "30"))
@@ -73,6 +76,8 @@ def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path
         ]
         documents = get(f"{portal}/invoices?period=2026-10", token)[2]
         assert documents == {"period": "2026-10", "invoices": [acme_invoice], "credit_notes": []}
+        assert get(f"{portal}/credits?period=2026-10", token)[2] == credits
+        assert (credits[0]["used"], acme_invoice["credits_applied"]) == ("0.02", "0.02")
         own = f"{portal}/invoices/{acme_invoice['invoice_id']}?period=2026-10"
         assert get(own, token)[:3:2] == (200, acme_invoice)
         foreign = f"{portal}/invoices/{beta_invoice['invoice_id']}?period=2026-10"
@@ -96,6 +101,7 @@ def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path
         (acme_usage,) = [row for row in usage if row["customer_id"] == "acme"]
         assert f"<td>calls</td><td></td><td class=n>{acme_usage['quantity']}</td>" in html
         assert f"<td class=n>{acme_invoice['total']}</td>" in html
+        assert "<td>g1</td><td class=n>0.02</td><td class=n>0.02</td><td class=n>0.00</td>" in html
         assert acme_invoice["invoice_id"] in html and beta_invoice["invoice_id"] not in html
         printable = f"{base}/portal/{token}/invoices/{acme_invoice['invoice_id']}?period=2026-10"
         status, _, html = page(printable)

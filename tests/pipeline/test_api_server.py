@@ -92,6 +92,7 @@ def test_the_api_lets_in_exactly_its_keys_and_answers_like_the_cli(
             "/v1/events/{event_id}",
             "/v1/health",
             "/v1/me",
+            "/v1/portal/credits",
             "/v1/portal/entitlements",
             "/v1/portal/invoices",
             "/v1/portal/invoices/{invoice_id}",
