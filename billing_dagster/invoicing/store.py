@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from clickhouse_connect.driver.client import Client
@@ -24,16 +24,25 @@ _TIER_FIELDS = ("tier", "units", "unit_price", "flat_fee", "amount")
 
 
 def rated_usage(
-    client: Client, database: str, periods: list[str], customers: list[str] | None = None
+    client: Client,
+    database: str,
+    periods: list[str],
+    customers: list[str] | None = None,
+    projected_as_of: date | None = None,
 ) -> dict[str, PeriodUsage]:
-    """Rows of `fct_rated_usage` for `periods` (and only `customers`, when given)."""
+    """Rows of `fct_rated_usage` for `periods` (and only `customers`, when given); or, with
+    `projected_as_of`, of the usage of that day's period projected to its end
+    (`fct_projected_rated_usage`)."""
+    source = "fct_rated_usage"
+    if projected_as_of is not None:
+        source = "fct_projected_rated_usage(as_of = {as_of:Date})"
     where = "period IN {periods:Array(String)}"
     if customers is not None:
         where += " AND customer_id IN {customers:Array(String)}"
     rows = client.query(
         f"SELECT period, subscription_id, metric_code, group_value, quantity, amount, tiers "
-        f"FROM `{database}`.fct_rated_usage WHERE {where}",
-        parameters={"periods": periods, "customers": customers or []},
+        f"FROM `{database}`.{source} WHERE {where}",
+        parameters={"periods": periods, "customers": customers or [], "as_of": projected_as_of},
     ).result_rows
     usage: dict[str, dict] = {period: {} for period in periods}
     for period, subscription, metric, group, quantity, amount, tiers in rows:

@@ -25,7 +25,10 @@ from billing_dagster.metering.window import metering_window
 VIEW_MODELS = "path:models/staging path:models/intermediate"
 DAILY_MODELS = "fct_metric_usage_daily"
 #: Views over the daily table: usage per period, then its rating (docs/invoicing.md).
-PERIOD_MODELS = "fct_subscription_usage fct_rated_usage_tiers fct_rated_usage fct_entitlement_usage"
+PERIOD_MODELS = (
+    "fct_subscription_usage fct_rated_usage_tiers fct_rated_usage fct_entitlement_usage "
+    "fct_subscription_usage_projected fct_projected_rated_usage"
+)
 #: Views for finance and analysts over the invoice tables (docs/analysts.md).
 FINANCE_MODELS = "path:models/marts/finance"
 

@@ -1,0 +1,33 @@
+"""The projected invoice: what a customer's invoice of the open period comes to if usage
+goes on at the pace of its days gone. Quantities are projected (counts and sums scale with
+time, the others stay: `fct_subscription_usage_projected`), then rated by the same SQL and
+invoiced by the same code as every invoice, so tiers, minimums, discounts, tax and credits
+come out right. Extrapolating the amount instead would be wrong as soon as a tier is
+crossed later in the period."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from clickhouse_connect.driver.client import Client
+
+from billing_dagster.catalog.model import Catalog
+from billing_dagster.invoicing.assemble import InvoiceBook
+from billing_dagster.invoicing.documents import Invoice
+from billing_dagster.invoicing.store import rated_usage
+from billing_dagster.periods import period_of
+
+
+def projected_invoice(
+    client: Client, database: str, catalog: Catalog, customer_id: str, as_of: date
+) -> Invoice | None:
+    """The customer's invoice of `as_of`'s period, projected from the usage metered so
+    far with `as_of` as its last day (status `projected`); None without a subscription."""
+    period = period_of(as_of)
+
+    def usage_of(billed: str):
+        projected = as_of if billed == period else None
+        return rated_usage(client, database, [billed], [customer_id], projected)[billed]
+
+    invoices = InvoiceBook(catalog, usage_of).invoices(period, [customer_id])
+    return invoices[0] | {"status": "projected"} if invoices else None
