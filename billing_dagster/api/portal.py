@@ -24,6 +24,7 @@ from billing_dagster.catalog.model import Catalog
 from billing_dagster.catalog.store import IN_FORCE, latest_catalog_version, load_catalog
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.invoicing.credits import credit_balances
+from billing_dagster.invoicing.projection import projected_invoice, projection_day
 from billing_dagster.invoicing.store import billed_periods, latest_credit_notes, latest_invoices
 from billing_dagster.invoicing.voids import with_void_status
 from billing_dagster.metering.usage import daily_usage, subscription_usage
@@ -60,6 +61,11 @@ class PortalLink(BaseModel):
 class SessionInfo(BaseModel):
     customer_id: str
     expires_at: str
+
+
+class Projection(BaseModel):
+    as_of: str | None  # the last day of exact usage it stands on
+    invoice: dict[str, Any] | None  # the contract's invoice JSON, `status: projected`
 
 
 class PeriodDocuments(BaseModel):
@@ -136,6 +142,12 @@ def portal_router(
         `billing credits` prints them)."""
         return _credits(opened.customer_id, period)
 
+    @router.get("/v1/portal/projection", response_model=Projection, responses=TOKEN_PROBLEMS)
+    def projection(opened: session) -> Projection:
+        """The open period's invoice as it comes out if usage goes on at the pace of its
+        days gone: projected quantities, priced and invoiced like every invoice."""
+        return _projection(opened.customer_id)
+
     @router.get("/v1/portal/invoices", response_model=PeriodDocuments, responses=TOKEN_PROBLEMS)
     def invoices(opened: session, period: period_query) -> PeriodDocuments:
         """The customer's invoices and credit notes of a period (none before it is billed)."""
@@ -178,6 +190,7 @@ def portal_router(
             daily=daily_usage(client(), database, period, customer) if metered else {},
             entitlements=live.answers(customer, Decimal(0)),
             credits=_credits(customer, period),
+            projection=_projection(customer) if period == current else None,
             documents=_documents(customer, period),
             expires_at=opened.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         )
@@ -219,6 +232,14 @@ def portal_router(
         if version is None or not _deployed("fct_rated_usage"):
             return []
         return credit_balances(client(), database, _catalog(version), customer_id, period)
+
+    def _projection(customer_id: str) -> Projection:
+        version = latest_catalog_version(client(), database)
+        as_of = projection_day(client(), database, datetime.now(UTC).date())
+        if version is None or as_of is None or not _deployed("fct_projected_rated_usage"):
+            return Projection(as_of=None, invoice=None)
+        invoice = projected_invoice(client(), database, _catalog(version), customer_id, as_of)
+        return Projection(as_of=as_of.isoformat(), invoice=invoice)
 
     def _customer_name(customer_id: str) -> str:
         db = f"`{database}`"

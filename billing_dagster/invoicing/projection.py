@@ -18,6 +18,15 @@ from billing_dagster.invoicing.store import rated_usage
 from billing_dagster.periods import period_of
 
 
+def projection_day(client: Client, database: str, today: date) -> date | None:
+    """The last day of usage a projection of the open period stands on: the day of the
+    last metering run (exact usage), or today when it ran today; None before any."""
+    finished = client.command(
+        f"SELECT toDate(max(metered_at)) FROM `{database}`.metering_runs HAVING count() > 0"
+    )
+    return min(date.fromisoformat(finished), today) if finished else None
+
+
 def projected_invoice(
     client: Client, database: str, catalog: Catalog, customer_id: str, as_of: date
 ) -> Invoice | None:

@@ -46,6 +46,7 @@ def overview(
     daily: dict[str, dict[date, Decimal]],
     entitlements: list[dict],
     credits: list[dict],
+    projection: object | None,
     documents: dict[str, list],
     expires_at: str,
 ) -> str:
@@ -67,6 +68,7 @@ def overview(
         _entitlements(entitlements) if entitlements else "<p>No features.</p>",
         "<h2>Credits</h2>",
         _credits(credits) if credits else "<p>No credit grants.</p>",
+        _projection(projection) if projection is not None else "",
         "<h2>Invoices</h2>",
         _documents(base, period, documents),
     ]
@@ -166,6 +168,27 @@ def _entitlements(answers: list[dict]) -> str:
     return (
         "<table><tr><th>Feature</th><th></th><th class=n>Used</th><th class=n>Limit</th>"
         f"<th class=n>Remaining</th><th>Limit is</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _projection(projection) -> str:
+    """The open period's projected invoice (`api.portal.Projection`)."""
+    if projection.invoice is None:
+        return "<h2>Projected invoice</h2><p>Nothing to project yet.</p>"
+    invoice = projection.invoice
+    lines = "".join(
+        f"<tr><td>{escape(line['kind'])}</td><td>{escape(line.get('code') or '')}</td>"
+        f"<td class=n>{escape(line.get('quantity') or '')}</td>"
+        f"<td class=n>{escape(line['amount'])}</td></tr>"
+        for line in invoice["lines"]
+    )
+    return (
+        f"<h2>Projected invoice</h2><p>If usage goes on at its pace up to "
+        f"{escape(projection.as_of)}, this period comes to "
+        f'<strong data-projected-total="{escape(invoice["total"])}">'
+        f"{escape(invoice['currency'])} {escape(invoice['total'])}</strong>.</p>"
+        "<table><tr><th>Kind</th><th>Code</th><th class=n>Projected quantity</th>"
+        f"<th class=n>Amount</th></tr>{lines}</table>"
     )
 
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing_dagster.catalog.store import latest_catalog_version, load_catalog
+from billing_dagster.invoicing.projection import projected_invoice
 from billing_dagster.portal.sessions import open_session
 from tests.api_client import call, get, serving
 from tests.catalogs import PORTAL_CATALOG, portal_events
@@ -65,6 +67,7 @@ def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path
     expired, _ = open_session(
         client, database, "acme", 60, datetime.now(UTC) - timedelta(minutes=61), "test"
     )
+    catalog_in_force = load_catalog(client, database, latest_catalog_version(client, database))
     admin = json.loads(run(capsys, "keys", "create", "--scope", "admin"))["secret"]
     reader = json.loads(run(capsys, "keys", "create", "--scope", "read"))["secret"]
 
@@ -77,6 +80,15 @@ def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path
         documents = get(f"{portal}/invoices?period=2026-10", token)[2]
         assert documents == {"period": "2026-10", "invoices": [acme_invoice], "credit_notes": []}
         assert get(f"{portal}/credits?period=2026-10", token)[2] == credits
+        projection = get(f"{portal}/projection", token)[2]
+        today = datetime.now(UTC).date()
+        assert projection == {
+            "as_of": today.isoformat(),
+            "invoice": projected_invoice(client, database, catalog_in_force, "acme", today),
+        }
+        assert projection["invoice"]["period"] == today.strftime("%Y-%m")
+        html = page(f"{base}/portal/{token}")[2]  # the open period: its projection shows
+        assert f'data-projected-total="{projection["invoice"]["total"]}"' in html
         assert (credits[0]["used"], acme_invoice["credits_applied"]) == ("0.02", "0.02")
         own = f"{portal}/invoices/{acme_invoice['invoice_id']}?period=2026-10"
         assert get(own, token)[:3:2] == (200, acme_invoice)

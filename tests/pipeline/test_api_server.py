@@ -96,6 +96,7 @@ def test_the_api_lets_in_exactly_its_keys_and_answers_like_the_cli(
             "/v1/portal/entitlements",
             "/v1/portal/invoices",
             "/v1/portal/invoices/{invoice_id}",
+            "/v1/portal/projection",
             "/v1/portal/session",
             "/v1/portal/usage",
         ]

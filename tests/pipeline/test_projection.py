@@ -47,9 +47,7 @@ def calls(days: range) -> str:
     )  # fmt: skip
 
 
-def test_day_10_projects_the_final_invoice_to_the_cent(
-    client, database, home, tmp_path, capsys
-):
+def test_day_10_projects_the_final_invoice_to_the_cent(client, database, home, tmp_path, capsys):
     catalog, early, late = (tmp_path / name for name in ("c.yaml", "1.jsonl", "2.jsonl"))
     catalog.write_text(CATALOG)
     early.write_text(calls(range(1, 11)))
