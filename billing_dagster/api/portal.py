@@ -85,9 +85,9 @@ def portal_router(
 
     async def portal_session(request: Request) -> PortalSession:
         presented = bearer(request.headers.get("authorization", ""))
-        try:
+        try:  # the warehouse client of the worker thread, not of the event loop's
             return await run_in_threadpool(
-                session_of, client(), database, presented, datetime.now(UTC)
+                lambda: session_of(client(), database, presented, datetime.now(UTC))
             )
         except SessionRefused as refused:
             raise HTTPException(401, str(refused), {"WWW-Authenticate": "Bearer"}) from None
