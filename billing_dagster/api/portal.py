@@ -21,7 +21,7 @@ from billing_dagster.api.entitlements import Entitlement
 from billing_dagster.api.keys import ApiKey, bearer
 from billing_dagster.api.models import PERIOD, PROBLEMS, Problem, UsageRow
 from billing_dagster.catalog.model import Catalog
-from billing_dagster.catalog.store import IN_FORCE, latest_catalog_version, load_catalog
+from billing_dagster.catalog.store import latest_catalog_version, load_catalog
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.invoicing.credits import credit_balances
 from billing_dagster.invoicing.projection import projected_invoice, projection_day
@@ -160,10 +160,10 @@ def portal_router(
     )
     def invoice(opened: session, invoice_id: str, period: period_query) -> dict:
         """One invoice of the customer (or 404)."""
-        for document in _documents(opened.customer_id, period)["invoices"]:
-            if document["invoice_id"] == invoice_id:
-                return document
-        raise HTTPException(404, f"no invoice {invoice_id!r} in {period}")
+        document = _own_invoice(opened.customer_id, period, invoice_id)
+        if document is None:
+            raise HTTPException(404, f"no invoice {invoice_id!r} in {period}")
+        return document
 
     @router.get("/portal/{token}", response_class=HTMLResponse, include_in_schema=False)
     def overview_page(
@@ -190,7 +190,7 @@ def portal_router(
             daily=daily_usage(client(), database, period, customer) if metered else {},
             entitlements=live.answers(customer, Decimal(0)),
             credits=_credits(customer, period),
-            projection=_projection(customer) if period == current else None,
+            projection=_projection(customer).model_dump() if period == current else None,
             documents=_documents(customer, period),
             expires_at=opened.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         )
@@ -207,10 +207,11 @@ def portal_router(
             opened = session_of(client(), database, token, datetime.now(UTC))
         except SessionRefused as refused:
             return HTMLResponse(pages.refused(str(refused)), 401, PRIVATE)
-        for document in _documents(opened.customer_id, period)["invoices"]:
-            if document["invoice_id"] == invoice_id:
-                return HTMLResponse(pages.invoice_page(document), headers=PRIVATE)
-        return HTMLResponse(pages.missing(f"No invoice {invoice_id!r} in {period}."), 404, PRIVATE)
+        document = _own_invoice(opened.customer_id, period, invoice_id)
+        if document is None:
+            message = f"No invoice {invoice_id!r} in {period}."
+            return HTMLResponse(pages.missing(message), 404, PRIVATE)
+        return HTMLResponse(pages.invoice_page(document), headers=PRIVATE)
 
     def _deployed(model: str) -> bool:
         return bool(client().command(f"EXISTS TABLE `{database}`.{model}"))
@@ -242,17 +243,13 @@ def portal_router(
         return Projection(as_of=as_of.isoformat(), invoice=invoice)
 
     def _customer_name(customer_id: str) -> str:
-        db = f"`{database}`"
-        rows = (
-            client()
-            .query(
-                f"SELECT name FROM {db}.catalog_customers WHERE {IN_FORCE.format(db=db)} "
-                f"AND customer_id = {{customer:String}}",
-                parameters={"customer": customer_id},
-            )
-            .result_rows
-        )
-        return rows[0][0] if rows else customer_id
+        version = latest_catalog_version(client(), database)
+        customers = _catalog(version).customers if version is not None else ()
+        return next((c.name for c in customers if c.id == customer_id), customer_id)
+
+    def _own_invoice(customer_id: str, period: str, invoice_id: str) -> dict | None:
+        invoices = _documents(customer_id, period)["invoices"]
+        return next((i for i in invoices if i["invoice_id"] == invoice_id), None)
 
     def _documents(customer_id: str, period: str) -> dict[str, list]:
         billed = latest_invoices(client(), database, period) or []

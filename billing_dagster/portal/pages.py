@@ -46,7 +46,7 @@ def overview(
     daily: dict[str, dict[date, Decimal]],
     entitlements: list[dict],
     credits: list[dict],
-    projection: object | None,
+    projection: dict | None,
     documents: dict[str, list],
     expires_at: str,
 ) -> str:
@@ -171,11 +171,12 @@ def _entitlements(answers: list[dict]) -> str:
     )
 
 
-def _projection(projection) -> str:
-    """The open period's projected invoice (`api.portal.Projection`)."""
-    if projection.invoice is None:
+def _projection(projection: dict) -> str:
+    """The open period's projected invoice: {as_of, invoice} as `/v1/portal/projection`
+    answers it."""
+    invoice = projection["invoice"]
+    if invoice is None:
         return "<h2>Projected invoice</h2><p>Nothing to project yet.</p>"
-    invoice = projection.invoice
     lines = "".join(
         f"<tr><td>{escape(line['kind'])}</td><td>{escape(line.get('code') or '')}</td>"
         f"<td class=n>{escape(line.get('quantity') or '')}</td>"
@@ -184,7 +185,7 @@ def _projection(projection) -> str:
     )
     return (
         f"<h2>Projected invoice</h2><p>If usage goes on at its pace up to "
-        f"{escape(projection.as_of)}, this period comes to "
+        f"{escape(projection['as_of'])}, this period comes to "
         f'<strong data-projected-total="{escape(invoice["total"])}">'
         f"{escape(invoice['currency'])} {escape(invoice['total'])}</strong>.</p>"
         "<table><tr><th>Kind</th><th>Code</th><th class=n>Projected quantity</th>"
