@@ -32,3 +32,8 @@ def _is_number(text: str) -> bool:
     except ArithmeticError:
         return False
     return text != ""
+
+
+def titled_table(title: str, rows: list[dict], columns: list[str]) -> str:
+    """A title above its table, or above "(none)" when there are no rows."""
+    return f"{title}\n{table(rows, columns) if rows else '(none)'}"

@@ -212,3 +212,72 @@ credit_grants:
   - {id: g1, customer: acme, amount: "500.00", effective: 2026-01-01, expires: 2026-12-31, priority: 1}
   - {id: g2, customer: globex, amount: "10", effective: 2026-01-01}
 """
+
+
+#: Finance's months (`finance_history`): October 2026 finalized, November billed as a
+#: draft. MRR moves in November: hooli is new (10), initech expands from Starter to Pro
+#: (20 -> 150), umbrella contracts from Pro to Starter (150 -> 20), globex churns (EUR 10).
+#: Pro commits to a 150.00 minimum above its 100.00 fee; hooli's fee is overridden.
+FINANCE_CATALOG = """\
+metrics:
+  - {code: calls, event_name: api_request, aggregation: count}
+plans:
+  - code: pro
+    name: Pro
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees: [{code: platform, amount: "100.00"}]
+        minimum_amount: "150.00"
+        charges:
+          - metric: calls
+            model: graduated
+            tiers: [{up_to: 10, unit_price: "1.00"}, {up_to: null, unit_price: "0.50"}]
+  - code: starter
+    name: Starter
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees: [{code: platform, amount: "20.00"}]
+        charges: [{metric: calls, model: per_unit, unit_price: "1.00"}]
+  - code: euro
+    name: Euro
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: EUR
+        fixed_fees: [{code: platform, amount: "10.00"}]
+        charges: [{metric: calls, model: per_unit, unit_price: "2.00"}]
+customers:
+  - {id: acme, name: Acme, subscriptions: [{plan: pro, start: 2026-10-01}]}
+  - {id: globex, name: Globex, subscriptions: [{plan: euro, start: 2026-10-01, end: 2026-11-15}]}
+  - id: initech
+    name: Initech
+    subscriptions:
+      - {plan: starter, start: 2026-10-01, end: 2026-11-01}
+      - {plan: pro, start: 2026-11-01}
+  - id: hooli
+    name: Hooli
+    subscriptions:
+      - plan: starter
+        start: 2026-11-01
+        overrides: {fixed_fees: {platform: {amount: "10.00"}}}
+  - id: umbrella
+    name: Umbrella
+    subscriptions:
+      - {plan: pro, start: 2026-10-01, end: 2026-11-01}
+      - {plan: starter, start: 2026-11-01}
+"""
+
+
+def finance_events(month: str, calls: dict[str, int], day: int = 1, first: int = 0) -> str:
+    """`calls[customer]` API calls each on `month`-`day` (ids from `first` on)."""
+    return "".join(
+        json.dumps({"event_id": f"{customer}-{month}-{day}-{n}", "customer_id": customer,
+                    "event_name": "api_request", "timestamp": f"{month}-{day:02d}T09:00:00Z"})
+        + "\n"
+        for customer, count in calls.items()
+        for n in range(first, first + count)
+    )  # fmt: skip

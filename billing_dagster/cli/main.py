@@ -62,6 +62,8 @@ from billing_dagster.portal.sessions import (
     open_session,
     portal_url,
 )
+from billing_dagster.reports.finance import NAMES, ReportUnavailable, report
+from billing_dagster.reports.printing import report_text
 from billing_dagster.settings import Settings, SettingsError
 from billing_dagster.warehouse import embedded
 from billing_dagster.warehouse.connection import ClickHouseSettings, billing_home, keep_private
@@ -292,6 +294,14 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("--period", help="only this billing period, YYYY-MM")
     alerts.add_argument("--format", choices=["table", "json"], default="table")
     alerts.set_defaults(command=cmd_alerts)
+
+    report = commands.add_parser(
+        "report", parents=[common], help="finance reports: revenue, MRR, top customers..."
+    )
+    report.add_argument("name", choices=NAMES, help="which report")
+    report.add_argument("--period", required=True, help="billing period, YYYY-MM")
+    report.add_argument("--format", choices=["table", "json"], default="table")
+    report.set_defaults(command=cmd_report)
 
     void = commands.add_parser("void", parents=[common], help="void a finalized invoice")
     void.add_argument("--invoice", required=True, help="the invoice's id")
@@ -636,6 +646,20 @@ def cmd_invoices(args, home: Path) -> int:
         raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
     invoices = with_void_status(client, settings.database, invoices)
     return _show(args, invoices, lambda: invoice_tables(invoices))
+
+
+def cmd_report(args, home: Path) -> int:
+    """Deploys the marts first when the dbt project changed, so a report never reads views
+    of an older version."""
+    period = parse_period(args.period)
+    settings, client = _connect(args, home)
+    _require_catalog(client, settings.database)
+    _runner(home).ensure_models_deployed(client, settings.database)
+    try:
+        figures = report(client, settings.database, args.name, period, datetime.now(UTC))
+    except ReportUnavailable as unavailable:
+        raise BadInput(str(unavailable)) from None
+    return _show(args, figures, lambda: report_text(figures))
 
 
 def cmd_status(args, home: Path) -> int:

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
+import yaml
 from clickhouse_connect.driver.client import Client
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+
+
+@cache
+def project_vars() -> dict:
+    """The `vars` of dbt_project.yml: the rules the models and the Python side share."""
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 
 
 def project_digest() -> str:

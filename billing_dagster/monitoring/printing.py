@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing_dagster.formatting import table
+from billing_dagster.formatting import titled_table
 
 
 def status_tables(report: dict) -> str:
@@ -10,19 +10,19 @@ def status_tables(report: dict) -> str:
     adjustments = report["adjustments"]
     days = report["days_to_meter"]
     parts = [
-        _section(
+        titled_table(
             "Sources",
             report["sources"],
             ["source", "events", "last_event", "last_load", "lag_hours"],
         ),
         f"Quarantined lines: {quarantine['lines']} ({quarantine['last_24h']} in the last 24 h)",
         f"Days waiting to be metered: {', '.join(days) if days else 'none'}",
-        _section(
+        titled_table(
             "Checks failing",
             report["checks_failing"],
             ["check", "severity", "partition", "description"],
         ),
-        _section(
+        titled_table(
             "Periods",
             report["periods"],
             ["period", "status", "invoices", "grace_ends", "awaiting_finalization"],
@@ -35,21 +35,17 @@ def status_tables(report: dict) -> str:
             f" (billed with {adjustments['carrier']})"
         )
         parts.append(
-            _section(
+            titled_table(
                 f"Adjustments drafted on {adjustments['carrier']}, awaiting finalization",
                 adjustments["drafted"],
                 ["customer_id", "adjusts_period", "amount"],
             )
         )
     parts.append(
-        _section(
+        titled_table(
             "Webhook deliveries not done",
             report["webhooks"],
             ["event_id", "url", "state", "attempts", "next_attempt"],
         )
     )
     return "\n\n".join(parts)
-
-
-def _section(title: str, rows: list[dict], columns: list[str]) -> str:
-    return f"{title}\n{table(rows, columns) if rows else '(none)'}"

@@ -86,7 +86,7 @@ def _unpartitioned_dbt_assets(name: str, select: str, needs_daily_table: bool = 
 
 metering_views = _unpartitioned_dbt_assets("metering_views", VIEW_MODELS)
 period_usage = _unpartitioned_dbt_assets("period_usage", PERIOD_MODELS, needs_daily_table=True)
-finance_views = _unpartitioned_dbt_assets("finance_views", FINANCE_MODELS)
+finance_views = _unpartitioned_dbt_assets("finance_views", FINANCE_MODELS, needs_daily_table=True)
 
 
 @dg.asset(

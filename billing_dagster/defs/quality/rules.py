@@ -16,6 +16,7 @@ from decimal import Decimal
 import dagster as dg
 
 from billing_dagster.invoicing.assemble import money_text
+from billing_dagster.metering.dbt_project import project_vars
 
 #: Rows of a landing day's loads that the schema check validates (a bounded sample).
 SCHEMA_SAMPLE_ROWS = 100_000
@@ -37,10 +38,11 @@ QUARANTINE_ERROR_SHARE = 0.01
 #: Reasons, conflicts, days, invoices... a message names at most this many of.
 MESSAGE_EXAMPLES = 5
 #: A day's events of a customer and metric are a spike above this multiple of the median
-#: of the 7 days before (days without usage count as 0) and at least `SPIKE_MIN_EVENTS`.
-SPIKE_FACTOR = 10
-SPIKE_BASELINE_DAYS = 7
-SPIKE_MIN_EVENTS = 1000
+#: of the 7 days before (days without usage count as 0) and at least `SPIKE_MIN_EVENTS`:
+#: the rule of the dbt view `fct_usage_anomalies`, whose vars these are.
+SPIKE_FACTOR = project_vars()["spike_factor"]
+SPIKE_BASELINE_DAYS = project_vars()["spike_baseline_days"]
+SPIKE_MIN_EVENTS = project_vars()["spike_min_events"]
 
 WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR

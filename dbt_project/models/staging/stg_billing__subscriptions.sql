@@ -12,7 +12,9 @@ renamed as (
         plan as plan_code,
         plan_version,
         start_date,
-        end_date
+        end_date,
+        -- The subscription's canonical JSON: its overrides and discounts.
+        content_json
     from source
 )
 

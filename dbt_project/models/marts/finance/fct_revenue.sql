@@ -1,0 +1,72 @@
+{{ config(materialized='view') }}
+
+-- Revenue per period, currency and plan: what the invoices in force billed (void ones
+-- excluded), less the credit notes issued with the period. Per period and currency it sums
+-- to Σ invoice totals − Σ credit notes, to the cent. `revenue_status` is `provisional` for
+-- documents of a draft run (they may still change), `final` once the period is finalized.
+--
+-- Fixed fees, usage, minimums and discounts belong to the plan of their subscription. Tax,
+-- credits applied and adjustments belong to the invoice, so to its plan when it has one
+-- plan (else '(several plans)'); a credit note belongs to the plan of the invoice it credits.
+with
+
+lines as (
+    select * from {{ ref('fct_invoice_lines') }}
+    where invoice_status != 'void'
+),
+
+invoice_plans as (
+    select
+        invoice_id,
+        if(uniqExact(plan_code) = 1, any(plan_code), '(several plans)') as invoice_plan
+    from {{ ref('fct_invoice_lines') }}
+    where plan_code is not null
+    group by invoice_id
+),
+
+documents as (
+    select
+        lines.period as period,
+        lines.currency as currency,
+        coalesce(lines.plan_code, nullIf(invoice_plans.invoice_plan, ''), '(no plan)') as plan_code,
+        if(lines.invoice_status = 'draft', 'provisional', 'final') as revenue_status,
+        lines.invoice_id as document_id,
+        lines.customer_id as customer_id,
+        lines.line_kind as line_kind,
+        lines.amount as amount
+    from lines
+    left join invoice_plans on lines.invoice_id = invoice_plans.invoice_id
+
+    union all
+
+    select
+        notes.period as period,
+        notes.currency as currency,
+        coalesce(nullIf(invoice_plans.invoice_plan, ''), '(no plan)') as plan_code,
+        if(notes.status = 'draft', 'provisional', 'final') as revenue_status,
+        notes.credit_note_id as document_id,
+        notes.customer_id as customer_id,
+        'credit_note' as line_kind,
+        -notes.total as amount
+    from {{ ref('fct_credit_notes') }} as notes
+    left join invoice_plans on notes.adjusts_invoice_id = invoice_plans.invoice_id
+)
+
+select
+    period,
+    currency,
+    plan_code,
+    revenue_status,
+    uniqExactIf(document_id, line_kind != 'credit_note') as invoices,
+    uniqExact(customer_id) as customers,
+    sumIf(amount, line_kind = 'fixed_fee') as fixed_fees,
+    sumIf(amount, line_kind = 'usage') as usage,
+    sumIf(amount, line_kind = 'minimum_commitment') as minimum_commitments,
+    sumIf(amount, line_kind = 'discount') as discounts,
+    sumIf(amount, line_kind = 'tax') as tax,
+    sumIf(amount, line_kind = 'credit') as credits_applied,
+    sumIf(amount, line_kind = 'adjustment') as adjustments,
+    sumIf(amount, line_kind = 'credit_note') as credit_notes,
+    sum(amount) as revenue
+from documents
+group by period, currency, plan_code, revenue_status
