@@ -116,5 +116,5 @@ def test_reports_answer_what_the_invoices_say(database, home, tmp_path, capsys, 
         "USD 890.00 (provisional: the period is a draft)\n"
     )
     assert cli(capsys, "report", "mrr", "--period", "2026-13")[2] == (
-        'billing: bad period "2026-13": expected YYYY-MM\n'
+        "billing: --period '2026-13': expected a month as YYYY-MM, e.g. 2026-10\n"
     )
