@@ -15,7 +15,7 @@ def table(rows: list[dict], columns: list[str]) -> str:
     """A plain aligned text table; numbers (decimal strings) align right."""
     cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [all(_is_number(r[i]) for r in cells) and cells for i in range(len(columns))]
+    numeric = [all(is_number(r[i]) for r in cells) and cells for i in range(len(columns))]
 
     def line(values: list[str]) -> str:
         return "  ".join(
@@ -26,7 +26,8 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether a cell reads as a number (it aligns right)."""
     try:
         Decimal(text)
     except ArithmeticError:

@@ -24,6 +24,7 @@ from billing_dagster.alerts.live import LiveAlerts
 from billing_dagster.api import bodies
 from billing_dagster.api.entitlements import entitlements_router
 from billing_dagster.api.events import events_router
+from billing_dagster.api.finance import finance_router
 from billing_dagster.api.key_ring import KeyRing
 from billing_dagster.api.keys import ApiKey, KeyRefused, authenticate, bearer, key_id_of
 from billing_dagster.api.models import PERIOD, PROBLEMS, UsageRow
@@ -106,17 +107,22 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
     def bad_body(_: Request, error: bodies.BadBody) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status)
 
+    async def admitted(presented: str, scope: str, customer_id: str | None) -> ApiKey:
+        """The key presented, if it lets in a request of `scope` about `customer_id`;
+        else KeyRefused (401, 403 or 429)."""
+        key_id = key_id_of(presented)
+        key = keys.held(key_id) if key_id else None
+        if key is None and key_id:  # a key not held yet: ask the warehouse
+            key = await run_in_threadpool(keys.find, key_id)
+        key = authenticate(key, presented, datetime.now(UTC).date())
+        keys.admit(key)
+        key.authorize(scope, customer_id)
+        return key
+
     def key_with(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
         async def caller(request: Request) -> ApiKey:
             presented = bearer(request.headers.get("authorization", ""))
-            key_id = key_id_of(presented)
-            key = keys.held(key_id) if key_id else None
-            if key is None and key_id:  # a key not held yet: ask the warehouse
-                key = await run_in_threadpool(keys.find, key_id)
-            key = authenticate(key, presented, datetime.now(UTC).date())
-            keys.admit(key)
-            key.authorize(scope, _customer_of(request))
-            return key
+            return await admitted(presented, scope, _customer_of(request))
 
         return caller
 
@@ -152,6 +158,7 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
     app.include_router(events_router(receiver, key_with))
     app.include_router(entitlements_router(live, receiver, key_with))
     app.include_router(portal_router(client, database, live, key_with))
+    app.include_router(finance_router(client, database, admitted))
     return app
 
 

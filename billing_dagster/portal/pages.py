@@ -9,32 +9,7 @@ from decimal import Decimal
 from html import escape
 from urllib.parse import quote
 
-from billing_dagster.formatting import decimal_text
-
-_STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
-h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #ddd; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-.bar { background: #eee; height: .7rem; width: 12rem; display: inline-block; }
-.bar span { background: #3b6; height: 100%; display: block; }
-.bar.over span { background: #c43; }
-nav a { margin-right: .8rem; } .muted { color: #777; }
-svg rect { fill: #3b6; }
-@media print { nav, .noprint { display: none; } }
-"""
-
-
-def page(title: str, body: str) -> str:
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        '<meta name="referrer" content="no-referrer">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'  # no favicon request: the server has none
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body>{body}</body></html>"
-    )
+from billing_dagster.page_layout import bar_chart, page
 
 
 def overview(
@@ -124,27 +99,15 @@ def _usage_table(usage: list[dict]) -> str:
 
 
 def _daily_chart(metric: str, period: str, days: dict[date, Decimal]) -> str:
-    """One bar per day of the period, up to the last day with usage; each bar's title is
-    the day and its exact quantity."""
+    """One bar per day of the period, up to the last day with usage."""
     first = date.fromisoformat(f"{period}-01")
-    last = max(days)
-    count = (last - first).days + 1
-    top = max(days.values()) or Decimal(1)
-    width, height = 16, 80
-    bars = []
-    for n in range(count):
-        day = first + timedelta(days=n)
-        quantity = days.get(day, Decimal(0))
-        tall = int(height * quantity / top) if top > 0 else 0
-        bars.append(
-            f'<rect x="{n * width}" y="{height - tall}" width="{width - 3}" height="{tall}" '
-            f'data-day="{day.isoformat()}" data-quantity="{decimal_text(quantity)}">'
-            f"<title>{day.isoformat()}: {decimal_text(quantity)}</title></rect>"
-        )
-    return (
-        f"<h3>{escape(metric)} per day</h3>"
-        f'<svg role="img" aria-label="{escape(metric)} per day" width="{count * width}" '
-        f'height="{height}" viewBox="0 0 {count * width} {height}">{"".join(bars)}</svg>'
+    count = (max(days) - first).days + 1
+    points = [
+        ((day := first + timedelta(days=n)).isoformat(), days.get(day, Decimal(0)))
+        for n in range(count)
+    ]
+    return f"<h3>{escape(metric)} per day</h3>" + bar_chart(
+        f"{metric} per day", points, "day", "quantity"
     )
 
 

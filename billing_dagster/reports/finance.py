@@ -37,6 +37,8 @@ REVENUE_PARTS = (
     "credit_notes",
     "revenue",
 )
+#: A revenue row as the CLI and the page show it.
+REVENUE_COLUMNS = ("currency", "plan_code", "revenue_status", "invoices", *REVENUE_PARTS)
 
 
 class ReportUnavailable(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from billing_dagster.formatting import titled_table
-from billing_dagster.reports.finance import REVENUE_PARTS
+from billing_dagster.reports.finance import REVENUE_COLUMNS
 
 
 def report_text(report: dict) -> str:
@@ -22,7 +22,7 @@ def _revenue(report: dict) -> str:
             titled_table(
                 "By plan",
                 report["by_plan"],
-                [*("currency", "plan_code", "revenue_status", "invoices"), *REVENUE_PARTS],
+                list(REVENUE_COLUMNS),
             ),
             titled_table(
                 "Trend", report["trend"], ["period", "currency", "revenue", "revenue_status"]

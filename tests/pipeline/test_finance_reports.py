@@ -5,8 +5,13 @@ as subscriptions start, change plan and end; top customers and usage spikes; hea
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from decimal import Decimal
 
+from billing_dagster.reports.finance import NAMES
+from tests.api_client import get, serving
 from tests.finance_history import finance_history
 from tests.support import cli, run
 
@@ -110,6 +115,8 @@ def test_reports_answer_what_the_invoices_say(database, home, tmp_path, capsys, 
          "payment_status": "unknown", "documents": 1},
     ]  # fmt: skip
 
+    assert_http_answers_the_same(capsys, home)
+
     text = run(capsys, "report", "revenue", "--period", "2026-11")
     assert text.startswith(
         "Revenue of 2026-11: EUR 2.67 (provisional: the period is a draft), "
@@ -118,3 +125,57 @@ def test_reports_answer_what_the_invoices_say(database, home, tmp_path, capsys, 
     assert cli(capsys, "report", "mrr", "--period", "2026-13")[2] == (
         "billing: --period '2026-13': expected a month as YYYY-MM, e.g. 2026-10\n"
     )
+
+
+def assert_http_answers_the_same(capsys, home) -> None:
+    """`/v1/reports/...` answers the CLI's JSON to a company key, and nothing to a key bound
+    to a customer; the pages ask a browser to sign in, and the key it signs in with becomes
+    an HttpOnly cookie."""
+    reader = json.loads(run(capsys, "keys", "create", "--scope", "read"))["secret"]
+    bound = json.loads(run(capsys, "keys", "create", "--scope", "read", "--customer", "acme"))
+    ingest = json.loads(run(capsys, "keys", "create", "--scope", "ingest"))
+    with serving(home) as (_, base):
+        for name in NAMES:
+            status, _, answer = get(f"{base}/v1/reports/{name}?period=2026-11", reader)
+            assert (status, answer) == (200, report(capsys, name, "2026-11"))
+        assert get(f"{base}/v1/reports/revenue?period=2026-11")[0] == 401
+        assert get(f"{base}/v1/reports/revenue?period=2026-11", ingest["secret"])[2] == {
+            "detail": f"API key {ingest['key_id']} has scope ingest, not read"
+        }
+        assert get(f"{base}/v1/reports/revenue?period=2026-11", bound["secret"])[2] == {
+            "detail": f"API key {bound['key_id']} is bound to customer 'acme'; finance "
+            f"reports need a key of the whole company"
+        }
+        assert get(f"{base}/v1/reports/profit?period=2026-11", reader)[0] == 422
+
+        status, _, html = page(f"{base}/finance/revenue?period=2026-11")
+        assert status == 401 and 'action="/finance/sign-in"' in html
+        status, headers, _ = page(f"{base}/finance/sign-in", {"key": "bk_wrong_secret"})
+        assert status == 401
+        status, headers, _ = page(f"{base}/finance/sign-in", {"key": reader})
+        assert status == 303 and headers["location"] == "/finance/revenue"
+        cookie = headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/finance" in cookie
+        status, headers, html = page(
+            f"{base}/finance/revenue?period=2026-11", cookie=cookie.split(";")[0]
+        )
+        assert status == 200 and headers["cache-control"] == "no-store"
+        assert 'data-currency="USD" data-revenue="890.00"' in html
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_):
+        return None
+
+
+def page(url: str, form: dict | None = None, cookie: str = "") -> tuple[int, dict, str]:
+    """Status, headers (lower-case names) and body of a page, or of a form posted to it;
+    redirects are answers, not followed."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Cookie": cookie} if cookie else {})
+    try:
+        with urllib.request.build_opener(_NoRedirects).open(request) as response:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            return response.status, headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode()
