@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
-from billing_dagster.formatting import decimal_text, is_number
+from billing_dagster.formatting import is_number
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
@@ -34,21 +34,22 @@ def page(title: str, body: str) -> str:
     )
 
 
-def bar_chart(label: str, points: list[tuple[str, Decimal]], key: str, value: str) -> str:
-    """One bar per point, in order, scaled to the largest; each bar carries its point as
-    `data-{key}` and `data-{value}` (exact) and a title, so a reader or a test sees the
-    figures behind the picture. Negative values draw as red bars of their size."""
-    top = max((abs(amount) for _, amount in points), default=Decimal(0)) or Decimal(1)
+def bar_chart(label: str, points: list[tuple[str, str]], key: str, value: str) -> str:
+    """One bar per point (a name and a decimal string), in order, scaled to the largest;
+    each bar carries its point as `data-{key}` and `data-{value}`, as given, and a title, so
+    a reader or a test sees the figures behind the picture. Negative values draw as red
+    bars of their size."""
+    amounts = [Decimal(amount) for _, amount in points]
+    top = max((abs(amount) for amount in amounts), default=Decimal(0)) or Decimal(1)
     width, height = 16, 80
     bars = []
-    for n, (name, amount) in enumerate(points):
+    for n, ((name, text), amount) in enumerate(zip(points, amounts, strict=True)):
         tall = int(height * abs(amount) / top)
         negative = ' class="negative"' if amount < 0 else ""
         bars.append(
             f'<rect{negative} x="{n * width}" y="{height - tall}" width="{width - 3}" '
-            f'height="{tall}" data-{key}="{escape(name)}" '
-            f'data-{value}="{decimal_text(amount)}">'
-            f"<title>{escape(name)}: {decimal_text(amount)}</title></rect>"
+            f'height="{tall}" data-{key}="{escape(name)}" data-{value}="{escape(text)}">'
+            f"<title>{escape(name)}: {escape(text)}</title></rect>"
         )
     total = len(points) * width
     return (

@@ -85,8 +85,8 @@ def finance_router(
         period: Annotated[str | None, Query(pattern=PERIOD)] = None,
     ) -> HTMLResponse:
         presented = request.cookies.get(COOKIE) or bearer(request.headers.get("authorization", ""))
-        if not presented:
-            return HTMLResponse(pages.sign_in(), 401, PRIVATE)
+        if not presented:  # nothing wrong yet: the form
+            return HTMLResponse(pages.sign_in(), headers=PRIVATE)
         try:
             await finance_key(presented)
         except KeyRefused as refused:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from html import escape
 from urllib.parse import quote
 
+from billing_dagster.formatting import decimal_text
 from billing_dagster.page_layout import bar_chart, page
 
 
@@ -103,7 +104,7 @@ def _daily_chart(metric: str, period: str, days: dict[date, Decimal]) -> str:
     first = date.fromisoformat(f"{period}-01")
     count = (max(days) - first).days + 1
     points = [
-        ((day := first + timedelta(days=n)).isoformat(), days.get(day, Decimal(0)))
+        ((day := first + timedelta(days=n)).isoformat(), decimal_text(days.get(day, Decimal(0))))
         for n in range(count)
     ]
     return f"<h3>{escape(metric)} per day</h3>" + bar_chart(

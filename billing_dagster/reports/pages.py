@@ -4,7 +4,6 @@ prints. Signed in with a `read` API key, which the browser keeps in an HttpOnly 
 
 from __future__ import annotations
 
-from decimal import Decimal
 from html import escape
 
 from billing_dagster.metering.dbt_project import project_vars
@@ -123,7 +122,7 @@ def _trends(trend: list[dict], figure: str) -> str:
     """A chart per currency: one bar per period of the trend."""
     charts = []
     for currency in sorted({row["currency"] for row in trend}):
-        points = [(r["period"], Decimal(r[figure])) for r in trend if r["currency"] == currency]
+        points = [(r["period"], r[figure]) for r in trend if r["currency"] == currency]
         label = f"{figure} per period, {currency}"
         charts.append(
             f"<h3>{escape(currency)} per period</h3>{bar_chart(label, points, 'period', figure)}"

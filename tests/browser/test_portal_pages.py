@@ -1,6 +1,6 @@
 """The portal in a real browser (Chromium through Playwright): each page renders without a
-console error, shows the figures `billing usage` and `billing invoices` print, has a bar
-per day of usage, and prints. `PORTAL_SCREENSHOTS=docs` saves the pages' screenshots
+console error, shows the figures `billing usage`, `billing credits` and `billing invoices`
+print, has a bar per day of usage, and prints. `PORTAL_SCREENSHOTS=docs` saves the pages' screenshots
 there (docs/portal-*.png)."""
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def test_the_portal_shows_the_clis_figures(database, home, tmp_path, capsys, pag
         for i in json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
         if i["customer_id"] == "acme"
     ]
+    credits = json.loads(
+        run(capsys, "credits", "--customer", "acme", "--period", "2026-10", "--format", "json")
+    )
     errors: list[str] = []
     page.on(
         "console", lambda message: errors.append(message.text) if message.type == "error" else None
@@ -50,6 +53,12 @@ def test_the_portal_shows_the_clis_figures(database, home, tmp_path, capsys, pag
         expect(bars).to_have_count(3)
         assert [bars.nth(n).get_attribute("data-day") for n in range(3)] == [
             "2026-10-01", "2026-10-02", "2026-10-03",
+        ]  # fmt: skip
+        credit_rows = page.locator("h2:text-is('Credits') + table").locator("tr")
+        assert [credit_rows.nth(n + 1).locator("td").all_inner_texts() for n in range(
+            len(credits))] == [
+            [c["grant"], c["amount"], c["used"], c["balance"], c["expires"] or "never"]
+            for c in credits
         ]  # fmt: skip
         expect(page.get_by_role("link", name=invoice["invoice_id"])).to_be_visible()
         expect(page.get_by_text(invoice["total"], exact=True)).to_be_visible()
