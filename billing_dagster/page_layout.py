@@ -19,6 +19,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .bar.over span { background: #c43; }
 nav a { margin-right: .8rem; } .muted { color: #777; }
 svg rect { fill: #3b6; } svg rect.negative { fill: #c43; }
+svg text { font-size: 10px; text-anchor: middle; fill: #777; }
 @media print { nav, .noprint { display: none; } }
 """
 
@@ -41,7 +42,8 @@ def bar_chart(label: str, points: list[tuple[str, str]], key: str, value: str) -
     bars of their size."""
     amounts = [Decimal(amount) for _, amount in points]
     top = max((abs(amount) for amount in amounts), default=Decimal(0)) or Decimal(1)
-    width, height = 16, 80
+    width = max(16, min(64, 640 // max(len(points), 1)))
+    height, under = 80, 14  # bars, then a line of labels: names, or their last two characters
     bars = []
     for n, ((name, text), amount) in enumerate(zip(points, amounts, strict=True)):
         tall = int(height * abs(amount) / top)
@@ -50,11 +52,13 @@ def bar_chart(label: str, points: list[tuple[str, str]], key: str, value: str) -
             f'<rect{negative} x="{n * width}" y="{height - tall}" width="{width - 3}" '
             f'height="{tall}" data-{key}="{escape(name)}" data-{value}="{escape(text)}">'
             f"<title>{escape(name)}: {escape(text)}</title></rect>"
+            f'<text x="{n * width + (width - 3) / 2}" y="{height + under - 2}">'
+            f"{escape(name if width >= 48 else name[-2:])}</text>"
         )
     total = len(points) * width
     return (
-        f'<svg role="img" aria-label="{escape(label)}" width="{total}" height="{height}" '
-        f'viewBox="0 0 {total} {height}">{"".join(bars)}</svg>'
+        f'<svg role="img" aria-label="{escape(label)}" width="{total}" '
+        f'height="{height + under}" viewBox="0 0 {total} {height + under}">{"".join(bars)}</svg>'
     )
 
 

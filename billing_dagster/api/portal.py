@@ -24,8 +24,17 @@ from billing_dagster.catalog.model import Catalog
 from billing_dagster.catalog.store import latest_catalog_version, load_catalog
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.invoicing.credits import credit_balances
-from billing_dagster.invoicing.projection import projected_invoice, projection_day
-from billing_dagster.invoicing.store import billed_periods, latest_credit_notes, latest_invoices
+from billing_dagster.invoicing.projection import (
+    invoice_so_far,
+    projected_invoice,
+    projection_day,
+)
+from billing_dagster.invoicing.store import (
+    billed_periods,
+    finalization,
+    latest_credit_notes,
+    latest_invoices,
+)
 from billing_dagster.invoicing.voids import with_void_status
 from billing_dagster.metering.usage import daily_usage, subscription_usage
 from billing_dagster.periods import period_of
@@ -66,6 +75,14 @@ class SessionInfo(BaseModel):
 class Projection(BaseModel):
     as_of: str | None  # the last day of exact usage it stands on
     invoice: dict[str, Any] | None  # the contract's invoice JSON, `status: projected`
+
+
+class UsageAmounts(BaseModel):
+    period: str
+    basis: str  # "finalized invoice", or "usage so far" (the draft billing would write now)
+    currency: str | None
+    charges: str | None  # fixed fees and usage, before minimums, discounts, tax, credits
+    lines: list[dict[str, Any]]  # per metric and group: quantity and amount, as invoiced
 
 
 class PeriodDocuments(BaseModel):
@@ -129,6 +146,12 @@ def portal_router(
         """The customer's metered usage in a period, as `billing usage` prints it."""
         return _usage(opened.customer_id, period)
 
+    @router.get("/v1/portal/amounts", response_model=UsageAmounts, responses=TOKEN_PROBLEMS)
+    def amounts(opened: session, period: period_query) -> UsageAmounts:
+        """What the period's usage comes to: the usage lines of its finalized invoice, or
+        of the invoice billing would draft now from the usage metered so far."""
+        return _amounts(opened.customer_id, period)
+
     @router.get(
         "/v1/portal/entitlements", response_model=list[Entitlement], responses=TOKEN_PROBLEMS
     )
@@ -186,7 +209,7 @@ def portal_router(
             customer=_customer_name(customer),
             period=period,
             periods=sorted({current, *billed_periods(client(), database)}, reverse=True),
-            usage=_usage(customer, period),
+            amounts=_amounts(customer, period).model_dump(),
             daily=daily_usage(client(), database, period, customer) if metered else {},
             entitlements=live.answers(customer, Decimal(0)),
             credits=_credits(customer, period),
@@ -233,6 +256,33 @@ def portal_router(
         if version is None or not _deployed("fct_rated_usage"):
             return []
         return credit_balances(client(), database, _catalog(version), customer_id, period)
+
+    def _amounts(customer_id: str, period: str) -> UsageAmounts:
+        if finalization(client(), database, period):
+            basis = "finalized invoice"
+            invoice = next(iter(_documents(customer_id, period)["invoices"]), None)
+        else:
+            basis = "usage so far"
+            version = latest_catalog_version(client(), database)
+            metered = version is not None and _deployed("fct_rated_usage")
+            invoice = (
+                invoice_so_far(client(), database, _catalog(version), customer_id, period)
+                if metered
+                else None
+            )
+        if invoice is None:
+            return UsageAmounts(period=period, basis=basis, currency=None, charges=None, lines=[])
+        return UsageAmounts(
+            period=period,
+            basis=basis,
+            currency=invoice["currency"],
+            charges=invoice["charges"],
+            lines=[
+                {k: line[k] for k in ("code", "group", "quantity", "amount")}
+                for line in invoice["lines"]
+                if line["kind"] == "usage"
+            ],
+        )
 
     def _projection(customer_id: str) -> Projection:
         version = latest_catalog_version(client(), database)

@@ -1,9 +1,10 @@
-"""The projected invoice: what a customer's invoice of the open period comes to if usage
-goes on at the pace of its days gone. Quantities are projected (counts and sums scale with
-time, the others stay: `fct_subscription_usage_projected`), then rated by the same SQL and
-invoiced by the same code as every invoice, so tiers, minimums, discounts, tax and credits
-come out right. Extrapolating the amount instead would be wrong as soon as a tier is
-crossed later in the period."""
+"""A customer's invoice of an open period, so far and projected, both priced by the same
+rating SQL and invoice code as every invoice. The projected invoice is what the period
+comes to if usage goes on at the pace of its days gone: quantities are projected (counts
+and sums scale with time, the others stay: `fct_subscription_usage_projected`), then
+rated and invoiced, so tiers, minimums, discounts, tax and credits come out right.
+Extrapolating the amount instead would be wrong as soon as a tier is crossed later in
+the period."""
 
 from __future__ import annotations
 
@@ -32,11 +33,30 @@ def projected_invoice(
 ) -> Invoice | None:
     """The customer's invoice of `as_of`'s period, projected from the usage metered so
     far with `as_of` as its last day (status `projected`); None without a subscription."""
-    period = period_of(as_of)
+    invoice = _invoice(client, database, catalog, customer_id, period_of(as_of), as_of)
+    return invoice | {"status": "projected"} if invoice else None
 
+
+def invoice_so_far(
+    client: Client, database: str, catalog: Catalog, customer_id: str, period: str
+) -> Invoice | None:
+    """The customer's invoice of `period` from the usage metered so far: the draft that
+    `billing bill` would write now, line for line (status `so far`)."""
+    invoice = _invoice(client, database, catalog, customer_id, period, None)
+    return invoice | {"status": "so far"} if invoice else None
+
+
+def _invoice(
+    client: Client,
+    database: str,
+    catalog: Catalog,
+    customer_id: str,
+    period: str,
+    projected_as_of: date | None,
+) -> Invoice | None:
     def usage_of(billed: str):
-        projected = as_of if billed == period else None
+        projected = projected_as_of if billed == period else None
         return rated_usage(client, database, [billed], [customer_id], projected)[billed]
 
     invoices = InvoiceBook(catalog, usage_of).invoices(period, [customer_id])
-    return invoices[0] | {"status": "projected"} if invoices else None
+    return invoices[0] if invoices else None

@@ -18,7 +18,7 @@ def overview(
     customer: str,
     period: str,
     periods: list[str],
-    usage: list[dict],
+    amounts: dict,
     daily: dict[str, dict[date, Decimal]],
     entitlements: list[dict],
     credits: list[dict],
@@ -38,7 +38,7 @@ def overview(
         f'<nav class="noprint">{links}</nav>',
         f'<p class="muted">This link works until {escape(expires_at)}.</p>',
         "<h2>Usage</h2>",
-        _usage_table(usage) if usage else "<p>No metered usage in this period.</p>",
+        _usage_table(amounts),
         *(_daily_chart(metric, period, days) for metric, days in sorted(daily.items())),
         "<h2>Entitlements now</h2>",
         _entitlements(entitlements) if entitlements else "<p>No features.</p>",
@@ -90,13 +90,23 @@ def missing(message: str) -> str:
     return page("Not found", f"<h1>Not found</h1><p>{escape(message)}</p>")
 
 
-def _usage_table(usage: list[dict]) -> str:
+def _usage_table(amounts: dict) -> str:
+    """Usage per metric and group with its amount: `/v1/portal/amounts` as it answers."""
+    if not amounts["lines"]:
+        return "<p>No metered usage in this period.</p>"
     rows = "".join(
-        f"<tr><td>{escape(row['metric'])}</td><td>{escape(row['group'] or '')}</td>"
-        f"<td class=n>{escape(row['quantity'])}</td></tr>"
-        for row in usage
+        f"<tr><td>{escape(line['code'])}</td><td>{escape(line['group'] or '')}</td>"
+        f"<td class=n>{escape(line['quantity'])}</td><td class=n>{escape(line['amount'])}</td>"
+        "</tr>"
+        for line in amounts["lines"]
     )
-    return f"<table><tr><th>Metric</th><th>Group</th><th class=n>Quantity</th></tr>{rows}</table>"
+    basis = "so far" if amounts["basis"] == "usage so far" else "as finalized"
+    return (
+        "<table><tr><th>Metric</th><th>Group</th><th class=n>Quantity</th>"
+        f"<th class=n>Amount</th></tr>{rows}</table>"
+        f'<p>Fixed fees and usage {basis}: <strong data-charges="{escape(amounts["charges"])}">'
+        f"{escape(amounts['currency'])} {escape(amounts['charges'])}</strong>.</p>"
+    )
 
 
 def _daily_chart(metric: str, period: str, days: dict[date, Decimal]) -> str:

@@ -48,7 +48,9 @@ def test_the_portal_shows_the_clis_figures(database, home, tmp_path, capsys, pag
         page.goto(f"{link['url']}?period=2026-10")
         expect(page.locator("h1")).to_have_text("Acme · 2026-10")
         usage_row = page.locator("table").first.locator("tr").nth(1).locator("td")
-        expect(usage_row).to_have_text(["calls", "", usage["quantity"]])
+        (line,) = [line for line in invoice["lines"] if line["kind"] == "usage"]
+        expect(usage_row).to_have_text(["calls", "", usage["quantity"], line["amount"]])
+        expect(page.locator("[data-charges]")).to_have_text(f"USD {invoice['charges']}")
         bars = page.locator("svg rect")
         expect(bars).to_have_count(3)
         assert [bars.nth(n).get_attribute("data-day") for n in range(3)] == [

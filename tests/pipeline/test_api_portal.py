@@ -80,6 +80,18 @@ def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path
         documents = get(f"{portal}/invoices?period=2026-10", token)[2]
         assert documents == {"period": "2026-10", "invoices": [acme_invoice], "credit_notes": []}
         assert get(f"{portal}/credits?period=2026-10", token)[2] == credits
+        usage_lines = [
+            {k: line[k] for k in ("code", "group", "quantity", "amount")}
+            for line in acme_invoice["lines"]
+            if line["kind"] == "usage"
+        ]
+        assert get(f"{portal}/amounts?period=2026-10", token)[2] == {
+            "period": "2026-10",
+            "basis": "usage so far",
+            "currency": "USD",
+            "charges": acme_invoice["charges"],
+            "lines": usage_lines,
+        }
         projection = get(f"{portal}/projection", token)[2]
         today = datetime.now(UTC).date()
         assert projection == {
@@ -111,7 +123,10 @@ def test_a_portal_token_reads_its_customer_only(client, database, home, tmp_path
             ("2026-10-01", "1"), ("2026-10-02", "1"), ("2026-10-03", "1"),
         ]  # fmt: skip
         (acme_usage,) = [row for row in usage if row["customer_id"] == "acme"]
-        assert f"<td>calls</td><td></td><td class=n>{acme_usage['quantity']}</td>" in html
+        assert (
+            f"<td>calls</td><td></td><td class=n>{acme_usage['quantity']}</td>"
+            f"<td class=n>{usage_lines[0]['amount']}</td>"
+        ) in html
         assert f"<td class=n>{acme_invoice['total']}</td>" in html
         assert "<td>g1</td><td class=n>0.02</td><td class=n>0.02</td><td class=n>0.00</td>" in html
         assert acme_invoice["invoice_id"] in html and beta_invoice["invoice_id"] not in html

@@ -134,7 +134,24 @@ def assert_http_answers_the_same(capsys, home) -> None:
     reader = json.loads(run(capsys, "keys", "create", "--scope", "read"))["secret"]
     bound = json.loads(run(capsys, "keys", "create", "--scope", "read", "--customer", "acme"))
     ingest = json.loads(run(capsys, "keys", "create", "--scope", "ingest"))
+    portal_token = json.loads(run(capsys, "portal-url", "--customer", "acme"))["url"].rsplit(
+        "/", 1
+    )[1]
+    (october,) = [
+        i
+        for i in json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+        if i["customer_id"] == "acme"
+    ]
     with serving(home) as (_, base):
+        # a finalized period's amounts in the portal are its finalized invoice's
+        assert get(f"{base}/v1/portal/amounts?period=2026-10", portal_token)[2] == {
+            "period": "2026-10",
+            "basis": "finalized invoice",
+            "currency": "USD",
+            "charges": "120.50",
+            "lines": [{"code": "calls", "group": None, "quantity": "31", "amount": "20.50"}],
+        }
+        assert october["charges"] == "120.50"
         for name in NAMES:
             status, _, answer = get(f"{base}/v1/reports/{name}?period=2026-11", reader)
             assert (status, answer) == (200, report(capsys, name, "2026-11"))
