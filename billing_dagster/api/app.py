@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from billing_dagster.alerts.live import LiveAlerts
 from billing_dagster.api import bodies
+from billing_dagster.api.answer_cache import AnswerCache, data_version
 from billing_dagster.api.entitlements import entitlements_router
 from billing_dagster.api.events import events_router
 from billing_dagster.api.finance import finance_router
@@ -157,8 +158,9 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
 
     app.include_router(events_router(receiver, key_with))
     app.include_router(entitlements_router(live, receiver, key_with))
-    app.include_router(portal_router(client, database, live, key_with))
-    app.include_router(finance_router(client, database, admitted))
+    answers = AnswerCache(lambda: data_version(client(), database))
+    app.include_router(portal_router(client, database, live, key_with, answers))
+    app.include_router(finance_router(client, database, admitted, answers))
     return app
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from billing_dagster.api.answer_cache import AnswerCache
 from billing_dagster.api.keys import ApiKey, KeyRefused, bearer
 from billing_dagster.api.models import PERIOD, PROBLEMS, Problem
 from billing_dagster.api.portal import PRIVATE
@@ -37,6 +38,7 @@ def finance_router(
     client: Callable,
     database: str,
     admitted: Callable[[str, str, str | None], Awaitable[ApiKey]],
+    answers: AnswerCache,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -54,7 +56,10 @@ def finance_router(
         period = period or period_of(datetime.now(UTC).date())
         try:
             return await run_in_threadpool(
-                lambda: report(client(), database, name, period, datetime.now(UTC))
+                lambda: answers.get(
+                    ("report", name, period),
+                    lambda: report(client(), database, name, period, datetime.now(UTC)),
+                )
             )
         except ReportUnavailable as unavailable:
             raise HTTPException(503, str(unavailable)) from None

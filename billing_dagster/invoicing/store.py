@@ -213,35 +213,46 @@ def latest_run(client: Client, database: str, period: str) -> str | None:
     return run[0] if run[1] else None
 
 
-def latest_invoices(client: Client, database: str, period: str) -> list[Invoice] | None:
-    """The invoices in force for `period` (finalized, else the latest draft run); None if
-    never billed."""
-    return _documents(client, database, period, "invoice", "invoices", "invoice_id")
+def latest_invoices(
+    client: Client, database: str, period: str, customer_id: str | None = None
+) -> list[Invoice] | None:
+    """The invoices in force for `period` (finalized, else the latest draft run), of every
+    customer or of `customer_id`; None if never billed."""
+    return _documents(client, database, period, "invoice", customer_id)
 
 
-def latest_credit_notes(client: Client, database: str, period: str) -> list[CreditNote] | None:
-    """The credit notes issued with `period`'s invoices; None if never billed."""
-    return _documents(client, database, period, "credit_note", "credit_notes", "credit_note_id")
+def latest_credit_notes(
+    client: Client, database: str, period: str, customer_id: str | None = None
+) -> list[CreditNote] | None:
+    """The credit notes issued with `period`'s invoices (of every customer or of
+    `customer_id`); None if never billed."""
+    return _documents(client, database, period, "credit_note", customer_id)
+
+
+#: Per document kind: the table of a draft run's documents and the column of their ids.
+_DRAFTS = {"invoice": ("invoices", "invoice_id"), "credit_note": ("credit_notes", "credit_note_id")}
 
 
 def _documents(
-    client: Client, database: str, period: str, kind: str, table: str, id_column: str
+    client: Client, database: str, period: str, kind: str, customer_id: str | None
 ) -> list[dict] | None:
     db = f"`{database}`"
     run_id = latest_run(client, database, period)
     if run_id is None:
         return None
     if finalization(client, database, period):
-        query = (
-            f"SELECT document FROM {db}.finalized_documents WHERE billing_run_id = {{run:String}} "
-            f"AND document_kind = '{kind}' ORDER BY customer_id, document_id"
-        )
+        source, id_column = f"{db}.finalized_documents", "document_id"
+        where = f"document_kind = '{kind}' AND "
     else:
-        query = (
-            f"SELECT document FROM {db}.{table} WHERE billing_run_id = {{run:String}} "
-            f"ORDER BY customer_id, {id_column}"
-        )
-    documents = client.query(query, parameters={"run": run_id}).result_rows
+        (table, id_column), where = _DRAFTS[kind], ""
+        source = f"{db}.{table}"
+    if customer_id is not None:
+        where += "customer_id = {customer:String} AND "
+    documents = client.query(
+        f"SELECT document FROM {source} WHERE {where}billing_run_id = {{run:String}} "
+        f"ORDER BY customer_id, {id_column}",
+        parameters={"run": run_id, "customer": customer_id},
+    ).result_rows
     return [json.loads(document) for (document,) in documents]
 
 

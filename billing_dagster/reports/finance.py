@@ -55,169 +55,155 @@ def money(value: Decimal, currency: str) -> str:
 
 
 def revenue(client: Client, database: str, period: str) -> dict:
-    """Per currency and plan, what the period's documents billed; provisional while the
-    period is a draft. The totals equal Σ invoice totals − Σ credit notes per currency."""
+    """Per currency and plan, what the period's documents billed, provisional while the
+    period is a draft, and the trend of the periods before. The totals equal Σ invoice
+    totals − Σ credit notes per currency. One read of the mart."""
     rows = _rows(
         client,
-        f"SELECT currency, plan_code, revenue_status, invoices, customers, "
+        f"SELECT period, currency, plan_code, revenue_status, invoices, customers, "
         f"{', '.join(REVENUE_PARTS)} FROM `{database}`.fct_revenue "
-        f"WHERE period = {{period:String}} ORDER BY currency, plan_code, revenue_status",
-        period=period,
-    )
-    plans = [
-        {
-            **{k: row[k] for k in ("currency", "plan_code", "revenue_status")},
-            "invoices": int(row["invoices"]),
-            "customers": int(row["customers"]),
-            **{k: money(row[k], row["currency"]) for k in REVENUE_PARTS},
-        }
-        for row in rows
-    ]
-    totals: dict[str, dict] = {}
-    for row in rows:
-        total = totals.setdefault(row["currency"], {"revenue": Decimal(0), "statuses": set()})
-        total["revenue"] += row["revenue"]
-        total["statuses"].add(row["revenue_status"])
-    trend = _rows(
-        client,
-        f"SELECT period, currency, sum(revenue) AS revenue, "
-        f"countIf(revenue_status = 'provisional') > 0 AS provisional "
-        f"FROM `{database}`.fct_revenue WHERE period <= {{period:String}} "
-        f"AND period > {{since:String}} GROUP BY period, currency ORDER BY currency, period",
+        f"WHERE period > {{since:String}} AND period <= {{period:String}} "
+        f"ORDER BY currency, period, plan_code, revenue_status",
         period=period,
         since=_periods_before(period, TREND_PERIODS),
     )
+    sums: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        total = sums.setdefault(
+            (row["currency"], row["period"]), {"revenue": Decimal(0), "statuses": set()}
+        )
+        total["revenue"] += row["revenue"]
+        total["statuses"].add(row["revenue_status"])
+    trend = [
+        {
+            "period": month,
+            "currency": currency,
+            "revenue": money(total["revenue"], currency),
+            "revenue_status": "provisional" if "provisional" in total["statuses"] else "final",
+        }
+        for (currency, month), total in sums.items()
+    ]
     return {
         "report": "revenue",
         "period": period,
         "totals": [
-            {
-                "currency": currency,
-                "revenue": money(total["revenue"], currency),
-                "revenue_status": "provisional" if "provisional" in total["statuses"] else "final",
-            }
-            for currency, total in sorted(totals.items())
-        ],
-        "by_plan": plans,
-        "trend": [
-            {
-                "period": row["period"],
-                "currency": row["currency"],
-                "revenue": money(row["revenue"], row["currency"]),
-                "revenue_status": "provisional" if row["provisional"] else "final",
-            }
+            {k: v for k, v in row.items() if k != "period"}
             for row in trend
+            if row["period"] == period
         ],
+        "by_plan": [
+            {
+                **{k: row[k] for k in ("currency", "plan_code", "revenue_status")},
+                "invoices": int(row["invoices"]),
+                "customers": int(row["customers"]),
+                **{k: money(row[k], row["currency"]) for k in REVENUE_PARTS},
+            }
+            for row in rows
+            if row["period"] == period
+        ],
+        "trend": trend,
     }
 
 
 def mrr(client: Client, database: str, period: str) -> dict:
     """MRR at the month's end per currency, how it moved from the month before (new,
-    expansion, contraction, churn) and which customers moved it."""
+    expansion, contraction, churn), which customers moved it, and the trend of the months
+    before. One read of the mart."""
+    movements = ", ".join(
+        f"sumIf(change, movement = '{m}') AS {m}, countIf(movement = '{m}') AS {m}_customers"
+        for m in MOVEMENTS
+    )
     rows = _rows(
         client,
-        f"SELECT customer_id, currency, mrr, previous_mrr, change, movement "
-        f"FROM `{database}`.fct_mrr WHERE period = {{period:String}} "
-        f"ORDER BY currency, movement, customer_id",
-        period=period,
-    )
-    totals: dict[str, dict] = {}
-    for row in rows:
-        total = totals.setdefault(
-            row["currency"],
-            {"mrr": Decimal(0), "previous_mrr": Decimal(0), "customers": 0}
-            | {f"{m}": Decimal(0) for m in MOVEMENTS}
-            | {f"{m}_customers": 0 for m in MOVEMENTS},
-        )
-        total["mrr"] += row["mrr"]
-        total["previous_mrr"] += row["previous_mrr"]
-        total["customers"] += 1 if row["mrr"] > 0 else 0
-        if row["movement"] in MOVEMENTS:
-            total[row["movement"]] += row["change"]
-            total[f"{row['movement']}_customers"] += 1
-    trend = _rows(
-        client,
-        f"SELECT period, currency, sum(mrr) AS mrr FROM `{database}`.fct_mrr "
-        f"WHERE period <= {{period:String}} AND period > {{since:String}} "
+        f"SELECT period, currency, sum(mrr) AS mrr_total, sum(previous_mrr) AS previous_total, "
+        f"countIf(mrr > 0) AS customers, {movements}, "
+        f"arraySort(moved -> (moved.2, moved.1), groupArrayIf("
+        f"(customer_id, movement, previous_mrr, mrr, change), "
+        f"period = {{period:String}} AND movement != 'unchanged')) AS moved "
+        f"FROM `{database}`.fct_mrr "
+        f"WHERE period > {{since:String}} AND period <= {{period:String}} "
         f"GROUP BY period, currency ORDER BY currency, period",
         period=period,
         since=_periods_before(period, TREND_PERIODS),
     )
+    figures = {"mrr": "mrr_total", "previous_mrr": "previous_total", "customers": "customers"}
+    figures |= {m: m for m in MOVEMENTS} | {f"{m}_customers": f"{m}_customers" for m in MOVEMENTS}
     return {
         "report": "mrr",
         "period": period,
         "totals": [
             {
-                "currency": currency,
+                "currency": row["currency"],
                 **{
-                    key: value if isinstance(value, int) else money(value, currency)
-                    for key, value in total.items()
+                    key: money(row[column], row["currency"])
+                    if isinstance(row[column], Decimal)
+                    else int(row[column])
+                    for key, column in figures.items()
                 },
             }
-            for currency, total in sorted(totals.items())
+            for row in rows
+            if row["period"] == period
         ],
         "movements": [
             {
-                "customer_id": row["customer_id"],
+                "customer_id": customer,
                 "currency": row["currency"],
-                "movement": row["movement"],
-                **{k: money(row[k], row["currency"]) for k in ("previous_mrr", "mrr", "change")},
+                "movement": movement,
+                **{
+                    k: money(v, row["currency"])
+                    for k, v in (("previous_mrr", before), ("mrr", after), ("change", change))
+                },
             }
             for row in rows
-            if row["movement"] != "unchanged"
+            for customer, movement, before, after, change in row["moved"]
         ],
         "trend": [
             {
                 "period": row["period"],
                 "currency": row["currency"],
-                "mrr": money(row["mrr"], row["currency"]),
+                "mrr": money(row["mrr_total"], row["currency"]),
             }
-            for row in trend
+            for row in rows
         ],
     }
 
 
 def top_customers(client: Client, database: str, period: str) -> dict:
-    """The customers billed most in the period (per currency) and those who used most
-    (billable events metered)."""
-    columns = "customer_id, currency, revenue_status, revenue, events"
-    by_amount = _rows(
+    """The customers billed most in the period (ranked per currency) and those who used
+    most (billable events metered). One read of the mart, ranked in the warehouse."""
+    rows = _rows(
         client,
-        f"SELECT {columns} FROM `{database}`.fct_customer_revenue "
-        f"WHERE period = {{period:String}} ORDER BY currency, revenue DESC, customer_id "
-        f"LIMIT {TOP} BY currency",
-        period=period,
-    )
-    by_usage = _rows(
-        client,
-        f"SELECT {columns} FROM `{database}`.fct_customer_revenue "
-        f"WHERE period = {{period:String}} AND events > 0 "
-        f"ORDER BY events DESC, customer_id LIMIT {TOP}",
+        f"SELECT * FROM (SELECT customer_id, currency, revenue_status, revenue, events, "
+        f"row_number() OVER (PARTITION BY currency ORDER BY revenue DESC, customer_id) "
+        f"AS amount_rank, if(events > 0, row_number() OVER (ORDER BY events DESC, customer_id), "
+        f"0) AS usage_rank FROM `{database}`.fct_customer_revenue "
+        f"WHERE period = {{period:String}}) "
+        f"WHERE amount_rank <= {TOP} OR usage_rank BETWEEN 1 AND {TOP}",
         period=period,
     )
 
-    def listed(rows: list[dict]) -> list[dict]:
+    def listed(rank: str) -> list[dict]:
+        ranked = sorted(
+            (row for row in rows if 0 < row[rank] <= TOP),
+            key=lambda row: (row["currency"] if rank == "amount_rank" else "", row[rank]),
+        )
         return [
             {
-                "rank": rank,
+                "rank": int(row[rank]),
                 "customer_id": row["customer_id"],
                 "currency": row["currency"],
                 "revenue": money(row["revenue"], row["currency"]),
                 "revenue_status": row["revenue_status"],
                 "events": int(row["events"]),
             }
-            for rank, row in enumerate(rows, 1)
+            for row in ranked
         ]
 
-    ranked = listed(by_amount)
-    for currency in {row["currency"] for row in ranked}:  # ranks restart per currency
-        for rank, row in enumerate((r for r in ranked if r["currency"] == currency), 1):
-            row["rank"] = rank
     return {
         "report": "top-customers",
         "period": period,
-        "by_amount": ranked,
-        "by_usage": listed(by_usage),
+        "by_amount": listed("amount_rank"),
+        "by_usage": listed("usage_rank"),
     }
 
 
