@@ -9,7 +9,7 @@ from clickhouse_connect.driver.client import Client
 from billing_dagster.catalog.model import Catalog
 from billing_dagster.formatting import decimal_text
 from billing_dagster.invoicing.assemble import InvoiceBook, grant_order, money_text
-from billing_dagster.invoicing.store import rated_usage
+from billing_dagster.invoicing.store import customer_usage
 
 
 def credit_balances(
@@ -26,7 +26,7 @@ def credit_balances(
             return decimal_text(amount)
         return money_text(amount, catalog.plan_version(first.plan, first.version).currency)
 
-    book = InvoiceBook(catalog, lambda p: rated_usage(client, database, [p], [customer_id])[p])
+    book = InvoiceBook(catalog, customer_usage(client, database, customer, period))
     balances = book.balances_after(customer, period)
     grants = sorted(
         (g for g in catalog.credit_grants if g.customer == customer_id), key=grant_order

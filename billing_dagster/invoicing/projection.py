@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 from billing_dagster.catalog.model import Catalog
 from billing_dagster.invoicing.assemble import InvoiceBook
 from billing_dagster.invoicing.documents import Invoice
-from billing_dagster.invoicing.store import rated_usage
+from billing_dagster.invoicing.store import customer_usage
 from billing_dagster.periods import period_of
 
 
@@ -54,9 +54,7 @@ def _invoice(
     period: str,
     projected_as_of: date | None,
 ) -> Invoice | None:
-    def usage_of(billed: str):
-        projected = projected_as_of if billed == period else None
-        return rated_usage(client, database, [billed], [customer_id], projected)[billed]
-
+    customer = next(c for c in catalog.customers if c.id == customer_id)
+    usage_of = customer_usage(client, database, customer, period, projected_as_of)
     invoices = InvoiceBook(catalog, usage_of).invoices(period, [customer_id])
     return invoices[0] if invoices else None

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.catalog.model import Customer
 from billing_dagster.formatting import decimal_text
 from billing_dagster.invoicing.assemble import PeriodUsage, RatedUsage
 from billing_dagster.invoicing.documents import CreditNote, Invoice, InvoiceLine
+from billing_dagster.periods import next_period, period_of
 
 #: The fields of `fct_rated_usage.tiers` (a named tuple), in invoice lines' order.
 _TIER_FIELDS = ("tier", "units", "unit_price", "flat_fee", "amount")
@@ -50,6 +53,39 @@ def rated_usage(
         row = RatedUsage(subscription, metric, group, quantity, amount, breakdown)
         usage[period].setdefault((subscription, metric), []).append(row)
     return usage
+
+
+def customer_usage(
+    client: Client,
+    database: str,
+    customer: Customer,
+    last_period: str,
+    projected_as_of: date | None = None,
+) -> Callable[[str], PeriodUsage]:
+    """`usage_of` for an InvoiceBook billing one customer up to `last_period`, with
+    `projected_as_of`'s period projected. The first earlier period asked for reads all of
+    them since the customer's first subscription, in one query: only a customer with
+    credit grants needs them, and then needs them all (a grant's balance)."""
+    starts = [s.start for s in customer.subscriptions]
+    periods = [period_of(min(starts))] if starts else []
+    while periods and periods[-1] < last_period:
+        periods.append(next_period(periods[-1]))
+    projected = period_of(projected_as_of) if projected_as_of else None
+    read: dict[str, PeriodUsage] = {}
+
+    def usage_of(period: str) -> PeriodUsage:
+        if period in read:
+            return read[period]
+        if period == projected:
+            read.update(rated_usage(client, database, [period], [customer.id], projected_as_of))
+        elif period == last_period or period not in periods:
+            read.update(rated_usage(client, database, [period], [customer.id]))
+        else:  # an earlier period: the book will ask for all of them
+            earlier = [p for p in periods if p not in read and p != projected]
+            read.update(rated_usage(client, database, earlier, [customer.id]))
+        return read[period]
+
+    return usage_of
 
 
 def _text(value: int | Decimal) -> str | int:

@@ -6,9 +6,7 @@ through the form, each report renders without a console error and shows the figu
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -28,16 +26,12 @@ def cells(page: Page, table: int) -> list[list[str]]:
     return [rows.nth(n).locator("td").all_inner_texts() for n in range(1, rows.count())]
 
 
-def test_finance_pages_show_the_reports(database, home, tmp_path, capsys, monkeypatch, page: Page):
+def test_finance_pages_show_the_reports(
+    database, home, tmp_path, capsys, monkeypatch, page: Page, console_errors, screenshots
+):
     finance_history(capsys, tmp_path, monkeypatch)
     reports = {name: report(capsys, name) for name in NAMES}
     reader = json.loads(run(capsys, "keys", "create", "--scope", "read"))["secret"]
-    errors: list[str] = []
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    shots = Path(os.environ.get("PORTAL_SCREENSHOTS", tmp_path))
 
     with serving(home) as (_, base):
         page.goto(f"{base}/finance")
@@ -60,7 +54,7 @@ def test_finance_pages_show_the_reports(database, home, tmp_path, capsys, monkey
         assert cells(page, 0) == [
             [str(row[c]) for c in REVENUE_COLUMNS] for row in revenue["by_plan"]
         ]
-        page.screenshot(path=shots / "finance-revenue.png", full_page=True)
+        page.screenshot(path=screenshots / "finance-revenue.png", full_page=True)
 
         page.get_by_role("link", name="MRR").click()
         mrr = reports["mrr"]
@@ -76,21 +70,21 @@ def test_finance_pages_show_the_reports(database, home, tmp_path, capsys, monkey
         ]  # fmt: skip
         bars = page.locator('svg[aria-label="mrr per period, USD"] rect')
         expect(bars).to_have_count(len([t for t in mrr["trend"] if t["currency"] == "USD"]))
-        page.screenshot(path=shots / "finance-mrr.png", full_page=True)
+        page.screenshot(path=screenshots / "finance-mrr.png", full_page=True)
 
         page.get_by_role("link", name="Top customers").click()
         top = reports["top-customers"]
         columns = ("rank", "customer_id", "currency", "revenue", "revenue_status", "events")
         assert cells(page, 0) == [[str(row[c]) for c in columns] for row in top["by_amount"]]
         assert cells(page, 1) == [[str(row[c]) for c in columns] for row in top["by_usage"]]
-        page.screenshot(path=shots / "finance-top-customers.png", full_page=True)
+        page.screenshot(path=screenshots / "finance-top-customers.png", full_page=True)
 
         page.get_by_role("link", name="Usage anomalies").click()
         assert cells(page, 0) == [
             [str(s[c]) for c in ("day", "customer_id", "metric", "events", "baseline")]
             for s in reports["anomalies"]["spikes"]
         ]
-        page.screenshot(path=shots / "finance-anomalies.png", full_page=True)
+        page.screenshot(path=screenshots / "finance-anomalies.png", full_page=True)
 
         page.get_by_role("link", name="Health").click()
         health = reports["health"]
@@ -102,8 +96,8 @@ def test_finance_pages_show_the_reports(database, home, tmp_path, capsys, monkey
                                  "documents")]
             for d in health["documents"]
         ]  # fmt: skip
-        page.screenshot(path=shots / "finance-health.png", full_page=True)
+        page.screenshot(path=screenshots / "finance-health.png", full_page=True)
 
         page.get_by_role("button", name="Sign out").click()
         expect(page.locator("h1")).to_have_text("Finance")
-    assert errors == []
+    assert console_errors == []

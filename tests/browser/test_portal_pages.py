@@ -6,8 +6,6 @@ there (docs/portal-*.png)."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -16,7 +14,9 @@ from tests.catalogs import PORTAL_CATALOG, portal_events
 from tests.support import run
 
 
-def test_the_portal_shows_the_clis_figures(database, home, tmp_path, capsys, page: Page):
+def test_the_portal_shows_the_clis_figures(
+    database, home, tmp_path, capsys, page: Page, console_errors, screenshots
+):
     catalog, path = tmp_path / "catalog.yaml", tmp_path / "events.jsonl"
     catalog.write_text(PORTAL_CATALOG)
     path.write_text(portal_events())
@@ -36,12 +36,6 @@ def test_the_portal_shows_the_clis_figures(database, home, tmp_path, capsys, pag
     credits = json.loads(
         run(capsys, "credits", "--customer", "acme", "--period", "2026-10", "--format", "json")
     )
-    errors: list[str] = []
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    shots = Path(os.environ.get("PORTAL_SCREENSHOTS", tmp_path))
 
     with serving(home) as (_, base):
         link = json.loads(run(capsys, "portal-url", "--customer", "acme", "--base-url", base))
@@ -64,12 +58,12 @@ def test_the_portal_shows_the_clis_figures(database, home, tmp_path, capsys, pag
         ]  # fmt: skip
         expect(page.get_by_role("link", name=invoice["invoice_id"])).to_be_visible()
         expect(page.get_by_text(invoice["total"], exact=True)).to_be_visible()
-        page.screenshot(path=shots / "portal-overview.png", full_page=True)
+        page.screenshot(path=screenshots / "portal-overview.png", full_page=True)
 
         page.get_by_role("link", name=invoice["invoice_id"]).click()
         expect(page.locator("h1")).to_have_text(f"Invoice {invoice['invoice_id']}")
         totals = page.locator("table").nth(1)
         expect(totals.locator("tr").last).to_have_text(f"Total{invoice['total']}")
         page.emulate_media(media="print")
-        page.screenshot(path=shots / "portal-invoice.png", full_page=True)
-    assert errors == []
+        page.screenshot(path=screenshots / "portal-invoice.png", full_page=True)
+    assert console_errors == []
