@@ -92,6 +92,7 @@ def test_the_api_lets_in_exactly_its_keys_and_answers_like_the_cli(
             "/v1/events/{event_id}",
             "/v1/health",
             "/v1/me",
+            "/v1/portal/amounts",
             "/v1/portal/credits",
             "/v1/portal/entitlements",
             "/v1/portal/invoices",
@@ -99,5 +100,6 @@ def test_the_api_lets_in_exactly_its_keys_and_answers_like_the_cli(
             "/v1/portal/projection",
             "/v1/portal/session",
             "/v1/portal/usage",
+            "/v1/reports/{name}",
         ]
     assert reader["secret"] not in process.stderr.read()  # secrets are never logged
