@@ -32,6 +32,7 @@ from billing_dagster.invoicing.projection import (
     projection_day,
 )
 from billing_dagster.invoicing.store import (
+    CustomerUsage,
     billed_periods,
     finalization,
     latest_credit_notes,
@@ -215,16 +216,17 @@ def portal_router(
             parts = {
                 "periods": lambda: sorted({current, *billed_periods(client(), database)},
                                           reverse=True),
-                "amounts": lambda: _amounts(customer, period).model_dump(),
-                "daily": lambda: daily_usage(client(), database, period, customer)
-                if _deployed("fct_metric_usage_daily") else {},
-                "credits": lambda: _credits(customer, period),
+                "priced": lambda: _priced(customer, period),
                 "projection": lambda: _projection(customer).model_dump()
                 if period == current else None,
+                "daily": lambda: daily_usage(client(), database, period, customer)
+                if _deployed("fct_metric_usage_daily") else {},
                 "documents": lambda: _documents(customer, period),
             }  # fmt: skip
             reading = {name: readers.submit(read) for name, read in parts.items()}
-            return {name: future.result() for name, future in reading.items()}
+            read = {name: future.result() for name, future in reading.items()}
+            priced = read.pop("priced")
+            return {**read, **priced}
 
         html = pages.overview(
             base=f"/portal/{token}",
@@ -268,23 +270,45 @@ def portal_router(
         take 0.2 s)."""
         return load_catalog(client(), database, version)
 
-    def _credits(customer_id: str, period: str) -> list[dict]:
-        version = latest_catalog_version(client(), database)
-        if version is None or not _deployed("fct_rated_usage"):
-            return []
-        return credit_balances(client(), database, _catalog(version), customer_id, period)
+    def _rated(customer_id: str, period: str) -> CustomerUsage | None:
+        """The customer's rated usage up to `period`, to read once for its invoice so far,
+        credit balances and projection; None before anything is rated."""
+        catalog = _catalog_in_force()
+        if catalog is None or not _deployed("fct_projected_rated_usage"):
+            return None
+        customer = next((c for c in catalog.customers if c.id == customer_id), None)
+        return CustomerUsage(client(), database, customer, period) if customer else None
 
-    def _amounts(customer_id: str, period: str) -> UsageAmounts:
+    def _catalog_in_force() -> Catalog | None:
+        version = latest_catalog_version(client(), database)
+        return _catalog(version) if version is not None else None
+
+    def _priced(customer_id: str, period: str) -> dict:
+        """The period's amounts and credit balances, from one read of the customer's rated
+        usage."""
+        usage = _rated(customer_id, period)
+        return {
+            "amounts": _amounts(customer_id, period, usage).model_dump(),
+            "credits": _credits(customer_id, period, usage),
+        }
+
+    def _credits(customer_id: str, period: str, usage: CustomerUsage | None = None) -> list[dict]:
+        usage = usage or _rated(customer_id, period)
+        if usage is None:
+            return []
+        catalog = _catalog_in_force()
+        return credit_balances(client(), database, catalog, customer_id, period, usage)
+
+    def _amounts(customer_id: str, period: str, usage: CustomerUsage | None = None) -> UsageAmounts:
         if finalization(client(), database, period):
             basis = "finalized invoice"
             invoice = next(iter(_documents(customer_id, period)["invoices"]), None)
         else:
             basis = "usage so far"
-            version = latest_catalog_version(client(), database)
-            metered = version is not None and _deployed("fct_rated_usage")
+            usage = usage or _rated(customer_id, period)
             invoice = (
-                invoice_so_far(client(), database, _catalog(version), customer_id, period)
-                if metered
+                invoice_so_far(client(), database, _catalog_in_force(), customer_id, period, usage)
+                if usage
                 else None
             )
         if invoice is None:
@@ -301,17 +325,18 @@ def portal_router(
             ],
         )
 
-    def _projection(customer_id: str) -> Projection:
-        version = latest_catalog_version(client(), database)
+    def _projection(customer_id: str, usage: CustomerUsage | None = None) -> Projection:
         as_of = projection_day(client(), database, datetime.now(UTC).date())
-        if version is None or as_of is None or not _deployed("fct_projected_rated_usage"):
+        usage = usage or (_rated(customer_id, period_of(as_of)) if as_of else None)
+        if as_of is None or usage is None:
             return Projection(as_of=None, invoice=None)
-        invoice = projected_invoice(client(), database, _catalog(version), customer_id, as_of)
+        catalog = _catalog_in_force()
+        invoice = projected_invoice(client(), database, catalog, customer_id, as_of, usage)
         return Projection(as_of=as_of.isoformat(), invoice=invoice)
 
     def _customer_name(customer_id: str) -> str:
-        version = latest_catalog_version(client(), database)
-        customers = _catalog(version).customers if version is not None else ()
+        catalog = _catalog_in_force()
+        customers = catalog.customers if catalog is not None else ()
         return next((c.name for c in customers if c.id == customer_id), customer_id)
 
     def _own_invoice(customer_id: str, period: str, invoice_id: str) -> dict | None:

@@ -9,14 +9,20 @@ from clickhouse_connect.driver.client import Client
 from billing_dagster.catalog.model import Catalog
 from billing_dagster.formatting import decimal_text
 from billing_dagster.invoicing.assemble import InvoiceBook, grant_order, money_text
-from billing_dagster.invoicing.store import customer_usage
+from billing_dagster.invoicing.store import CustomerUsage
 
 
 def credit_balances(
-    client: Client, database: str, catalog: Catalog, customer_id: str, period: str
+    client: Client,
+    database: str,
+    catalog: Catalog,
+    customer_id: str,
+    period: str,
+    usage: CustomerUsage | None = None,
 ) -> list[dict]:
     """One row per grant of the customer, in the order grants are used, with what the
-    invoices up to and including `period` take from it (the same arithmetic as billing)."""
+    invoices up to and including `period` take from it (the same arithmetic as billing).
+    `usage`: the customer's rated usage already read, if any."""
     customer = next(c for c in catalog.customers if c.id == customer_id)
     first = customer.subscriptions[0] if customer.subscriptions else None
 
@@ -26,7 +32,7 @@ def credit_balances(
             return decimal_text(amount)
         return money_text(amount, catalog.plan_version(first.plan, first.version).currency)
 
-    book = InvoiceBook(catalog, customer_usage(client, database, customer, period))
+    book = InvoiceBook(catalog, usage or CustomerUsage(client, database, customer, period))
     balances = book.balances_after(customer, period)
     grants = sorted(
         (g for g in catalog.credit_grants if g.customer == customer_id), key=grant_order

@@ -8,14 +8,15 @@ the period."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.catalog.model import Catalog
-from billing_dagster.invoicing.assemble import InvoiceBook
+from billing_dagster.catalog.model import Catalog, Customer
+from billing_dagster.invoicing.assemble import InvoiceBook, PeriodUsage
 from billing_dagster.invoicing.documents import Invoice
-from billing_dagster.invoicing.store import customer_usage
+from billing_dagster.invoicing.store import CustomerUsage
 from billing_dagster.periods import period_of
 
 
@@ -29,32 +30,44 @@ def projection_day(client: Client, database: str, today: date) -> date | None:
 
 
 def projected_invoice(
-    client: Client, database: str, catalog: Catalog, customer_id: str, as_of: date
+    client: Client,
+    database: str,
+    catalog: Catalog,
+    customer_id: str,
+    as_of: date,
+    usage: CustomerUsage | None = None,
 ) -> Invoice | None:
     """The customer's invoice of `as_of`'s period, projected from the usage metered so
-    far with `as_of` as its last day (status `projected`); None without a subscription."""
-    invoice = _invoice(client, database, catalog, customer_id, period_of(as_of), as_of)
+    far with `as_of` as its last day (status `projected`); None without a subscription.
+    `usage`: the customer's rated usage already read, if any."""
+    usage = usage or CustomerUsage(
+        client, database, _customer(catalog, customer_id), period_of(as_of)
+    )
+    invoice = _invoice(catalog, customer_id, period_of(as_of), usage.projected(as_of))
     return invoice | {"status": "projected"} if invoice else None
 
 
 def invoice_so_far(
-    client: Client, database: str, catalog: Catalog, customer_id: str, period: str
-) -> Invoice | None:
-    """The customer's invoice of `period` from the usage metered so far: the draft that
-    `billing bill` would write now, line for line (status `so far`)."""
-    invoice = _invoice(client, database, catalog, customer_id, period, None)
-    return invoice | {"status": "so far"} if invoice else None
-
-
-def _invoice(
     client: Client,
     database: str,
     catalog: Catalog,
     customer_id: str,
     period: str,
-    projected_as_of: date | None,
+    usage: CustomerUsage | None = None,
 ) -> Invoice | None:
-    customer = next(c for c in catalog.customers if c.id == customer_id)
-    usage_of = customer_usage(client, database, customer, period, projected_as_of)
+    """The customer's invoice of `period` from the usage metered so far: the draft that
+    `billing bill` would write now, line for line (status `so far`)."""
+    usage = usage or CustomerUsage(client, database, _customer(catalog, customer_id), period)
+    invoice = _invoice(catalog, customer_id, period, usage)
+    return invoice | {"status": "so far"} if invoice else None
+
+
+def _customer(catalog: Catalog, customer_id: str) -> Customer:
+    return next(c for c in catalog.customers if c.id == customer_id)
+
+
+def _invoice(
+    catalog: Catalog, customer_id: str, period: str, usage_of: Callable[[str], PeriodUsage]
+) -> Invoice | None:
     invoices = InvoiceBook(catalog, usage_of).invoices(period, [customer_id])
     return invoices[0] if invoices else None

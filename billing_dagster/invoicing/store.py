@@ -55,37 +55,44 @@ def rated_usage(
     return usage
 
 
-def customer_usage(
-    client: Client,
-    database: str,
-    customer: Customer,
-    last_period: str,
-    projected_as_of: date | None = None,
-) -> Callable[[str], PeriodUsage]:
-    """`usage_of` for an InvoiceBook billing one customer up to `last_period`, with
-    `projected_as_of`'s period projected. The first earlier period asked for reads all of
-    them since the customer's first subscription, in one query: only a customer with
-    credit grants needs them, and then needs them all (a grant's balance)."""
-    starts = [s.start for s in customer.subscriptions]
-    periods = [period_of(min(starts))] if starts else []
-    while periods and periods[-1] < last_period:
-        periods.append(next_period(periods[-1]))
-    projected = period_of(projected_as_of) if projected_as_of else None
-    read: dict[str, PeriodUsage] = {}
+class CustomerUsage:
+    """`usage_of` for the InvoiceBooks of one customer up to `last_period`: each period's
+    rated usage read once. The first earlier period asked for reads all of them since the
+    customer's first subscription, in one query: only a customer with credit grants needs
+    them, and then needs them all (a grant's balance). One serves the invoice so far, the
+    credit balances and the projection of a period, in one thread (its client's)."""
 
-    def usage_of(period: str) -> PeriodUsage:
-        if period in read:
-            return read[period]
-        if period == projected:
-            read.update(rated_usage(client, database, [period], [customer.id], projected_as_of))
-        elif period == last_period or period not in periods:
-            read.update(rated_usage(client, database, [period], [customer.id]))
-        else:  # an earlier period: the book will ask for all of them
-            earlier = [p for p in periods if p not in read and p != projected]
-            read.update(rated_usage(client, database, earlier, [customer.id]))
-        return read[period]
+    def __init__(self, client: Client, database: str, customer: Customer, last_period: str):
+        self.client, self.database, self.customer = client, database, customer
+        self.last_period = last_period
+        starts = [s.start for s in customer.subscriptions]
+        self.periods = [period_of(min(starts))] if starts else []
+        while self.periods and self.periods[-1] < last_period:
+            self.periods.append(next_period(self.periods[-1]))
+        self._read: dict[str, PeriodUsage] = {}
+        self._projected: dict[date, PeriodUsage] = {}
 
-    return usage_of
+    def __call__(self, period: str) -> PeriodUsage:
+        if period not in self._read:
+            wanted = [period]
+            if period != self.last_period and period in self.periods:
+                wanted = [p for p in self.periods if p not in self._read]
+            self._read.update(rated_usage(self.client, self.database, wanted, [self.customer.id]))
+        return self._read[period]
+
+    def projected(self, as_of: date) -> Callable[[str], PeriodUsage]:
+        """The same usage, but `as_of`'s period projected to its end."""
+        projected_period = period_of(as_of)
+
+        def usage_of(period: str) -> PeriodUsage:
+            if period != projected_period:
+                return self(period)
+            if as_of not in self._projected:
+                read = rated_usage(self.client, self.database, [period], [self.customer.id], as_of)
+                self._projected[as_of] = read[period]
+            return self._projected[as_of]
+
+        return usage_of
 
 
 def _text(value: int | Decimal) -> str | int:
