@@ -9,7 +9,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 MANIFEST := dbt_project/target/manifest.json
 N ?= 10000000
 
-.PHONY: install browser demo demo-api test lint bench bench-api bench-billing bench-compare dev serve stop clean
+.PHONY: install browser demo demo-api test lint bench bench-api bench-billing bench-pages bench-compare dev serve stop clean
 
 install: $(VENV)/.installed $(MANIFEST)
 
@@ -58,6 +58,10 @@ bench-api: install
 
 bench-billing: install
 	$(PY) benchmarks/monthly_billing.py --events $(N)
+
+# Portal and finance pages of `billing serve` on a billed month; the revenue mart reconciled.
+bench-pages: install
+	$(PY) benchmarks/finance_pages.py --events $(N)
 
 # Ours against PostgreSQL 15, pandas and DuckDB on the same job (docs/benchmarks.md);
 # SCALING=1000000,3000000 adds those N and draws docs/scaling.png.

@@ -271,10 +271,10 @@ def portal_router(
         return load_catalog(client(), database, version)
 
     def _rated(customer_id: str, period: str) -> CustomerUsage | None:
-        """The customer's rated usage up to `period`, to read once for its invoice so far,
-        credit balances and projection; None before anything is rated."""
+        """The customer's rated usage up to `period`, read once for each of its invoice so
+        far, credit balances or projection that share it; None before anything is rated."""
         catalog = _catalog_in_force()
-        if catalog is None or not _deployed("fct_projected_rated_usage"):
+        if catalog is None or not _deployed("fct_rated_usage"):
             return None
         customer = next((c for c in catalog.customers if c.id == customer_id), None)
         return CustomerUsage(client(), database, customer, period) if customer else None
@@ -325,10 +325,10 @@ def portal_router(
             ],
         )
 
-    def _projection(customer_id: str, usage: CustomerUsage | None = None) -> Projection:
+    def _projection(customer_id: str) -> Projection:
         as_of = projection_day(client(), database, datetime.now(UTC).date())
-        usage = usage or (_rated(customer_id, period_of(as_of)) if as_of else None)
-        if as_of is None or usage is None:
+        usage = _rated(customer_id, period_of(as_of)) if as_of else None
+        if as_of is None or usage is None or not _deployed("fct_projected_rated_usage"):
             return Projection(as_of=None, invoice=None)
         catalog = _catalog_in_force()
         invoice = projected_invoice(client(), database, catalog, customer_id, as_of, usage)
