@@ -283,6 +283,8 @@ def portal_router(
         version = latest_catalog_version(client(), database)
         return _catalog(version) if version is not None else None
 
+    readers.submit(_catalog_in_force)  # parsed before the first page asks for it
+
     def _priced(customer_id: str, period: str) -> dict:
         """The period's amounts and credit balances, from one read of the customer's rated
         usage."""

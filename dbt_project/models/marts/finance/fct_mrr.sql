@@ -9,6 +9,23 @@
 -- in force.
 with
 
+-- Each plan version's fixed fees and minimum, parsed once per version (a handful), not
+-- once per subscription.
+versions as (
+    select
+        plan_code,
+        plan_version,
+        currency,
+        arrayMap(
+            fee -> (JSONExtractString(fee, 'code'), toDecimal128(JSONExtractString(fee, 'amount'), 20)),
+            JSONExtractArrayRaw(content_json, 'fixed_fees')
+        ) as fixed_fees,
+        toDecimal128(coalesce(nullIf(JSONExtractString(content_json, 'minimum_amount'), ''), '0'), 20)
+            as minimum_amount
+    from {{ ref('stg_billing__plan_versions') }}
+),
+
+-- Each subscription's commitment: its fixed fees with its overrides, or its minimum.
 subscriptions as (
     select
         subscriptions.subscription_id as subscription_id,
@@ -16,21 +33,22 @@ subscriptions as (
         subscriptions.start_date as start_date,
         subscriptions.end_date as end_date,
         versions.currency as currency,
+        JSONExtractRaw(subscriptions.content_json, 'overrides') as overrides,
         arraySum(arrayMap(
-            fee -> toDecimal128(if(
-                JSONHas(subscriptions.content_json, 'overrides', 'fixed_fees', JSONExtractString(fee, 'code')),
-                JSONExtractString(subscriptions.content_json, 'overrides', 'fixed_fees', JSONExtractString(fee, 'code')),
-                JSONExtractString(fee, 'amount')
-            ), 20),
-            JSONExtractArrayRaw(versions.content_json, 'fixed_fees')
-        )) as fixed_fees,
-        toDecimal128(coalesce(
-            nullIf(JSONExtractString(subscriptions.content_json, 'overrides', 'minimum_amount'), ''),
-            nullIf(JSONExtractString(versions.content_json, 'minimum_amount'), ''),
-            '0'
-        ), 20) as minimum_amount
+            fee -> if(
+                JSONHas(overrides, 'fixed_fees', fee.1),
+                toDecimal128(JSONExtractString(overrides, 'fixed_fees', fee.1), 20),
+                fee.2
+            ),
+            versions.fixed_fees
+        )) as fixed_fee_total,
+        if(
+            JSONExtractString(overrides, 'minimum_amount') = '',
+            versions.minimum_amount,
+            toDecimal128(JSONExtractString(overrides, 'minimum_amount'), 20)
+        ) as minimum_commitment
     from {{ ref('stg_billing__subscriptions') }} as subscriptions
-    inner join {{ ref('stg_billing__plan_versions') }} as versions
+    inner join versions
         on subscriptions.plan_code = versions.plan_code
         and subscriptions.plan_version = versions.plan_version
 ),
@@ -54,7 +72,7 @@ customer_months as (
         subscriptions.customer_id as customer_id,
         subscriptions.currency as currency,
         sumIf(
-            greatest(subscriptions.fixed_fees, subscriptions.minimum_amount),
+            greatest(subscriptions.fixed_fee_total, subscriptions.minimum_commitment),
             subscriptions.start_date <= toLastDayOfMonth(months.month_start)
             and (subscriptions.end_date is null
                  or subscriptions.end_date > toLastDayOfMonth(months.month_start))

@@ -10,46 +10,55 @@
 -- plan (else '(several plans)'); a credit note belongs to the plan of the invoice it credits.
 with
 
+-- Each line with its invoice's plan: the one plan of its lines, '(several plans)', or
+-- null when none of its lines has a plan.
 lines as (
-    select * from {{ ref('fct_invoice_lines') }}
-    where invoice_status != 'void'
+    select
+        *,
+        multiIf(
+            uniqExact(plan_code) over (partition by invoice_id) = 1,
+            any(plan_code) over (partition by invoice_id),
+            uniqExact(plan_code) over (partition by invoice_id) = 0,
+            null,
+            '(several plans)'
+        ) as invoice_plan
+    from {{ ref('fct_invoice_lines') }}
 ),
 
-invoice_plans as (
-    select
-        invoice_id,
-        if(uniqExact(plan_code) = 1, any(plan_code), '(several plans)') as invoice_plan
-    from {{ ref('fct_invoice_lines') }}
-    where plan_code is not null
+-- The plan of each invoice a credit note credits (few: read for those invoices only).
+credited_plans as (
+    select invoice_id, any(invoice_plan) as credited_plan
+    from lines
+    where invoice_id in (select adjusts_invoice_id from {{ ref('fct_credit_notes') }})
     group by invoice_id
 ),
 
 documents as (
     select
-        lines.period as period,
-        lines.currency as currency,
-        coalesce(lines.plan_code, nullIf(invoice_plans.invoice_plan, ''), '(no plan)') as plan_code,
-        if(lines.invoice_status = 'draft', 'provisional', 'final') as revenue_status,
-        lines.invoice_id as document_id,
-        lines.customer_id as customer_id,
-        lines.line_kind as line_kind,
-        lines.amount as amount
+        period,
+        currency,
+        coalesce(lines.plan_code, lines.invoice_plan, '(no plan)') as plan_code,
+        if(invoice_status = 'draft', 'provisional', 'final') as revenue_status,
+        invoice_id as document_id,
+        customer_id,
+        line_kind,
+        amount
     from lines
-    left join invoice_plans on lines.invoice_id = invoice_plans.invoice_id
+    where invoice_status != 'void'
 
     union all
 
     select
         notes.period as period,
         notes.currency as currency,
-        coalesce(nullIf(invoice_plans.invoice_plan, ''), '(no plan)') as plan_code,
+        coalesce(nullIf(credited_plans.credited_plan, ''), '(no plan)') as plan_code,
         if(notes.status = 'draft', 'provisional', 'final') as revenue_status,
         notes.credit_note_id as document_id,
         notes.customer_id as customer_id,
         'credit_note' as line_kind,
         -notes.total as amount
     from {{ ref('fct_credit_notes') }} as notes
-    left join invoice_plans on notes.adjusts_invoice_id = invoice_plans.invoice_id
+    left join credited_plans on notes.adjusts_invoice_id = credited_plans.invoice_id
 )
 
 select

@@ -4,23 +4,23 @@
 -- `spike_factor` × the median of the `spike_baseline_days` days before it (days without
 -- usage count as 0), and at least `spike_min_events`. The `usage_spikes` asset check of the
 -- metering run and the finance anomalies report both read this view. Candidates come first
--- (the days at or above the floor, few), so it reads the daily table only twice.
+-- (the days at or above the floor, few): the days before are added up for their customers
+-- and metrics only.
 with
 
-daily as (
+candidates as (
     select usage_date, customer_id, metric_code, sum(event_count) as events
     from {{ ref('fct_metric_usage_daily') }}
     group by usage_date, customer_id, metric_code
+    having events >= {{ var('spike_min_events') }}
 ),
 
-candidates as (
-    select * from daily
-    where events >= {{ var('spike_min_events') }}
-),
-
+-- The days of the candidates' customers and metrics only, filtered before they are added up.
 earlier as (
-    select * from daily
+    select usage_date, customer_id, metric_code, sum(event_count) as events
+    from {{ ref('fct_metric_usage_daily') }}
     where (customer_id, metric_code) in (select customer_id, metric_code from candidates)
+    group by usage_date, customer_id, metric_code
 )
 
 select
