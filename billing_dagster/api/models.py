@@ -3,8 +3,10 @@ the billing period of a query."""
 
 from pydantic import BaseModel
 
-#: A billing period in a query: YYYY-MM.
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+#: A billing period in a query: YYYY-MM from 2020-01 (the CLI's first billing period: events
+#: begin at `ingest.loader.FIRST_EVENT_DATE`) to 2099-12 (the warehouse's dates end in
+#: 2149); another answers 422.
+PERIOD = r"^20[2-9]\d-(0[1-9]|1[0-2])$"
 
 
 class Problem(BaseModel):

@@ -164,6 +164,7 @@ def assert_http_answers_the_same(capsys, home) -> None:
             f"reports need a key of the whole company"
         }
         assert get(f"{base}/v1/reports/profit?period=2026-11", reader)[0] == 422
+        assert get(f"{base}/v1/reports/revenue?period=2019-12", reader)[0] == 422
         # an answer is kept only until the pipeline writes again: here, a void
         october = f"{base}/v1/reports/revenue?period=2026-10"
         assert get(october, reader)[2]["totals"][1]["revenue"] == "174.00"
