@@ -212,21 +212,22 @@ def portal_router(
 
         def billed() -> dict:
             """What the pipeline wrote (kept until it writes again), its parts read at
-            once: each is a query or two, which the warehouse runs side by side."""
+            once: each is a query or two, which the warehouse runs side by side. The
+            amounts, credits and projection share one read of the customer's rated usage."""
+            usage = _rated(customer, period)
             parts = {
                 "periods": lambda: sorted({current, *billed_periods(client(), database)},
                                           reverse=True),
-                "priced": lambda: _priced(customer, period),
-                "projection": lambda: _projection(customer).model_dump()
+                "amounts": lambda: _amounts(customer, period, usage).model_dump(),
+                "credits": lambda: _credits(customer, period, usage),
+                "projection": lambda: _projection(customer, usage).model_dump()
                 if period == current else None,
                 "daily": lambda: daily_usage(client(), database, period, customer)
                 if _deployed("fct_metric_usage_daily") else {},
                 "documents": lambda: _documents(customer, period),
             }  # fmt: skip
             reading = {name: readers.submit(read) for name, read in parts.items()}
-            read = {name: future.result() for name, future in reading.items()}
-            priced = read.pop("priced")
-            return {**read, **priced}
+            return {name: future.result() for name, future in reading.items()}
 
         html = pages.overview(
             base=f"/portal/{token}",
@@ -277,22 +278,13 @@ def portal_router(
         if catalog is None or not _deployed("fct_rated_usage"):
             return None
         customer = next((c for c in catalog.customers if c.id == customer_id), None)
-        return CustomerUsage(client(), database, customer, period) if customer else None
+        return CustomerUsage(client, database, customer, period) if customer else None
 
     def _catalog_in_force() -> Catalog | None:
         version = latest_catalog_version(client(), database)
         return _catalog(version) if version is not None else None
 
     readers.submit(_catalog_in_force)  # parsed before the first page asks for it
-
-    def _priced(customer_id: str, period: str) -> dict:
-        """The period's amounts and credit balances, from one read of the customer's rated
-        usage."""
-        usage = _rated(customer_id, period)
-        return {
-            "amounts": _amounts(customer_id, period, usage).model_dump(),
-            "credits": _credits(customer_id, period, usage),
-        }
 
     def _credits(customer_id: str, period: str, usage: CustomerUsage | None = None) -> list[dict]:
         usage = usage or _rated(customer_id, period)
@@ -327,9 +319,10 @@ def portal_router(
             ],
         )
 
-    def _projection(customer_id: str) -> Projection:
+    def _projection(customer_id: str, usage: CustomerUsage | None = None) -> Projection:
         as_of = projection_day(client(), database, datetime.now(UTC).date())
-        usage = _rated(customer_id, period_of(as_of)) if as_of else None
+        if as_of is not None and (usage is None or usage.last_period != period_of(as_of)):
+            usage = _rated(customer_id, period_of(as_of))
         if as_of is None or usage is None or not _deployed("fct_projected_rated_usage"):
             return Projection(as_of=None, invoice=None)
         catalog = _catalog_in_force()

@@ -32,7 +32,7 @@ def credit_balances(
             return decimal_text(amount)
         return money_text(amount, catalog.plan_version(first.plan, first.version).currency)
 
-    book = InvoiceBook(catalog, usage or CustomerUsage(client, database, customer, period))
+    book = InvoiceBook(catalog, usage or CustomerUsage(lambda: client, database, customer, period))
     balances = book.balances_after(customer, period)
     grants = sorted(
         (g for g in catalog.credit_grants if g.customer == customer_id), key=grant_order

@@ -40,9 +40,8 @@ def projected_invoice(
     """The customer's invoice of `as_of`'s period, projected from the usage metered so
     far with `as_of` as its last day (status `projected`); None without a subscription.
     `usage`: the customer's rated usage already read, if any."""
-    usage = usage or CustomerUsage(
-        client, database, _customer(catalog, customer_id), period_of(as_of)
-    )
+    customer = _customer(catalog, customer_id)
+    usage = usage or CustomerUsage(lambda: client, database, customer, period_of(as_of))
     invoice = _invoice(catalog, customer_id, period_of(as_of), usage.projected(as_of))
     return invoice | {"status": "projected"} if invoice else None
 
@@ -57,7 +56,8 @@ def invoice_so_far(
 ) -> Invoice | None:
     """The customer's invoice of `period` from the usage metered so far: the draft that
     `billing bill` would write now, line for line (status `so far`)."""
-    usage = usage or CustomerUsage(client, database, _customer(catalog, customer_id), period)
+    customer = _customer(catalog, customer_id)
+    usage = usage or CustomerUsage(lambda: client, database, customer, period)
     invoice = _invoice(catalog, customer_id, period, usage)
     return invoice | {"status": "so far"} if invoice else None
 

@@ -8,6 +8,7 @@ replaces nothing in place. The invoice JSON is stored as text, exactly as printe
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,10 +61,18 @@ class CustomerUsage:
     rated usage read once. The first earlier period asked for reads all of them since the
     customer's first subscription, in one query: only a customer with credit grants needs
     them, and then needs them all (a grant's balance). One serves the invoice so far, the
-    credit balances and the projection of a period, in one thread (its client's)."""
+    credit balances and the projection of a period, from several threads at once: each
+    reads with its own client (`client_of`), and a projected period is read beside the
+    exact ones."""
 
-    def __init__(self, client: Client, database: str, customer: Customer, last_period: str):
-        self.client, self.database, self.customer = client, database, customer
+    def __init__(
+        self,
+        client_of: Callable[[], Client],
+        database: str,
+        customer: Customer,
+        last_period: str,
+    ):
+        self.client_of, self.database, self.customer = client_of, database, customer
         self.last_period = last_period
         starts = [s.start for s in customer.subscriptions]
         self.periods = [period_of(min(starts))] if starts else []
@@ -71,14 +80,16 @@ class CustomerUsage:
             self.periods.append(next_period(self.periods[-1]))
         self._read: dict[str, PeriodUsage] = {}
         self._projected: dict[date, PeriodUsage] = {}
+        self._reading, self._projecting = threading.Lock(), threading.Lock()
 
     def __call__(self, period: str) -> PeriodUsage:
-        if period not in self._read:
-            wanted = [period]
-            if period != self.last_period and period in self.periods:
-                wanted = [p for p in self.periods if p not in self._read]
-            self._read.update(rated_usage(self.client, self.database, wanted, [self.customer.id]))
-        return self._read[period]
+        with self._reading:
+            if period not in self._read:
+                wanted = [period]
+                if period != self.last_period and period in self.periods:
+                    wanted = [p for p in self.periods if p not in self._read]
+                self._read.update(self._rated(wanted))
+            return self._read[period]
 
     def projected(self, as_of: date) -> Callable[[str], PeriodUsage]:
         """The same usage, but `as_of`'s period projected to its end."""
@@ -87,12 +98,17 @@ class CustomerUsage:
         def usage_of(period: str) -> PeriodUsage:
             if period != projected_period:
                 return self(period)
-            if as_of not in self._projected:
-                read = rated_usage(self.client, self.database, [period], [self.customer.id], as_of)
-                self._projected[as_of] = read[period]
-            return self._projected[as_of]
+            with self._projecting:
+                if as_of not in self._projected:
+                    self._projected[as_of] = self._rated([period], as_of)[period]
+                return self._projected[as_of]
 
         return usage_of
+
+    def _rated(self, periods: list[str], projected_as_of: date | None = None) -> dict:
+        return rated_usage(
+            self.client_of(), self.database, periods, [self.customer.id], projected_as_of
+        )
 
 
 def _text(value: int | Decimal) -> str | int:
