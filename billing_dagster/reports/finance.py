@@ -287,7 +287,12 @@ NAMES = (*REPORTS, "health")
 
 def report(client: Client, database: str, name: str, period: str, now: datetime) -> dict:
     """The report `name` of `period` (`health` also needs the time now)."""
-    missing = [m for m in MARTS if not client.command(f"EXISTS TABLE `{database}`.{m}")]
+    deployed = client.query(
+        "SELECT name FROM system.tables "
+        "WHERE database = {db:String} AND name IN {marts:Array(String)}",
+        parameters={"db": database, "marts": list(MARTS)},
+    ).result_rows
+    missing = sorted(set(MARTS) - {name for (name,) in deployed})
     if missing:
         raise ReportUnavailable(
             f"the finance marts are not deployed ({', '.join(missing)}); run `billing bill "

@@ -8,9 +8,13 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from billing_dagster.reports.finance import NAMES
+import pytest
+
+from billing_dagster.reports import finance
+from billing_dagster.reports.finance import NAMES, ReportUnavailable
 from tests.api_client import get, serving
 from tests.finance_history import finance_history
 from tests.support import cli, run
@@ -202,3 +206,13 @@ def page(url: str, form: dict | None = None, cookie: str = "") -> tuple[int, dic
             return response.status, headers, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode()
+
+
+def test_a_report_before_the_marts_are_deployed_says_how_to_deploy_them(client, database):
+    with pytest.raises(ReportUnavailable) as refused:
+        finance.report(client, database, "revenue", "2026-11", datetime.now(UTC))
+    assert str(refused.value) == (
+        "the finance marts are not deployed (fct_customer_revenue, fct_mrr, fct_revenue, "
+        "fct_usage_anomalies); run `billing bill --period PERIOD` or `billing ingest` once, "
+        "which deploys them"
+    )
