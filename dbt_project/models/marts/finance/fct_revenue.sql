@@ -25,12 +25,18 @@ lines as (
     from {{ ref('fct_invoice_lines') }}
 ),
 
--- The plan of each invoice a credit note credits (few: read for those invoices only).
+-- The plan of each invoice a credit note credits (few: read from the lines of those
+-- invoices only, in their runs in force).
 credited_plans as (
-    select invoice_id, any(invoice_plan) as credited_plan
-    from lines
-    where invoice_id in (select adjusts_invoice_id from {{ ref('fct_credit_notes') }})
-    group by invoice_id
+    select
+        lines.invoice_id as invoice_id,
+        if(uniqExact(lines.plan_code) = 1, any(lines.plan_code), '(several plans)') as credited_plan
+    from {{ ref('stg_billing__invoice_lines') }} as lines
+    inner join {{ ref('int_billing_runs__in_force') }} as runs
+        on lines.billing_run_id = runs.billing_run_id
+    where lines.plan_code is not null
+        and lines.invoice_id in (select adjusts_invoice_id from {{ ref('fct_credit_notes') }})
+    group by lines.invoice_id
 ),
 
 documents as (
