@@ -155,12 +155,14 @@ def main() -> None:
     for check in checks:
         reason = textwrap.shorten((check["description"] or "").strip(), 150, placeholder=" …")
         story.say(f"  - {check['check']} ({check['severity']}): {reason}")
-    story.say(
-        "\nNext, try:\n"
-        f"  .venv/bin/billing invoices --period {period}   # every line of every invoice\n"
-        "  .venv/bin/billing status                        # loads, lag, checks, periods\n"
-        "  make dev                                        # the Dagster UI: assets, runs, lineage"
-    )
+    hints = [
+        (f".venv/bin/billing invoices --period {period}", "every line of every invoice"),
+        (f".venv/bin/billing report revenue --period {period}", "finance: revenue per plan"),
+        (".venv/bin/billing status", "loads, lag, checks, periods"),
+        ("make dev", "the Dagster UI: assets, runs, lineage"),
+    ]
+    width = max(len(command) for command, _ in hints)
+    story.say("\nNext, try:\n" + "\n".join(f"  {c:<{width}}   # {why}" for c, why in hints))
 
 
 if __name__ == "__main__":
