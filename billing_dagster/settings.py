@@ -3,7 +3,7 @@
 The CLI, the Dagster resources and the dbt profile all take the warehouse from the same
 variables; the CLI and the finalization schedule the same grace days; the sync the same
 gateway. A value that cannot be used is refused here, saying which variable and why.
-Secrets (`CLICKHOUSE_PASSWORD`, `STRIPE_API_KEY`) are only noted as set: Dagster reads them
+Secrets (`CLICKHOUSE_PASSWORD` and the gateways' keys) are only noted as set: Dagster reads them
 at run time, so they never land in a definition or a log.
 """
 
@@ -45,6 +45,9 @@ class WarehouseSettings:
 class GatewaySettings:
     kind: str = "file"
     stripe_api_base: str = ""
+    chargebee_site: str = ""
+    chargebee_api_base: str = ""
+    razorpay_api_base: str = ""
     directory: str = ""  # the file gateway's folder; `<home>/gateway` when empty
     retry_attempts: int = 6
     retry_base_seconds: float = 0.2
@@ -73,6 +76,9 @@ class Settings:
             gateway=GatewaySettings(
                 kind=read.choice("BILLING_GATEWAY", GATEWAYS, "file"),
                 stripe_api_base=read.text("STRIPE_API_BASE"),
+                chargebee_site=read.text("CHARGEBEE_SITE"),
+                chargebee_api_base=read.text("CHARGEBEE_API_BASE"),
+                razorpay_api_base=read.text("RAZORPAY_API_BASE"),
                 directory=read.text("BILLING_GATEWAY_DIR"),
                 retry_attempts=read.number("BILLING_GATEWAY_RETRIES", 6),
                 retry_base_seconds=read.seconds("BILLING_GATEWAY_RETRY_BASE_SECONDS", 0.2),

@@ -12,17 +12,15 @@ is GPL and test-only.
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 from aiohttp import web
 from localstripe import resources, server
 from localstripe.errors import UserError
 from localstripe.resources import Customer, Invoice, InvoiceItem, InvoiceLineItem, List, store
+
+from testbed import fake_server
 
 # Saving off: state lives in memory only (localstripe pickles it to a fixed /tmp file).
 resources.Store.dump_to_disk = lambda self: None
@@ -288,35 +286,9 @@ async def stripe_extensions(request: web.Request, handler):
     return await handler(request)
 
 
-@contextmanager
 def start(**popen):
     """A fake Stripe server in a subprocess, on a free port, for the block: its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    repository = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "testbed.fake_stripe", str(port)], cwd=repository, **popen
-    )
-    try:
-        _wait_until_serving(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_until_serving(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the fake Stripe server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the fake Stripe server did not listen on port {port} within 20 s")
+    return fake_server.start("testbed.fake_stripe", **popen)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ ADDED = {"added": True}
 
 
 #: Decimal places of each supported currency's minor unit (CONTRACT.md §3).
-CURRENCY_MINOR_UNITS: dict[str, int] = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0}
+CURRENCY_MINOR_UNITS: dict[str, int] = {"USD": 2, "EUR": 2, "GBP": 2, "INR": 2, "JPY": 0}
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,8 @@ class Customer:
     name: str
     tax_rate: Decimal = Decimal(0)
     subscriptions: tuple[Subscription, ...] = ()
+    #: The payment gateway its documents are synced to; None: the project's default.
+    gateway: str | None = None
 
 
 @dataclass(frozen=True)

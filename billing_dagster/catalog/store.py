@@ -253,8 +253,8 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
     _insert_if_any(
         client,
         f"{db}.catalog_customers",
-        [[version, c.id, c.name, c.tax_rate] for c in catalog.customers],
-        column_names=["catalog_version", "customer_id", "name", "tax_rate"],
+        [[version, c.id, c.name, c.tax_rate, c.gateway or ""] for c in catalog.customers],
+        column_names=["catalog_version", "customer_id", "name", "tax_rate", "gateway"],
     )
     _insert_if_any(
         client,

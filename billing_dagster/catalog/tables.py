@@ -7,7 +7,7 @@ CATALOG_TABLES = {
     "catalog_versions": "One row per applied catalog; the highest version is in force.",
     "catalog_metrics": "Metric definitions (immutable per code).",
     "catalog_plan_versions": "Plan versions (immutable) with their prices as canonical JSON.",
-    "catalog_customers": "Customers and their tax rates.",
+    "catalog_customers": "Customers, their tax rates and payment gateways (empty: default).",
     "catalog_subscriptions": "Subscriptions with the plan version they are pinned to.",
     "catalog_credit_grants": "Prepaid credit grants.",
     "catalog_entitlements": "Features of each subscription: its plan version's, overridden.",
@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS {db}.catalog_customers (
     name String,
     tax_rate {money}
 ) ENGINE = MergeTree ORDER BY (catalog_version, customer_id)
+;
+ALTER TABLE {db}.catalog_customers ADD COLUMN IF NOT EXISTS gateway LowCardinality(String)
 ;
 CREATE TABLE IF NOT EXISTS {db}.catalog_subscriptions (
     catalog_version UInt32,

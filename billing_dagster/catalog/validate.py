@@ -48,6 +48,7 @@ from billing_dagster.catalog.yaml_source import (
     YamlPath,
     load_yaml,
 )
+from billing_dagster.gateways.config import CURRENCIES, GATEWAYS
 
 AGGREGATIONS = ("count", "sum", "count_unique", "max", "latest")
 ENTITLEMENT_PERIODS = ("billing_period", "day", "hour")
@@ -88,18 +89,19 @@ class CatalogError(Exception):
 
 
 @gc_paused()
-def validate_catalog_file(file: str | Path) -> Catalog:
-    """Read and validate `file`; raises `CatalogError` listing every problem."""
+def validate_catalog_file(file: str | Path, default_gateway: str = "file") -> Catalog:
+    """Read and validate `file`; raises `CatalogError` listing every problem. A customer
+    without a `gateway` is synced to `default_gateway` (BILLING_GATEWAY)."""
     try:
         doc = load_yaml(file)
     except YamlError as error:
         raise CatalogError(error.problems) from None
-    return validate_catalog(doc)
+    return validate_catalog(doc, default_gateway)
 
 
-def validate_catalog(doc: YamlDoc) -> Catalog:
+def validate_catalog(doc: YamlDoc, default_gateway: str = "file") -> Catalog:
     """Validate a loaded document; raises `CatalogError` listing every problem."""
-    validator = _Validator(doc)
+    validator = _Validator(doc, default_gateway)
     catalog = validator.catalog()
     if problems := doc.problems + validator.problems:
         in_file_order = sorted(dict.fromkeys(problems), key=lambda problem: problem[0])
@@ -110,8 +112,8 @@ def validate_catalog(doc: YamlDoc) -> Catalog:
 class _Validator:
     """Checks one document; each check reports its problems and returns None when invalid."""
 
-    def __init__(self, doc: YamlDoc):
-        self.doc = doc
+    def __init__(self, doc: YamlDoc, default_gateway: str):
+        self.doc, self.default_gateway = doc, default_gateway
         self.problems: list[Problem] = []
         self.metrics: dict[str, Metric] = {}
         self.plans: dict[str, Plan] = {}
@@ -524,12 +526,13 @@ class _Validator:
     # -- customers, subscriptions, grants -----------------------------------------------
 
     def customer(self, path: YamlPath, raw: Any) -> Customer | None:
-        spec = self.mapping(path, raw, {"id", "name"}, {"tax_rate", "subscriptions"})
+        spec = self.mapping(path, raw, {"id", "name"}, {"tax_rate", "subscriptions", "gateway"})
         if spec is None:
             return None
         customer_id = self.string((*path, "id"), spec["id"])
         name = self.string((*path, "name"), spec["name"])
         tax_rate = self.money((*path, "tax_rate"), spec.get("tax_rate", "0"), maximum=Decimal(1))
+        gateway = self.choice((*path, "gateway"), spec.get("gateway", _MISSING), GATEWAYS)
         items = self.sequence((*path, "subscriptions"), spec.get("subscriptions", []))
         subscriptions = [
             self.subscription((*path, "subscriptions", i), item, customer_id or "")
@@ -537,10 +540,14 @@ class _Validator:
         ]
         self.check_overlaps((*path, "subscriptions"), subscriptions)
         self.check_one_currency((*path, "subscriptions"), subscriptions)
+        gateway_valid = gateway is not None or "gateway" not in spec
+        if gateway_valid:
+            self.check_gateway_currency(path, subscriptions, gateway)
         valid = [s for s in subscriptions if s is not None]
-        if customer_id is None or name is None or tax_rate is None or len(valid) != len(items):
+        parts = (customer_id, name, tax_rate)
+        if None in parts or not gateway_valid or len(valid) != len(items):
             return None
-        return Customer(customer_id, name, tax_rate, tuple(valid))
+        return Customer(customer_id, name, tax_rate, tuple(valid), gateway)
 
     def subscription(self, path: YamlPath, raw: Any, customer: str) -> Subscription | None:
         spec = self.mapping(
@@ -722,6 +729,28 @@ class _Validator:
                     "a customer is invoiced in one currency, so use a plan priced in "
                     f"{first[1]} or a separate customer",
                 )
+
+    def check_gateway_currency(
+        self, path: YamlPath, subscriptions: list[Subscription | None], gateway: str | None
+    ) -> None:
+        """Refused now rather than at month end: a gateway that cannot invoice the currency."""
+        name = gateway or self.default_gateway
+        for i, subscription in enumerate(subscriptions):
+            if subscription is None:
+                continue
+            plan = self.plans[subscription.plan]
+            currency = next(v for v in plan.versions if v.version == subscription.version).currency
+            if currency not in CURRENCIES[name]:
+                where = (
+                    "its gateway" if gateway else f"the default gateway (BILLING_GATEWAY={name})"
+                )
+                self.error(
+                    (*path, "subscriptions", i),
+                    f"is priced in {currency}, which {name} cannot invoice ({where} takes "
+                    f"{', '.join(sorted(CURRENCIES[name]))}); give the customer another gateway "
+                    f"or a plan in one of those currencies",
+                )
+                return
 
     def credit_grant(self, path: YamlPath, raw: Any, customers: dict) -> CreditGrant | None:
         spec = self.mapping(

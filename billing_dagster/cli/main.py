@@ -396,7 +396,7 @@ def cmd_catalog_apply(args, home: Path) -> int:
     if not args.file.is_file():
         raise BadInput(f"{args.file}: no such file")
     try:
-        catalog = validate_catalog_file(args.file)
+        catalog = validate_catalog_file(args.file, args.config.gateway.kind)
     except CatalogError as error:
         raise BadInput(*error.problems) from None
     settings, client = _connect(args, home)

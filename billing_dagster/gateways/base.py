@@ -1,13 +1,20 @@
-"""The gateway interface: what the sync asks of Stripe, a file directory or any other gateway.
+"""The gateway interface: what the sync asks of Stripe, Chargebee, Razorpay, a file directory
+or any other gateway.
 
 The interface is deliberately fine-grained (find and create each object on its own): the sync
 (`sync.py`) owns exactly-once, by recording every step in the ledger and looking each object
 up before creating it, so a gateway only has to translate documents and report errors as
 `TransientGatewayError` (worth retrying) or `GatewayError` (a problem to fix).
+
+Two shapes of gateway: Stripe and the file gateway build an invoice as a draft, line by line
+(`create_invoice`, then `create_line` for each line); Chargebee and Razorpay take the invoice
+whole in one request (`whole_documents = True`: `create_invoice` sends every line, and
+`find_lines`/`create_line` are never called).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -29,6 +36,11 @@ class TransientGatewayError(GatewayError):
 
 class GatewayAuthenticationError(GatewayError):
     """The gateway refused our credentials: no request can succeed until they are fixed."""
+
+
+class NotYetRepresentable(GatewayError):
+    """The document cannot be sent to this gateway yet, through no fault (a Razorpay credit
+    note waits until its invoice is paid, then becomes a refund); the next sync tries again."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +67,22 @@ def minor_units(amount: str | Decimal, currency: str) -> int:
     return int(scaled)
 
 
+def reference(our_id: str, limit: int) -> str:
+    """Our id in a gateway field of at most `limit` characters (Razorpay's receipt: 40): the
+    id itself when it fits, else its start and a digest of the whole, the same on every run."""
+    if len(our_id) <= limit:
+        return our_id
+    digest = hashlib.sha256(our_id.encode()).hexdigest()[:16]
+    return f"{our_id[: limit - len(digest) - 1]}~{digest}"
+
+
 class Gateway(Protocol):
     """One payment gateway. Every `find_*` returns None when the object does not exist;
     every `create_*` creates it once per call, tagged with our ids so `find_*` finds it."""
 
     name: str
+    #: True when `create_invoice` sends every line in the same request (no draft step).
+    whole_documents: bool
 
     def find_customer(self, customer_id: str) -> str | None: ...
 
@@ -70,7 +93,8 @@ class Gateway(Protocol):
     def create_invoice(self, gateway_customer: str, invoice: Invoice) -> str: ...
 
     def find_lines(self, gateway_invoice: str, invoice: Invoice) -> dict[int, RemoteLine]:
-        """The invoice's lines on the gateway, by our line number (1-based)."""
+        """The invoice's lines on the gateway, by our line number (1-based). This and
+        `create_line` only where `whole_documents` is False."""
         ...
 
     def create_line(

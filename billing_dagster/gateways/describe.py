@@ -44,6 +44,19 @@ def line_description(line: InvoiceLine, currency: str) -> str:
     return text[:MAX_DESCRIPTION]
 
 
+def line_title(line: InvoiceLine) -> str:
+    """A short name for a line, where a gateway wants one beside the description."""
+    kind, code = line["kind"], line.get("code")
+    titles = {
+        "usage": f"{code}" + (f" [{line['group']}]" if line.get("group") else ""),
+        "fixed_fee": f"Fixed fee {code}",
+        "minimum_commitment": "Minimum commitment",
+        "tax": "Tax",
+        "adjustment": f"Adjustment of {code}",
+    }
+    return titles.get(kind, f"{kind} {code or ''}".strip())
+
+
 def credit_note_description(note: CreditNote) -> str:
     text = (
         f"Correction of {note['adjusts_period']} (invoice {note['adjusts_invoice']}): billed "

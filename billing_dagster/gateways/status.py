@@ -7,8 +7,30 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.gateways.base import Gateway, GatewayError, minor_units
+from billing_dagster.gateways.config import Gateways
 from billing_dagster.gateways.ledger import SYNCED, VOIDED, SyncLedger, from_minor
 from billing_dagster.gateways.retry import RetryPolicy
+
+
+def ledger_gateways(client: Client, database: str, period: str | None = None) -> list[str]:
+    """The gateways the ledger records documents on (of `period`, or of any)."""
+    where = "WHERE period = {period:String}" if period else ""
+    rows = client.query(
+        f"SELECT DISTINCT gateway FROM `{database}`.gateway_sync_documents {where} ORDER BY 1",
+        parameters={"period": period or ""},
+    ).result_rows
+    return [name for (name,) in rows]
+
+
+def pull_all_statuses(
+    client: Client, database: str, gateways: Gateways, retry: RetryPolicy
+) -> dict[str, int]:
+    """`pull_statuses` from every gateway that holds documents; the counts added up."""
+    counts: dict[str, int] = {}
+    for name in ledger_gateways(client, database):
+        for status, count in pull_statuses(client, database, gateways.get(name), retry).items():
+            counts[status] = counts.get(status, 0) + count
+    return dict(sorted(counts.items()))
 
 
 def pull_statuses(
@@ -47,14 +69,19 @@ class TotalsCheck:
 
 
 def check_totals(
-    client: Client, database: str, gateway: Gateway, retry: RetryPolicy, period: str
+    client: Client, database: str, gateways: Gateways, retry: RetryPolicy, period: str
 ) -> TotalsCheck:
-    """For every invoice of `period` synced to the gateway: its total there equals ours. A
-    gateway that cannot be read makes the check's error (the sync's summary still counts)."""
-    try:
-        return _compare_totals(client, database, gateway, retry, period)
-    except GatewayError as error:
-        return TotalsCheck(0, [], error=f"could not read totals from {gateway.name}: {error}")
+    """For every invoice of `period` synced to a gateway: its total there equals ours. A
+    gateway that cannot be read makes the check's error (the others are still compared)."""
+    checked, mismatches, errors = 0, [], []
+    for name in ledger_gateways(client, database, period):
+        try:
+            found = _compare_totals(client, database, gateways.get(name), retry, period)
+        except GatewayError as error:
+            errors.append(f"could not read totals from {name}: {error}")
+            continue
+        checked, mismatches = checked + found.checked, mismatches + found.mismatches
+    return TotalsCheck(checked, mismatches, error="; ".join(errors))
 
 
 def _compare_totals(

@@ -38,6 +38,7 @@ DAYS_UNTIL_DUE = 30
 
 class StripeGateway:
     name = "stripe"
+    whole_documents = False
 
     def __init__(self, api_key: str, api_base: str = "", timeout_seconds: float = 30):
         if not api_key:

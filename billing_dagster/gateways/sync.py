@@ -22,10 +22,12 @@ from billing_dagster.gateways.base import (
     Gateway,
     GatewayAuthenticationError,
     GatewayError,
+    NotYetRepresentable,
     RemoteDocument,
     TransientGatewayError,
     minor_units,
 )
+from billing_dagster.gateways.config import Gateways
 from billing_dagster.gateways.ledger import (
     CREATED,
     FAILED,
@@ -54,11 +56,19 @@ class SyncRefused(ValueError):
 @dataclass
 class SyncSummary:
     period: str
-    gateway: str
+    gateway: str  # the gateways the documents went to, comma-separated
     synced: list[str] = field(default_factory=list)
     already_synced: list[str] = field(default_factory=list)
     voided: list[str] = field(default_factory=list)
+    #: Documents the gateway cannot take yet (not a failure; the next sync tries again).
+    pending: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+    gateways: set[str] = field(default_factory=set)
+
+    def add(self, other: SyncSummary) -> None:
+        for outcome in ("synced", "already_synced", "voided", "pending", "failed"):
+            getattr(self, outcome).extend(getattr(other, outcome))
+        self.gateways.add(other.gateway)
 
     def as_json(self) -> dict:
         return {
@@ -67,15 +77,16 @@ class SyncSummary:
             "synced": self.synced,
             "already_synced": self.already_synced,
             "voided": self.voided,
+            "pending": self.pending,
             "failed": self.failed,
         }
 
 
 def sync_period(
-    client: Client, database: str, gateway: Gateway, period: str, retry: RetryPolicy
+    client: Client, database: str, gateways: Gateways, period: str, retry: RetryPolicy
 ) -> SyncSummary:
-    """Push the finalized invoices and credit notes of `period`; safe to run any number of
-    times, and after any interruption."""
+    """Push the finalized invoices and credit notes of `period`, each to its customer's
+    gateway; safe to run any number of times, and after any interruption."""
     if not finalization(client, database, period):
         raise SyncRefused(
             f"period {period} is not finalized: only finalized invoices are synced; run "
@@ -83,6 +94,31 @@ def sync_period(
         )
     invoices = latest_invoices(client, database, period) or []
     notes = latest_credit_notes(client, database, period) or []
+    summary = SyncSummary(period, "")
+    routes = _routes(client, database, gateways.default, invoices, notes)
+    for name in sorted(
+        {routes[i["invoice_id"]] for i in invoices} | {routes[n["credit_note_id"]] for n in notes}
+    ):
+        gateway = gateways.get(name)
+        mine = [i for i in invoices if routes[i["invoice_id"]] == name]
+        my_notes = [n for n in notes if routes[n["credit_note_id"]] == name]
+        done = _sync_on(client, database, gateway, retry, period, mine, my_notes)
+        summary.add(done)
+        announce_synced(client, database, name, period, done.synced + done.already_synced)
+    summary.gateway = ", ".join(sorted(summary.gateways)) or gateways.default
+    return summary
+
+
+def _sync_on(
+    client: Client,
+    database: str,
+    gateway: Gateway,
+    retry: RetryPolicy,
+    period: str,
+    invoices: list[Invoice],
+    notes: list[CreditNote],
+) -> SyncSummary:
+    """The documents of one gateway."""
     syncer = _PeriodSync(client, database, gateway, retry, period, invoices, notes)
     try:
         for number, invoice in enumerate(invoices, start=1):
@@ -94,9 +130,48 @@ def sync_period(
             syncer.run(note, "credit_note", lambda note=note: syncer.credit_note(note))
     finally:
         syncer.ledger.flush()
-    summary = syncer.summary
-    announce_synced(client, database, gateway.name, period, summary.synced + summary.already_synced)
-    return summary
+    return syncer.summary
+
+
+def _routes(
+    client: Client,
+    database: str,
+    default: str,
+    invoices: list[Invoice],
+    notes: list[CreditNote],
+) -> dict[str, str]:
+    """The gateway of each document: the one that already holds it (a customer who moved to
+    another gateway keeps their old documents where they are), for a credit note the one that
+    holds its invoice, else the customer's gateway in the latest catalog, else the default."""
+    ids = [i["invoice_id"] for i in invoices] + [n["credit_note_id"] for n in notes]
+    held = dict(
+        client.query(
+            f"SELECT document_id, argMax(gateway, recorded_at) "
+            f"FROM `{database}`.gateway_sync_documents "
+            f"WHERE document_id IN {{ids:Array(String)}} AND gateway_document_id != '' "
+            f"GROUP BY document_id",
+            parameters={"ids": ids + [n["adjusts_invoice"] for n in notes]},
+        ).result_rows
+    )
+    chosen = dict(
+        client.query(
+            f"SELECT customer_id, argMax(gateway, catalog_version) "
+            f"FROM `{database}`.catalog_customers GROUP BY customer_id"
+        ).result_rows
+    )
+
+    def of(document_id: str, customer_id: str, *also: str) -> str:
+        for candidate in (document_id, *also):
+            if candidate in held:
+                return held[candidate]
+        return chosen.get(customer_id) or default
+
+    routes = {i["invoice_id"]: of(i["invoice_id"], i["customer_id"]) for i in invoices}
+    for n in notes:
+        routes[n["credit_note_id"]] = of(
+            n["credit_note_id"], n["customer_id"], n["adjusts_invoice"]
+        )
+    return routes
 
 
 class _PeriodSync:
@@ -128,6 +203,9 @@ class _PeriodSync:
         document_id = document[f"{kind}_id"]
         try:
             outcome = sync()
+        except NotYetRepresentable as waiting:
+            self.summary.pending.append({"id": document_id, "reason": str(waiting)})
+            return
         except GatewayError as error:
             self.summary.failed.append({"id": document_id, "reason": str(error)})
             entry = self.entries.get(document_id) or _entry(document, kind, "", FAILED)
@@ -178,6 +256,11 @@ class _PeriodSync:
         if entry is not None and entry.state == SYNCED:
             return "already_synced"
         _check_lines_sum(invoice)
+        if self.gateway.whole_documents and Decimal(invoice["total"]) == 0:
+            # Chargebee and Razorpay issue no invoice without a charge: nothing to collect.
+            entry = _entry(invoice, "invoice", "", SYNCED)
+            self._record(replace(entry, message=f"zero total: not sent to {self.gateway.name}"))
+            return "synced"
         customer, new_customer = self.customer(invoice["customer_id"])
         created_now = False
         if entry is None or not entry.gateway_document_id:
@@ -197,7 +280,8 @@ class _PeriodSync:
                 f"invoice {invoice_id}",
             )
             entry = self._record(_entry(invoice, "invoice", remote, CREATED))
-        self.push_lines(invoice, entry, customer, known_empty=created_now)
+        if not self.gateway.whole_documents:
+            self.push_lines(invoice, entry, customer, known_empty=created_now)
         remote = self.finalize(invoice, entry)
         # A paid (zero-total) invoice is not sent: there is nothing to collect.
         if remote.status == "open":

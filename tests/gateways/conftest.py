@@ -1,14 +1,24 @@
-"""The fake Stripe server (localstripe, extended) for the session, a fault proxy in front of
-it, and a clean Stripe state for every test."""
+"""Fake gateway servers for the session (localstripe extended, and our fakes of Chargebee and
+Razorpay), a fault proxy in front of each, and a clean server for every test."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import urllib.request
 
 import pytest
 
-from testbed import fake_stripe
-from tests.gateways.faults import FaultProxy
+from testbed import fake_chargebee, fake_razorpay, fake_stripe
+from tests.gateways.faults import FaultProxy, chargebee_error, razorpay_error, stripe_error
+from tests.gateways.vendors import VENDORS, Vendor
+
+
+def _emptied(server: str, proxy: FaultProxy) -> FaultProxy:
+    request = urllib.request.Request(f"{server}/_config/data", method="DELETE")
+    urllib.request.urlopen(request).close()
+    proxy.reset()
+    return proxy
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +30,7 @@ def stripe_server() -> str:
 
 @pytest.fixture(scope="session")
 def _proxy(stripe_server) -> FaultProxy:
-    proxy = FaultProxy(int(stripe_server.rsplit(":", 1)[1])).start()
+    proxy = FaultProxy(int(stripe_server.rsplit(":", 1)[1]), error_body=stripe_error).start()
     yield proxy
     proxy.stop()
 
@@ -28,7 +38,30 @@ def _proxy(stripe_server) -> FaultProxy:
 @pytest.fixture
 def proxy(_proxy, stripe_server) -> FaultProxy:
     """The fault proxy, with no faults planned and the fake Stripe server emptied."""
-    request = urllib.request.Request(f"{stripe_server}/_config/data", method="DELETE")
-    urllib.request.urlopen(request).close()
-    _proxy.reset()
-    return _proxy
+    return _emptied(stripe_server, _proxy)
+
+
+_FAKES = {
+    "chargebee": (fake_chargebee, chargebee_error),
+    "razorpay": (fake_razorpay, razorpay_error),
+}
+
+
+@pytest.fixture(scope="session")
+def _vendor_servers():
+    """The fake Chargebee and Razorpay servers, each behind its own fault proxy."""
+    with contextlib.ExitStack() as stack:
+        started = {}
+        for name, (fake, error_body) in _FAKES.items():
+            url = stack.enter_context(fake.start(stderr=subprocess.DEVNULL))
+            proxy = FaultProxy(int(url.rsplit(":", 1)[1]), error_body=error_body).start()
+            stack.callback(proxy.stop)
+            started[name] = (url, proxy)
+        yield started
+
+
+@pytest.fixture(params=VENDORS)
+def vendor(request, _vendor_servers) -> Vendor:
+    """Each whole-document gateway in turn, its server emptied, its proxy without faults."""
+    server, proxy = _vendor_servers[request.param]
+    return Vendor(request.param, server, _emptied(server, proxy))

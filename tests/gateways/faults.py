@@ -43,6 +43,30 @@ _ERRORS = {
 }
 
 
+#: Each vendor's error body for (status, kind, message): what its SDK parses.
+def stripe_error(status: int, kind: str, message: str) -> dict:
+    return {"error": {"type": kind, "message": message}}
+
+
+def chargebee_error(status: int, kind: str, message: str) -> dict:
+    codes = {
+        500: "internal_error",
+        429: "api_request_limit_exceeded",
+        401: "api_authentication_failed",
+    }
+    return {
+        "message": message,
+        "type": "invalid_request",
+        "api_error_code": codes.get(status, "param_wrong_value"),
+        "http_status_code": status,
+    }
+
+
+def razorpay_error(status: int, kind: str, message: str) -> dict:
+    code = "SERVER_ERROR" if status >= 500 else "BAD_REQUEST_ERROR"
+    return {"error": {"code": code, "description": message}}
+
+
 def nth(faults: dict[int, Fault]) -> Plan:
     """Fault the requests with these numbers."""
     return lambda request: faults.get(request.number)
@@ -60,6 +84,7 @@ class FaultProxy:
     #: Called after the server processed request N, before its response (a kill switch).
     after_forward: Callable[[Request], None] = lambda request: None
     port: int = 0
+    error_body: Callable[[int, str, str], dict] = stripe_error
     requests: list[Request] = field(default_factory=list)
     faults: list[tuple[int, Fault]] = field(default_factory=list)
 
@@ -119,7 +144,7 @@ class FaultProxy:
                 if fault is Fault.CUT:
                     return
                 if fault in _ERRORS:
-                    writer.write(_error_response(*_ERRORS[fault]))
+                    writer.write(self._error_response(*_ERRORS[fault]))
                     await writer.drain()
                     continue
                 response = await self._forward(head, body)
@@ -151,11 +176,10 @@ class FaultProxy:
         upstream_writer.close()
         return response
 
-
-def _error_response(status: int, reason: str, kind: str, message: str) -> bytes:
-    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nRequest-Id: req_injected\r\n\r\n"
-    )
-    return head.encode() + body
+    def _error_response(self, status: int, reason: str, kind: str, message: str) -> bytes:
+        body = json.dumps(self.error_body(status, kind, message)).encode()
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRequest-Id: req_injected\r\n\r\n"
+        )
+        return head.encode() + body

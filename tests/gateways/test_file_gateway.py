@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from billing_dagster.gateways.config import Gateways
 from billing_dagster.gateways.file_gateway import FileGateway
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.gateways.status import check_totals, pull_statuses
@@ -15,7 +16,8 @@ def test_file_gateway_writes_each_document_once(client, database, tmp_path):
     invoices = three_currencies("2026-10")
     write_finalized(client, database, "2026-10", invoices)
     gateway, retry = FileGateway(tmp_path / "out"), RetryPolicy(attempts=1)
-    summary = sync_period(client, database, gateway, "2026-10", retry)
+    gateways = Gateways.only(gateway)
+    summary = sync_period(client, database, gateways, "2026-10", retry)
     assert summary.synced == [i["invoice_id"] for i in invoices]
     for invoice in invoices:
         written = json.loads(
@@ -33,7 +35,7 @@ def test_file_gateway_writes_each_document_once(client, database, tmp_path):
         "globex.json",
         "initech.json",
     ]
-    assert check_totals(client, database, gateway, retry, "2026-10").mismatches == []
+    assert check_totals(client, database, gateways, retry, "2026-10").mismatches == []
     assert pull_statuses(client, database, gateway, retry) == {"open": 3}
-    again = sync_period(client, database, gateway, "2026-10", retry)
+    again = sync_period(client, database, gateways, "2026-10", retry)
     assert again.already_synced == summary.synced and not again.synced

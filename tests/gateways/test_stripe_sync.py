@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from billing_dagster.gateways.config import Gateways
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.gateways.status import check_totals
 from billing_dagster.gateways.stripe_gateway import StripeGateway
@@ -35,7 +36,7 @@ def invoices(client, database) -> list[dict]:
 
 
 def sync(client, database, gateway, retry):
-    return sync_period(client, database, gateway, PERIOD, retry)
+    return sync_period(client, database, Gateways.only(gateway), PERIOD, retry)
 
 
 def test_each_invoice_once_with_our_lines_and_totals(
@@ -55,7 +56,7 @@ def test_each_invoice_once_with_our_lines_and_totals(
         "api_calls (pro v1): 186 units; tier 1: 50 × 0 = 0.00; tier 2: 136 × 0.10 + 1.00 = 14.60"
         in descriptions
     )
-    assert check_totals(client, database, gateway, retry, PERIOD).mismatches == []
+    assert check_totals(client, database, Gateways.only(gateway), retry, PERIOD).mismatches == []
 
     proxy.reset()
     again = sync(client, database, gateway, retry)
@@ -205,7 +206,7 @@ def test_credit_notes_credit_the_adjusted_invoice_once(
 ):
     note = credit_note("2026-11", "acme", PERIOD, "7.50", "USD")
     write_finalized(client, database, "2026-11", [], [note])
-    early = sync_period(client, database, gateway, "2026-11", retry)
+    early = sync_period(client, database, Gateways.only(gateway), "2026-11", retry)
     assert early.failed == [
         {
             "id": note["credit_note_id"],
@@ -215,7 +216,7 @@ def test_credit_notes_credit_the_adjusted_invoice_once(
     ]
     sync(client, database, gateway, retry)
     proxy.reset(first_time_each_create(Fault.DROP_RESPONSE))
-    assert sync_period(client, database, gateway, "2026-11", retry).synced == [
+    assert sync_period(client, database, Gateways.only(gateway), "2026-11", retry).synced == [
         note["credit_note_id"]
     ]
     notes = stripe_objects(stripe_server)["credit_note"]
@@ -224,9 +225,9 @@ def test_credit_notes_credit_the_adjusted_invoice_once(
         (remote["INV-2026-10-acme"]["id"], 750, "usd")
     ]
     proxy.reset()
-    assert sync_period(client, database, gateway, "2026-11", retry).already_synced == [
-        note["credit_note_id"]
-    ]
+    assert sync_period(
+        client, database, Gateways.only(gateway), "2026-11", retry
+    ).already_synced == [note["credit_note_id"]]
     assert len(stripe_objects(stripe_server)["credit_note"]) == 1
 
 

@@ -6,7 +6,7 @@ import dagster as dg
 from billing_dagster.defs.partitions import billing_periods
 from billing_dagster.defs.resources import ClickHouseResource
 from billing_dagster.defs.sync.resources import GatewayResource
-from billing_dagster.gateways.status import TotalsCheck, check_totals, pull_statuses
+from billing_dagster.gateways.status import TotalsCheck, check_totals, pull_all_statuses
 from billing_dagster.gateways.sync import SyncRefused, sync_period
 from billing_dagster.periods import period_of_partition
 
@@ -29,32 +29,35 @@ TOTALS_CHECK = "totals_match_gateway"
 def gateway_invoices(
     context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, gateway: GatewayResource
 ):
-    """The period's finalized invoices and credit notes on the payment gateway, each exactly
-    once; a document the gateway refuses is listed as failed and the others go on."""
+    """The period's finalized invoices and credit notes on each customer's payment gateway,
+    each exactly once; a document the gateway refuses is listed as failed, the others go on."""
     period = period_of_partition(context.partition_key)
     client, database = clickhouse.get_client(), clickhouse.database
-    remote, retry = gateway.get_gateway(), gateway.retry_policy()
+    gateways, retry = gateway.get_gateways(), gateway.retry_policy()
     try:
-        summary = sync_period(client, database, remote, period, retry)
+        summary = sync_period(client, database, gateways, period, retry)
     except SyncRefused as refused:
         raise dg.Failure(str(refused)) from refused
     for failure in summary.failed:
         context.log.warning(f"{failure['id']} not synced: {failure['reason']}")
+    for waiting in summary.pending:
+        context.log.info(f"{waiting['id']} waits: {waiting['reason']}")
     context.log.info(
-        f"{period} on {remote.name}: {len(summary.synced)} synced, "
+        f"{period} on {summary.gateway}: {len(summary.synced)} synced, "
         f"{len(summary.already_synced)} already synced, {len(summary.voided)} voided, "
-        f"{len(summary.failed)} failed"
+        f"{len(summary.pending)} pending, {len(summary.failed)} failed"
     )
     return dg.MaterializeResult(
         metadata={
             "period": period,
-            "gateway": remote.name,
+            "gateway": summary.gateway,
             "synced": len(summary.synced),
             "already_synced": len(summary.already_synced),
+            "pending": len(summary.pending),
             "failed": len(summary.failed),
             "summary": dg.MetadataValue.json(summary.as_json()),
         },
-        check_results=[_totals_check(check_totals(client, database, remote, retry, period))],
+        check_results=[_totals_check(check_totals(client, database, gateways, retry, period))],
     )
 
 
@@ -72,12 +75,12 @@ def _totals_check(totals: TotalsCheck) -> dg.AssetCheckResult:
 
 @dg.asset(deps=[gateway_invoices], group_name="gateway_sync", kinds={"clickhouse"})
 def invoice_statuses(clickhouse: ClickHouseResource, gateway: GatewayResource):
-    """Payment status (open, paid, void, uncollectible) of every synced invoice, as the
+    """Payment status (open, paid, void, uncollectible) of every synced invoice, as its
     gateway reports it; each pull appends, the latest is in force."""
-    counts = pull_statuses(
+    counts = pull_all_statuses(
         clickhouse.get_client(),
         clickhouse.database,
-        gateway.get_gateway(),
+        gateway.get_gateways(),
         gateway.retry_policy(),
     )
     return dg.MaterializeResult(metadata={"statuses": dg.MetadataValue.json(counts)})
