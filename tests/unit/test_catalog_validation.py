@@ -290,7 +290,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
             'currency: CHF\n        fixed_fees:\n          - {code: platform, amount: "49.00"}',
         ),
         [
-            "catalog.yaml:21: plans[0].versions[0].currency: must be one of USD, EUR, GBP, JPY, got 'CHF'"
+            "catalog.yaml:21: plans[0].versions[0].currency: must be one of USD, EUR, GBP, INR, JPY, got 'CHF'"
         ],
     ),
     "fixed fee codes unique": (
@@ -711,9 +711,9 @@ def test_every_problem_is_reported_at_once_in_file_order():
         "catalog.yaml:30: plans[0].versions[0].charges[0].tiers[1].up_to: tiers out of order: 5000 must be greater than the previous tier's up_to 10000",
         "catalog.yaml:31: plans[0].versions[0].charges[0].tiers[2].up_to: the last tier must have up_to: null",
         "catalog.yaml:31: plans[0].versions[0].charges[0].tiers[2].unit_price: must not be negative, got -1",
-        "catalog.yaml:47: plans[0].versions[1].currency: must be one of USD, EUR, GBP, JPY, got 'XYZ'",
+        "catalog.yaml:47: plans[0].versions[1].currency: must be one of USD, EUR, GBP, INR, JPY, got 'XYZ'",
         "catalog.yaml:77: customers[1].name: duplicate key; write each key once",
-        "catalog.yaml:78: customers[1].vip: unknown key 'vip' (allowed here: id, name, subscriptions, tax_rate)",
+        "catalog.yaml:78: customers[1].vip: unknown key 'vip' (allowed here: gateway, id, name, subscriptions, tax_rate)",
         'catalog.yaml:83: credit_grants[1].amount: must be a decimal string: write "10" in quotes',
     ]
 
