@@ -1,0 +1,138 @@
+"""`billing sync` with each customer on its own gateway: the real pipeline bills a month for
+a Chargebee customer in USD, a Razorpay customer in INR and one on the default gateway (a
+directory); the sync runs through Dagster, is killed midway, and the next run leaves every
+invoice once on its gateway, with only the JSON summary on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from billing_dagster.cli.main import main as billing
+from billing_dagster.cli.runs import JobRunner
+from tests.conftest import REPO
+from tests.gateways.conftest import _emptied
+from tests.gateways.vendors import Vendor
+
+CATALOG = """\
+metrics:
+  - {code: api_calls, event_name: api_request, aggregation: count}
+plans:
+  - code: pro
+    name: Pro
+    versions:
+      - {version: 1, effective_from: 2026-01-01, currency: USD, fixed_fees: [{code: platform, amount: "10.00"}], charges: [{metric: api_calls, model: per_unit, unit_price: "0.333"}]}
+  - code: rupee
+    name: Rupee
+    versions:
+      - {version: 1, effective_from: 2026-01-01, currency: INR, charges: [{metric: api_calls, model: per_unit, unit_price: "12.50"}]}
+customers:
+  - {id: acme, name: "Acme \\"Quoted\\" Inc", gateway: chargebee, tax_rate: "0.20", subscriptions: [{plan: pro, start: 2026-10-01, discounts: [{type: fixed, amount: "2.00"}]}]}
+  - {id: tata, name: Tata, gateway: razorpay, tax_rate: "0.18", subscriptions: [{plan: rupee, start: 2026-10-01}]}
+  - {id: initech, name: Initech, subscriptions: [{plan: pro, start: 2026-10-01}]}
+"""
+
+
+def run(capsys, *args: str, code: int = 0) -> str:
+    returned = billing(list(args))
+    out, err = capsys.readouterr()
+    assert returned == code, err
+    return out
+
+
+def test_each_customer_synced_to_its_gateway_once_after_a_kill(
+    database, client, home, tmp_path, capsys, monkeypatch, _vendor_servers
+):
+    chargebee = Vendor("chargebee", *_vendor_servers["chargebee"])
+    razorpay = Vendor("razorpay", *_vendor_servers["razorpay"])
+    for vendor in (chargebee, razorpay):
+        _emptied(vendor.server, vendor.proxy)
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "event_id": f"{customer}-{n}",
+                    "customer_id": customer,
+                    "event_name": "api_request",
+                    "timestamp": f"2026-10-{n % 28 + 1:02d}T12:00:00Z",
+                }
+            )
+            + "\n"
+            for customer, count in (("acme", 7), ("tata", 5), ("initech", 3))
+            for n in range(count)
+        )
+    )
+    run(capsys, "catalog", "apply", str(catalog))
+    run(capsys, "ingest", str(events))
+    run(capsys, "bill", "--period", "2026-10")
+    run(capsys, "finalize", "--period", "2026-10")
+    invoices = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+    assert [(i["customer_id"], i["currency"], i["total"]) for i in invoices] == [
+        ("acme", "USD", "12.40"),
+        ("initech", "USD", "11.00"),
+        ("tata", "INR", "73.75"),
+    ]
+
+    monkeypatch.setenv("BILLING_GATEWAY_DIR", str(tmp_path / "files"))
+    monkeypatch.setenv("CHARGEBEE_API_KEY", "cb_test_secret_cli")
+    monkeypatch.setenv("CHARGEBEE_SITE", "acme-test")
+    monkeypatch.setenv("CHARGEBEE_API_BASE", chargebee.proxy.url)
+    monkeypatch.setenv("RAZORPAY_KEY_ID", "rzp_test_cli")
+    monkeypatch.setenv("RAZORPAY_KEY_SECRET", "rzp_secret_cli")
+    monkeypatch.setenv("RAZORPAY_API_BASE", razorpay.proxy.url)
+    monkeypatch.setenv("BILLING_GATEWAY_RETRY_BASE_SECONDS", "0.001")
+
+    # A sync process killed right after Chargebee processed its 3rd request (the invoice).
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "billing_dagster.cli.main", "sync", "--period", "2026-10"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    chargebee.proxy.after_forward = lambda r: (
+        os.kill(sync.pid, signal.SIGKILL) if r.number == 3 else None
+    )
+    assert sync.wait(120) == -signal.SIGKILL
+    assert [r.path for r in chargebee.proxy.requests] == [
+        "/api/v2/customers/acme",
+        "/api/v2/customers",
+        "/api/v2/invoices",
+    ]
+    chargebee.proxy.reset()
+
+    summary = json.loads(run(capsys, "sync", "--period", "2026-10"))  # stdout: JSON only
+    assert summary["gateway"] == "chargebee, file, razorpay"
+    assert summary["synced"] == ["INV-2026-10-acme", "INV-2026-10-initech", "INV-2026-10-tata"]
+    assert (summary["failed"], summary["pending"]) == ([], [])
+    assert summary["totals_check"] == {"passed": True, "checked": 3, "mismatches": []}
+    chargebee.assert_exactly_once([invoices[0]])
+    razorpay.assert_exactly_once([invoices[2]])
+    [customer] = chargebee.objects()["customer"]
+    assert customer["company"] == 'Acme "Quoted" Inc'  # quotes round-trip
+    assert (tmp_path / "files" / "invoices" / "INV-2026-10-initech.json").exists()
+    again = json.loads(run(capsys, "sync", "--period", "2026-10"))
+    assert again["already_synced"] == summary["synced"] and not again["synced"]
+
+    # Payment status comes back from both gateways.
+    razorpay.pay(razorpay.objects()["invoice"][0]["id"])
+    JobRunner(home).run("payment_status_job")
+    statuses = client.query(
+        f"SELECT gateway, document_id, argMax(status, fetched_at) "
+        f"FROM `{database}`.invoice_statuses GROUP BY gateway, document_id ORDER BY document_id"
+    ).result_rows
+    assert statuses == [
+        ("chargebee", "INV-2026-10-acme", "open"),
+        ("file", "INV-2026-10-initech", "open"),
+        ("razorpay", "INV-2026-10-tata", "paid"),
+    ]
+    # The keys never reach the Dagster instance's run or event storage.
+    stored = [p.read_bytes() for p in (home / "dagster").rglob("*") if p.is_file()]
+    assert stored
+    for secret in (b"cb_test_secret_cli", b"rzp_secret_cli"):
+        assert not any(secret in content for content in stored)
