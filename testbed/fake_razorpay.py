@@ -14,7 +14,6 @@ in memory, `DELETE /_config/data` resets it, `GET /_config/objects` lists every 
 from __future__ import annotations
 
 import itertools
-import sys
 import time
 
 from aiohttp import web
@@ -250,29 +249,16 @@ def _error(error: RazorpayError) -> web.Response:
     return web.json_response(body, status=error.status)
 
 
-async def objects(request: web.Request) -> web.Response:
-    return web.json_response(
-        {
+def app() -> web.Application:
+    return fake_server.application(
+        [(method, path, _handler(method, action)) for method, path, action in ROUTES],
+        lambda: {
             "customer": list(store.customers.values()),
             "invoice": list(store.invoices.values()),
             "refund": list(store.refunds.values()),
-        }
+        },
+        store.__init__,
     )
-
-
-async def reset(request: web.Request) -> web.Response:
-    global store
-    store = Store()
-    return web.json_response({})
-
-
-def app() -> web.Application:
-    application = web.Application()
-    for method, path, action in ROUTES:
-        application.router.add_route(method, path, _handler(method, action))
-    application.router.add_get("/_config/objects", objects)
-    application.router.add_delete("/_config/data", reset)
-    return application
 
 
 def start(**popen):
@@ -281,4 +267,4 @@ def start(**popen):
 
 
 if __name__ == "__main__":
-    web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+    fake_server.serve(app())

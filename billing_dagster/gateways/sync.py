@@ -96,41 +96,15 @@ def sync_period(
     notes = latest_credit_notes(client, database, period) or []
     summary = SyncSummary(period, "")
     routes = _routes(client, database, gateways.default, invoices, notes)
-    for name in sorted(
-        {routes[i["invoice_id"]] for i in invoices} | {routes[n["credit_note_id"]] for n in notes}
-    ):
-        gateway = gateways.get(name)
+    for name in sorted(set(routes.values())):
         mine = [i for i in invoices if routes[i["invoice_id"]] == name]
         my_notes = [n for n in notes if routes[n["credit_note_id"]] == name]
-        done = _sync_on(client, database, gateway, retry, period, mine, my_notes)
+        syncer = _PeriodSync(client, database, gateways.get(name), retry, period, mine, my_notes)
+        done = syncer.sync_all()
         summary.add(done)
         announce_synced(client, database, name, period, done.synced + done.already_synced)
     summary.gateway = ", ".join(sorted(summary.gateways)) or gateways.default
     return summary
-
-
-def _sync_on(
-    client: Client,
-    database: str,
-    gateway: Gateway,
-    retry: RetryPolicy,
-    period: str,
-    invoices: list[Invoice],
-    notes: list[CreditNote],
-) -> SyncSummary:
-    """The documents of one gateway."""
-    syncer = _PeriodSync(client, database, gateway, retry, period, invoices, notes)
-    try:
-        for number, invoice in enumerate(invoices, start=1):
-            syncer.run(invoice, "invoice", lambda invoice=invoice: syncer.invoice(invoice))
-            if number % LEDGER_BATCH == 0:
-                syncer.ledger.flush()
-        syncer.ledger.flush()  # credit notes look up the ledger entries of their invoices
-        for note in notes:
-            syncer.run(note, "credit_note", lambda note=note: syncer.credit_note(note))
-    finally:
-        syncer.ledger.flush()
-    return syncer.summary
 
 
 def _routes(
@@ -186,6 +160,7 @@ class _PeriodSync:
         notes: list[CreditNote],
     ):
         self.gateway, self.retry = gateway, retry
+        self.invoices, self.notes = invoices, notes
         self.ledger = SyncLedger(client, database, gateway.name)
         ids = [i["invoice_id"] for i in invoices] + [n["credit_note_id"] for n in notes]
         adjusted = [n["adjusts_invoice"] for n in notes]
@@ -195,6 +170,20 @@ class _PeriodSync:
         self.names = _customer_names(client, database)
         self.voided = set(voids(client, database, [i["invoice_id"] for i in invoices]))
         self.summary = SyncSummary(period, gateway.name)
+
+    def sync_all(self) -> SyncSummary:
+        """Every document of this gateway; ledger rows go in every `LEDGER_BATCH` invoices."""
+        try:
+            for number, invoice in enumerate(self.invoices, start=1):
+                self.run(invoice, "invoice", lambda invoice=invoice: self.invoice(invoice))
+                if number % LEDGER_BATCH == 0:
+                    self.ledger.flush()
+            self.ledger.flush()  # credit notes look up the ledger entries of their invoices
+            for note in self.notes:
+                self.run(note, "credit_note", lambda note=note: self.credit_note(note))
+        finally:
+            self.ledger.flush()
+        return self.summary
 
     def run(self, document: Invoice | CreditNote, kind: str, sync: Callable[[], str]) -> None:
         """Sync one document; a gateway error fails it alone, with its reason recorded. An

@@ -4,9 +4,12 @@ end with each customer, invoice and credit note once and totals equal to ours.""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from billing_dagster.gateways.config import Gateways
+from billing_dagster.gateways.file_gateway import FileGateway
 from billing_dagster.gateways.ledger import SyncLedger
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.gateways.status import check_totals, pull_statuses
@@ -237,3 +240,25 @@ def test_credit_notes_and_voids(client, database, invoices, vendor, retry):
         if vendor.name == "chargebee"
         else {"paid": 2, "void": 1}
     )
+
+
+def test_documents_stay_on_the_gateway_that_holds_them(
+    client, database, invoices, vendor, retry, tmp_path
+):
+    """A customer moved to another gateway: a re-sync copies nothing across, and a credit note
+    goes where the invoice it credits is."""
+    files = FileGateway(tmp_path / "out")
+    gateways = Gateways("file", lambda name: files if name == "file" else vendor.gateway())
+    assert sync_period(client, database, gateways, PERIOD, retry).gateway == "file"
+    client.insert(
+        f"`{database}`.catalog_customers",
+        [[1, "acme", "Acme", Decimal(0), vendor.name]],
+        column_names=["catalog_version", "customer_id", "name", "tax_rate", "gateway"],
+    )
+    again = sync_period(client, database, gateways, PERIOD, retry)
+    assert (again.gateway, len(again.already_synced)) == ("file", 3)
+    note = credit_note("2026-11", "acme", PERIOD, "7.50", "USD")
+    write_finalized(client, database, "2026-11", [], [note])
+    credited = sync_period(client, database, gateways, "2026-11", retry)
+    assert (credited.gateway, credited.synced) == ("file", [note["credit_note_id"]])
+    assert vendor.objects() == {key: [] for key in vendor.objects()}

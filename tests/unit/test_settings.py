@@ -54,7 +54,11 @@ def test_a_named_server_is_read_whole():
             "BILLING_FINALIZE_GRACE_DAYS='three': expected a whole number, e.g. 3",
         ),
         ("CLICKHOUSE_PORT", "-1", "CLICKHOUSE_PORT='-1': expected a whole number, e.g. 0"),
-        ("BILLING_GATEWAY", "paypal", "BILLING_GATEWAY='paypal': expected one of stripe, chargebee, razorpay, file"),
+        (
+            "BILLING_GATEWAY",
+            "paypal",
+            "BILLING_GATEWAY='paypal': expected one of stripe, chargebee, razorpay, file",
+        ),
         (
             "BILLING_GATEWAY_RETRY_BASE_SECONDS",
             "1e9",
