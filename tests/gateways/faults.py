@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
+
 
 class Fault(enum.Enum):
     DROP_RESPONSE = "drop"  # forwarded and processed, then the connection closes unanswered
@@ -183,3 +185,27 @@ class FaultProxy:
             f"Content-Length: {len(body)}\r\nRequest-Id: req_injected\r\n\r\n"
         )
         return head.encode() + body
+
+
+def first_time_each_create(fault: Fault) -> Plan:
+    """Every create fails once: the first time its exact request is seen."""
+    seen: set[tuple[str, bytes]] = set()
+
+    def plan(request: Request) -> Fault | None:
+        key = (request.path, request.body)
+        if request.method != "POST" or key in seen:
+            return None
+        seen.add(key)
+        return fault
+
+    return plan
+
+
+def fault_matrix() -> list:
+    """The faults every gateway's sync must come through exactly once (pytest params)."""
+    return [
+        pytest.param(first_time_each_create(Fault.DROP_RESPONSE), id="every-response-lost-once"),
+        pytest.param(lambda r: Fault.ERROR_500 if r.number % 3 == 0 else None, id="500-every-3rd"),
+        pytest.param(lambda r: Fault.RATE_LIMIT if r.number % 3 == 2 else None, id="429-every-3rd"),
+        pytest.param(lambda r: Fault.CUT if r.number % 3 == 1 else None, id="cut-every-3rd"),
+    ]

@@ -11,10 +11,10 @@ import signal
 import subprocess
 import sys
 
-from billing_dagster.cli.main import main as billing
 from billing_dagster.cli.runs import JobRunner
 from tests.conftest import REPO
 from tests.gateways.conftest import _emptied
+from tests.gateways.test_cli_sync import apply_and_ingest, run
 from tests.gateways.vendors import Vendor
 
 CATALOG = """\
@@ -36,13 +36,6 @@ customers:
 """
 
 
-def run(capsys, *args: str, code: int = 0) -> str:
-    returned = billing(list(args))
-    out, err = capsys.readouterr()
-    assert returned == code, err
-    return out
-
-
 def test_each_customer_synced_to_its_gateway_once_after_a_kill(
     database, client, home, tmp_path, capsys, monkeypatch, _vendor_servers
 ):
@@ -50,26 +43,7 @@ def test_each_customer_synced_to_its_gateway_once_after_a_kill(
     razorpay = Vendor("razorpay", *_vendor_servers["razorpay"])
     for vendor in (chargebee, razorpay):
         _emptied(vendor.server, vendor.proxy)
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(CATALOG)
-    events = tmp_path / "events.jsonl"
-    events.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "event_id": f"{customer}-{n}",
-                    "customer_id": customer,
-                    "event_name": "api_request",
-                    "timestamp": f"2026-10-{n % 28 + 1:02d}T12:00:00Z",
-                }
-            )
-            + "\n"
-            for customer, count in (("acme", 7), ("tata", 5), ("initech", 3))
-            for n in range(count)
-        )
-    )
-    run(capsys, "catalog", "apply", str(catalog))
-    run(capsys, "ingest", str(events))
+    apply_and_ingest(capsys, tmp_path, CATALOG, {"acme": 7, "tata": 5, "initech": 3})
     run(capsys, "bill", "--period", "2026-10")
     run(capsys, "finalize", "--period", "2026-10")
     invoices = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))

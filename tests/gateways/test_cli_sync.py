@@ -62,11 +62,10 @@ def run(capsys, *args: str, code: int = 0) -> str:
     return out
 
 
-def test_sync_killed_then_rerun_void_and_status(
-    database, client, home, tmp_path, capsys, monkeypatch, proxy, stripe_server
-):
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(CATALOG)
+def apply_and_ingest(capsys, tmp_path, catalog: str, calls: dict[str, int]) -> None:
+    """Apply `catalog` and ingest that many API calls of each customer in October 2026."""
+    path = tmp_path / "catalog.yaml"
+    path.write_text(catalog)
     events = tmp_path / "events.jsonl"
     events.write_text(
         "".join(
@@ -79,12 +78,18 @@ def test_sync_killed_then_rerun_void_and_status(
                 }
             )
             + "\n"
-            for customer, count in (("acme", 7), ("globex", 5), ("initech", 3))
+            for customer, count in calls.items()
             for n in range(count)
         )
     )
-    run(capsys, "catalog", "apply", str(catalog))
+    run(capsys, "catalog", "apply", str(path))
     run(capsys, "ingest", str(events))
+
+
+def test_sync_killed_then_rerun_void_and_status(
+    database, client, home, tmp_path, capsys, monkeypatch, proxy, stripe_server
+):
+    apply_and_ingest(capsys, tmp_path, CATALOG, {"acme": 7, "globex": 5, "initech": 3})
     run(capsys, "bill", "--period", "2026-10")
     # Drafts can be neither voided nor synced.
     assert billing(["void", "--invoice", "INV-2026-10-acme", "--reason", "x"]) == 2

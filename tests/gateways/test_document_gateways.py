@@ -16,8 +16,8 @@ from billing_dagster.gateways.status import check_totals, pull_statuses
 from billing_dagster.gateways.sync import sync_period
 from billing_dagster.invoicing.voids import void_invoice
 from testbed.documents import write_finalized
-from tests.gateways.faults import Fault, every
-from tests.gateways.test_stripe_sync import credit_note, first_time_each_create
+from tests.gateways.faults import Fault, every, fault_matrix, first_time_each_create
+from tests.gateways.test_stripe_sync import credit_note
 
 PERIOD = "2026-10"
 
@@ -61,15 +61,7 @@ def test_each_invoice_once_with_our_totals_and_a_rerun_sends_nothing(
     assert capfd.readouterr().out == ""  # the SDKs print nothing on our results channel
 
 
-@pytest.mark.parametrize(
-    "plan",
-    [
-        pytest.param(first_time_each_create(Fault.DROP_RESPONSE), id="every-response-lost-once"),
-        pytest.param(lambda r: Fault.ERROR_500 if r.number % 3 == 0 else None, id="500-every-3rd"),
-        pytest.param(lambda r: Fault.RATE_LIMIT if r.number % 3 == 2 else None, id="429-every-3rd"),
-        pytest.param(lambda r: Fault.CUT if r.number % 3 == 1 else None, id="cut-every-3rd"),
-    ],
-)
+@pytest.mark.parametrize("plan", fault_matrix())
 def test_faults_retried_to_exactly_once(client, database, invoices, vendor, retry, plan, capfd):
     vendor.proxy.reset(plan)
     summary = sync(client, database, vendor, retry)

@@ -12,7 +12,7 @@ from billing_dagster.gateways.stripe_gateway import StripeGateway
 from billing_dagster.gateways.sync import SyncRefused, sync_period
 from billing_dagster.invoicing.voids import VoidRefused, void_invoice
 from testbed.documents import three_currencies, write_finalized
-from tests.gateways.faults import Fault, Request, every
+from tests.gateways.faults import Fault, every, fault_matrix, first_time_each_create
 from tests.gateways.stripe_state import assert_exactly_once, stripe_objects
 
 PERIOD = "2026-10"
@@ -70,29 +70,7 @@ def test_only_finalized_periods_are_synced(client, database, gateway, retry):
         sync(client, database, gateway, retry)
 
 
-def first_time_each_create(fault: Fault):
-    """Every create fails once: the first time its exact request is seen."""
-    seen: set[tuple[str, bytes]] = set()
-
-    def plan(request: Request) -> Fault | None:
-        key = (request.path, request.body)
-        if request.method != "POST" or key in seen:
-            return None
-        seen.add(key)
-        return fault
-
-    return plan
-
-
-@pytest.mark.parametrize(
-    "plan",
-    [
-        pytest.param(first_time_each_create(Fault.DROP_RESPONSE), id="every-response-lost-once"),
-        pytest.param(lambda r: Fault.ERROR_500 if r.number % 3 == 0 else None, id="500-every-3rd"),
-        pytest.param(lambda r: Fault.RATE_LIMIT if r.number % 3 == 2 else None, id="429-every-3rd"),
-        pytest.param(lambda r: Fault.CUT if r.number % 3 == 1 else None, id="cut-every-3rd"),
-    ],
-)
+@pytest.mark.parametrize("plan", fault_matrix())
 def test_faults_retried_to_exactly_once(
     client, database, invoices, gateway, retry, proxy, stripe_server, plan
 ):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import dagster as dg
 
 from billing_dagster.defs.resources import secret
@@ -47,15 +49,7 @@ class GatewayResource(dg.ConfigurableResource):
 
     def get_gateways(self) -> Gateways:
         credentials = GatewayCredentials(
-            stripe_api_key=self.stripe_api_key,
-            stripe_api_base=self.stripe_api_base,
-            chargebee_api_key=self.chargebee_api_key,
-            chargebee_site=self.chargebee_site,
-            chargebee_api_base=self.chargebee_api_base,
-            razorpay_key_id=self.razorpay_key_id,
-            razorpay_key_secret=self.razorpay_key_secret,
-            razorpay_api_base=self.razorpay_api_base,
-            directory=self.directory,
+            **{f.name: getattr(self, f.name) for f in fields(GatewayCredentials)}
         )
         return Gateways(self.gateway, lambda name: make_gateway(name, credentials))
 
