@@ -92,6 +92,14 @@ def test_each_customer_synced_to_its_gateway_once_after_a_kill(
     assert (tmp_path / "files" / "invoices" / "INV-2026-10-initech.json").exists()
     again = json.loads(run(capsys, "sync", "--period", "2026-10"))
     assert again["already_synced"] == summary["synced"] and not again["synced"]
+    # Analysts see which gateway holds each invoice.
+    assert client.query(
+        f"SELECT invoice_id, gateway, status FROM `{database}`.fct_invoices ORDER BY invoice_id"
+    ).result_rows == [
+        ("INV-2026-10-acme", "chargebee", "synced"),
+        ("INV-2026-10-initech", "file", "synced"),
+        ("INV-2026-10-tata", "razorpay", "synced"),
+    ]
 
     # Payment status comes back from both gateways.
     razorpay.pay(razorpay.objects()["invoice"][0]["id"])

@@ -5,6 +5,7 @@ with
 synced as (
     select
         document_id,
+        argMax(gateway, recorded_at) as last_gateway,
         argMax(sync_state, recorded_at) as sync_state,
         max(recorded_at) as synced_at
     from {{ ref('stg_billing__gateway_documents') }}
@@ -21,6 +22,7 @@ paid as (
 
 select
     synced.document_id as document_id,
+    synced.last_gateway as gateway,
     synced.sync_state as sync_state,
     synced.synced_at as synced_at,
     nullIf(paid.payment_status, '') as payment_status

@@ -45,6 +45,7 @@ select
     runs.finalized_at as finalized_at,
     if(voids.invoice_id = '', null, voids.voided_at) as voided_at,
     nullIf(voids.void_reason, '') as void_reason,
+    nullIf(gateway.gateway, '') as gateway,
     nullIf(gateway.sync_state, '') as sync_state,
     gateway.payment_status as payment_status
 from invoices
