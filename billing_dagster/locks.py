@@ -1,8 +1,9 @@
 """Locks on the billing home that make concurrent commands equal to running them in turn.
 
-Five locks, each a file under `<home>/locks/` held with `flock` for as long as the work:
+Six locks, each a file under `<home>/locks/` held with `flock` for as long as the work:
 
 * `catalog`: applying a catalog (a version number is taken and its rows written);
+* `refunds`: issuing a refund (what is left to refund is read, then the refund written);
 * `event_loads`: loading event files (first copy wins depends on load order);
 * `alerts`: deciding and recording alert transitions (each alert triggers once);
 * `webhooks`: a round of webhook deliveries (one deliverer at a time);
@@ -27,6 +28,7 @@ EVENT_LOADS = "event_loads"
 USAGE = "usage"
 ALERTS = "alerts"
 WEBHOOKS = "webhooks"
+REFUNDS = "refunds"
 
 
 @contextmanager

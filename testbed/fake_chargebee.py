@@ -5,8 +5,9 @@ our id (a second create of the same id is refused), one-off invoices created wit
 (`payment_due` at once, no draft), listed per customer with `customer_id[is]` and offset
 pages, retrieved, closed, voided (not once paid), paid by `record_payment`; credit notes
 (`adjustment` on an unpaid invoice, `refundable` on a paid one, never more than the invoice's
-total) listed with `reference_invoice_id[is]`; and the idempotency replay: a POST repeated
-with the same `chargebee-idempotency-key` gets the first answer again, marked
+total; a refundable one can be refunded to the payment) listed with
+`reference_invoice_id[is]`; and the idempotency replay: a POST repeated with the same
+`chargebee-idempotency-key` gets the first answer again, marked
 `chargebee-idempotency-replayed: true`. Errors carry Chargebee's shape (`message`, `type`,
 `api_error_code`, `http_status_code`).
 
@@ -182,11 +183,41 @@ def create_credit_note(form: dict) -> dict:
         "status": "adjusted" if kind == "adjustment" else "refund_due",
         "currency_code": invoice["currency_code"],
         "total": total,
+        "amount_refunded": 0,
         "notes": [form["customer_notes"]] if form.get("customer_notes") else [],
         "object": "credit_note",
     }
     store.credit_notes[note["id"]] = note
     return {"credit_note": note}
+
+
+def refund_credit_note(form: dict, note_id: str) -> dict:
+    """Refunds a refundable credit note to the invoice's payment."""
+    note = store.credit_notes.get(note_id)
+    if note is None:
+        raise ChargebeeError(404, "resource_not_found", f"credit note {note_id} not found")
+    amount = _integer(
+        form.get("refund_amount", note["total"] - note["amount_refunded"]), "refund_amount"
+    )
+    if (
+        note["type"] != "refundable"
+        or amount < 1
+        or note["amount_refunded"] + amount > note["total"]
+    ):
+        raise ChargebeeError(
+            400, "invalid_state_for_request", f"credit note {note_id} cannot be refunded {amount}"
+        )
+    note["amount_refunded"] += amount
+    note["status"] = "refunded" if note["amount_refunded"] == note["total"] else "refund_due"
+    transaction = {
+        "id": f"txn_{next(store.numbers)}",
+        "type": "refund",
+        "amount": amount,
+        "currency_code": note["currency_code"],
+        "status": "success",
+        "object": "transaction",
+    }
+    return {"credit_note": note, "transaction": transaction}
 
 
 def list_credit_notes(query: dict) -> dict:
@@ -253,6 +284,7 @@ ROUTES = [
     ("POST", "/invoices/{id}/record_payment", record_payment),
     ("POST", "/credit_notes", create_credit_note),
     ("GET", "/credit_notes", list_credit_notes),
+    ("POST", "/credit_notes/{id}/refund", refund_credit_note),
 ]
 
 

@@ -4,9 +4,9 @@ Run as `python -m testbed.fake_stripe PORT`, or `start()` it from Python: binds 
 only, never saves its state to disk, `DELETE /_config/data` resets it. Added with Stripe's
 documented semantics: one-off invoices (currency, `send_invoice`, pending items excluded),
 invoice items attached to a draft invoice and listed by invoice, `/finalize`, `/send`,
-`/void`, `/mark_uncollectible`, `/pay` out of band, credit notes, customer search by
-metadata, and `GET /_config/objects` (every stored object, for tests to count). localstripe
-is GPL and test-only.
+`/void`, `/mark_uncollectible`, `/pay` out of band, credit notes (with the refund of a
+`refund_amount`), customer search by metadata, and `GET /_config/objects` (every stored
+object, for tests to count). localstripe is GPL and test-only.
 """
 
 from __future__ import annotations
@@ -53,8 +53,12 @@ class CreditNote(resources.StripeObject):
     object = "credit_note"
     _id_prefix = "cn_"
 
-    def __init__(self, invoice: OneOffInvoice, amount: int, lines: list, memo, metadata):
+    def __init__(
+        self, invoice: OneOffInvoice, amount: int, lines: list, memo, metadata, refunded: int = 0
+    ):
         super().__init__()
+        #: Stripe refunds `refund_amount` of the invoice's payment and links the refund here.
+        self.refund = Refund(invoice, refunded).id if refunded else None
         self.invoice, self.customer, self.currency = invoice.id, invoice.customer, invoice.currency
         self.amount, self.total, self.memo = amount, amount, memo
         self.metadata = metadata or {}
@@ -63,6 +67,16 @@ class CreditNote(resources.StripeObject):
             "post_payment" if invoice._state == "paid" else "pre_payment",
         )
         self.lines = {"object": "list", "data": lines, "has_more": False}
+
+
+class Refund(resources.StripeObject):
+    object = "refund"
+    _id_prefix = "re_"
+
+    def __init__(self, invoice: OneOffInvoice, amount: int):
+        super().__init__()
+        self.amount, self.currency, self.status = amount, invoice.currency, "succeeded"
+        self.metadata = {"invoice": invoice.id}
 
 
 def _credit_notes(invoice_id: str) -> list[CreditNote]:
@@ -205,7 +219,10 @@ def create_credit_note(data: dict, query: dict) -> dict:
     )
     if invoice._state == "paid" and settled != amount:
         raise UserError(400, "A credit note on a paid invoice must say how it is settled.")
-    return CreditNote(invoice, amount, lines, data.get("memo"), data.get("metadata"))._export()
+    refunded = _int(data.get("refund_amount", 0), "refund_amount")
+    return CreditNote(
+        invoice, amount, lines, data.get("memo"), data.get("metadata"), refunded
+    )._export()
 
 
 def list_credit_notes(data: dict, query: dict) -> dict:
@@ -248,7 +265,7 @@ def objects(data: dict, query: dict) -> dict:
     counts: dict[str, list] = {}
     for key, value in store.items():
         kind = key.split(":", 1)[0]
-        if kind in ("customer", "invoice", "invoiceitem", "credit_note"):
+        if kind in ("customer", "invoice", "invoiceitem", "credit_note", "refund"):
             exported = value._export()
             if kind == "invoice":
                 exported["sent_count"] = getattr(value, "_sent", 0)

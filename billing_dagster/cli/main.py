@@ -49,7 +49,7 @@ from billing_dagster.invoicing.store import (
     latest_invoices,
 )
 from billing_dagster.invoicing.voids import with_void_status
-from billing_dagster.locks import CATALOG, home_lock
+from billing_dagster.locks import CATALOG, REFUNDS, home_lock
 from billing_dagster.metering.backfill import ranges_to_meter
 from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.monitoring.printing import status_tables
@@ -307,6 +307,20 @@ def _parser() -> argparse.ArgumentParser:
     void.add_argument("--invoice", required=True, help="the invoice's id")
     void.add_argument("--reason", required=True, help="why it is voided")
     void.set_defaults(command=cmd_void)
+
+    refund = commands.add_parser(
+        "refund", parents=[common], help="refund a paid, finalized invoice (a credit note)"
+    )
+    refund.add_argument("--invoice", required=True, help="the invoice's id")
+    refund.add_argument("--amount", required=True, help="what to return, e.g. 30.00")
+    refund.add_argument("--reason", required=True, help="why the money is returned")
+    refund.add_argument(
+        "--to",
+        choices=["payment", "credit"],
+        default="payment",
+        help="back to the payment (default), or to the customer's balance on the gateway",
+    )
+    refund.set_defaults(command=cmd_refund)
     return parser
 
 
@@ -856,6 +870,26 @@ def cmd_void(args, home: Path) -> int:
                 "voided_at": void.voided_at.isoformat(),
             }
         )
+    )
+    return 0
+
+
+def cmd_refund(args, home: Path) -> int:
+    """One credit note, issued once: the same refund asked again prints the first."""
+    from billing_dagster.invoicing.refunds import RefundRefused, issue_refund
+
+    settings, client = _connect(args, home)
+    with home_lock(home, REFUNDS):
+        try:
+            note = issue_refund(
+                client, settings.database, args.invoice, args.amount, args.reason, args.to
+            )
+        except RefundRefused as refused:
+            raise BadInput(str(refused)) from refused
+    print(json.dumps(note))
+    print(
+        f"billing: `billing sync --period {note['period']}` sends it to the gateway",
+        file=sys.stderr,
     )
     return 0
 

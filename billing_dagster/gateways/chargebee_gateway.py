@@ -182,12 +182,13 @@ class ChargebeeGateway:
         ):
             notes = found.credit_note.raw_data.get("notes") or []
             if any(str(text).startswith(mark) for text in notes):
-                return _credit_note(found.credit_note)
+                return self._settled(found.credit_note, note)
         return None
 
     def create_credit_note(self, gateway_invoice: str, note: CreditNote) -> RemoteDocument:
         """An adjustment credit note on an unpaid invoice (it lowers what is due); a
-        refundable one on a paid invoice (the customer's credit, to refund or apply)."""
+        refundable one on a paid invoice (the customer's credit, to apply), refunded to the
+        payment when the refund says so."""
         paid = self.fetch_invoice(gateway_invoice).status == "paid"
         mark = CREDIT_NOTE_MARK.format(note["credit_note_id"])
         created = _call(
@@ -203,7 +204,23 @@ class ChargebeeGateway:
             ),
             f"creating credit note {note['credit_note_id']}",
         )
-        return _credit_note(created.credit_note)
+        return self._settled(created.credit_note, note)
+
+    def _settled(self, credit_note, note: CreditNote) -> RemoteDocument:
+        """A refund to the payment is two requests: the refundable credit note, then its
+        refund. A run killed between them leaves the first, and the next run's look-up
+        completes it here."""
+        owed = (credit_note.total or 0) - (credit_note.amount_refunded or 0)
+        if note.get("refund_to") == "payment" and owed > 0:
+            credit_note = _call(
+                lambda: self._api.CreditNote.refund(
+                    credit_note.id,
+                    {"refund_amount": owed},
+                    {IDEMPOTENCY_HEADER: f"billing-refund-{note['credit_note_id']}"},
+                ),
+                f"refunding credit note {note['credit_note_id']}",
+            ).credit_note
+        return _credit_note(credit_note)
 
     def _pages(self, fetch: Callable[[str | None], object], what: str) -> Iterator:
         offset = None

@@ -58,6 +58,13 @@ def line_title(line: InvoiceLine) -> str:
 
 
 def credit_note_description(note: CreditNote) -> str:
+    if note.get("kind") == "refund":
+        where = "to the payment" if note["refund_to"] == "payment" else "to the balance"
+        text = (
+            f"Refund of {note['total']} {note['currency']} {where} on invoice "
+            f"{note['adjusts_invoice']}: {note['reason']}"
+        )
+        return text[:MAX_DESCRIPTION]
     text = (
         f"Correction of {note['adjusts_period']} (invoice {note['adjusts_invoice']}): billed "
         f"{note['billed_total']}, corrected {note['corrected_total']} {note['currency']}"

@@ -197,8 +197,12 @@ class StripeGateway:
         amount = minor_units(note["total"], note["currency"])
         invoice = self.fetch_invoice(gateway_invoice)
         # On a paid invoice the credit goes to the customer's balance (it pays the next
-        # invoice); on an open one it lowers what is due.
-        settle = {"credit_amount": amount} if invoice.status == "paid" else {}
+        # invoice), or back to the payment for a refund that says so; on an open invoice it
+        # lowers what is due.
+        settle = {}
+        if invoice.status == "paid":
+            to_payment = note.get("refund_to") == "payment"
+            settle = {"refund_amount" if to_payment else "credit_amount": amount}
         created = _call(
             lambda: self._v1.credit_notes.create(
                 params={

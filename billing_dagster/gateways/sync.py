@@ -39,6 +39,7 @@ from billing_dagster.gateways.ledger import (
 )
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.invoicing.documents import CreditNote, Invoice
+from billing_dagster.invoicing.refunds import refunds
 from billing_dagster.invoicing.store import finalization, latest_credit_notes, latest_invoices
 from billing_dagster.invoicing.voids import voids
 from billing_dagster.webhooks.documents import announce_synced
@@ -85,15 +86,18 @@ class SyncSummary:
 def sync_period(
     client: Client, database: str, gateways: Gateways, period: str, retry: RetryPolicy
 ) -> SyncSummary:
-    """Push the finalized invoices and credit notes of `period`, each to its customer's
-    gateway; safe to run any number of times, and after any interruption."""
+    """Push the finalized invoices and credit notes of `period` (refunds of its invoices
+    among them), each to its customer's gateway; safe to run any number of times, and after
+    any interruption."""
     if not finalization(client, database, period):
         raise SyncRefused(
             f"period {period} is not finalized: only finalized invoices are synced; run "
             f"`billing finalize --period {period}` first"
         )
     invoices = latest_invoices(client, database, period) or []
-    notes = latest_credit_notes(client, database, period) or []
+    notes = (latest_credit_notes(client, database, period) or []) + refunds(
+        client, database, period
+    )
     summary = SyncSummary(period, "")
     routes = _routes(client, database, gateways.default, invoices, notes)
     for name in sorted(set(routes.values())):
@@ -383,9 +387,15 @@ class _PeriodSync:
                 f"on {self.gateway.name}: run `billing sync --period {note['adjusts_period']}` "
                 f"first"
             )
+
+        def create() -> RemoteDocument:
+            if note.get("kind") == "refund":
+                self._check_paid(note, target.gateway_document_id)
+            return self.gateway.create_credit_note(target.gateway_document_id, note)
+
         remote, _ = self._find_or_create(
             lambda: self.gateway.find_credit_note(target.gateway_document_id, note),
-            lambda: self.gateway.create_credit_note(target.gateway_document_id, note),
+            create,
             f"credit note {note_id}",
         )
         entry = replace(
@@ -403,6 +413,17 @@ class _PeriodSync:
             raise GatewayError(entry.message)
         self._record(entry)
         return "synced"
+
+    def _check_paid(self, refund: CreditNote, gateway_invoice: str) -> None:
+        """A refund returns a payment: on a gateway that does not hold the invoice as paid it
+        would become a credit against what is due, so it is refused instead."""
+        status = self.gateway.fetch_invoice(gateway_invoice).status
+        if status != "paid":
+            raise GatewayError(
+                f"refund {refund['credit_note_id']}: invoice {refund['adjusts_invoice']} is "
+                f"{status} on {self.gateway.name} ({gateway_invoice}), not paid: there is no "
+                f"payment to refund there; check its payment before syncing again"
+            )
 
 
 class _Unavailable:

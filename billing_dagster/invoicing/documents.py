@@ -88,3 +88,7 @@ class CreditNote(TypedDict):
     corrected_total: str
     lines: list[LineDifference]
     total: str
+    #: A refund (invoicing/refunds.py) says so, where the money goes and why.
+    kind: NotRequired[Literal["refund"]]
+    refund_to: NotRequired[Literal["payment", "credit"]]
+    reason: NotRequired[str]

@@ -1,5 +1,6 @@
 """Billing runs with their invoices, lines and credit notes, the bases of adjustments,
-finalizations with their frozen documents, and voids (invoicing/store.py writes them)."""
+finalizations with their frozen documents, voids and refunds (invoicing/store.py, voids.py
+and refunds.py write them)."""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {db}.billing_runs (
@@ -88,4 +89,17 @@ CREATE TABLE IF NOT EXISTS {db}.invoice_voids (
     reason String,
     voided_at DateTime64(3, 'UTC')
 ) ENGINE = MergeTree ORDER BY invoice_id
+;
+CREATE TABLE IF NOT EXISTS {db}.refunds (
+    refund_id String,
+    invoice_id String,
+    customer_id String,
+    period String,
+    currency LowCardinality(String),
+    amount {invoice_money},
+    refund_to LowCardinality(String),
+    reason String,
+    document String,
+    issued_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY (period, invoice_id, refund_id)
 """
