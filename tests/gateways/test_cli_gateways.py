@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 
 from billing_dagster.cli.runs import JobRunner
 from tests.conftest import REPO
@@ -104,6 +105,32 @@ def test_each_customer_synced_to_its_gateway_once_after_a_kill(
     # Payment status comes back from both gateways.
     razorpay.pay(razorpay.objects()["invoice"][0]["id"])
     JobRunner(home).run("payment_status_job")
+    # Tata is refunded part of its payment: a refund on Razorpay, and a credit note for finance.
+    refund = json.loads(
+        run(
+            capsys,
+            "refund",
+            "--invoice",
+            "INV-2026-10-tata",
+            "--amount",
+            "10.00",
+            "--reason",
+            "outage",
+        )
+    )
+    assert json.loads(run(capsys, "sync", "--period", "2026-10"))["synced"] == [
+        refund["credit_note_id"]
+    ]
+    [refunded] = razorpay.objects()["refund"]
+    assert (refunded["amount"], refunded["notes"]["billing_credit_note_id"]) == (
+        1000,
+        refund["credit_note_id"],
+    )
+    assert client.query(
+        f"SELECT credit_note_id, kind, adjusts_invoice_id, status, total FROM `{database}`.fct_credit_notes"
+    ).result_rows == [
+        (refund["credit_note_id"], "refund", "INV-2026-10-tata", "synced", Decimal("10.00"))
+    ]
     statuses = client.query(
         f"SELECT gateway, document_id, argMax(status, fetched_at) "
         f"FROM `{database}`.invoice_statuses GROUP BY gateway, document_id ORDER BY document_id"

@@ -26,3 +26,4 @@ select
     status,
     -total as amount
 from {{ ref('fct_credit_notes') }}
+where kind = 'correction'  -- a refund returns a payment; it corrects no data
