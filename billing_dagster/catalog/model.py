@@ -166,7 +166,7 @@ class Customer:
     tax_rate: Decimal = Decimal(0)
     subscriptions: tuple[Subscription, ...] = ()
     #: The payment gateway its documents are synced to; None: the project's default.
-    gateway: str | None = None
+    gateway: str | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True)
