@@ -26,6 +26,7 @@ from billing_dagster.defs.metering.assets import (
 from billing_dagster.defs.metering.dbt_resource import PinnedDbtCliResource
 from billing_dagster.defs.metering.jobs import metering_job, models_job
 from billing_dagster.defs.metering.project import metering_project
+from billing_dagster.defs.partners.assets import partner_statement_lines, partner_statements_job
 from billing_dagster.defs.quality import quality_checks
 from billing_dagster.defs.resources import (
     BillingHomeResource,
@@ -61,6 +62,7 @@ def build_definitions() -> dg.Definitions:
             finalized_invoices,
             gateway_invoices,
             invoice_statuses,
+            partner_statement_lines,
         ],
         asset_checks=[*quality_checks, alerts_once],
         jobs=[
@@ -71,6 +73,7 @@ def build_definitions() -> dg.Definitions:
             finalize_job,
             sync_job,
             payment_status_job,
+            partner_statements_job,
             webhook_delivery_job,
         ],
         schedules=schedules.all_schedules,

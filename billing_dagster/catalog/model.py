@@ -229,6 +229,27 @@ class AlertRule:
 
 
 @dataclass(frozen=True)
+class PartnerCustomer:
+    """A customer a partner brought, and the periods the partner earns a share of."""
+
+    customer: str
+    start: date
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner owed `share` of what its customers are billed (docs/partners.md)."""
+
+    id: str
+    name: str
+    share: Decimal
+    customers: tuple[PartnerCustomer, ...]
+    #: `subtotal`: the charges before tax and credits; `total`: what the customer owes.
+    basis: Literal["subtotal", "total"] = "subtotal"
+
+
+@dataclass(frozen=True)
 class Catalog:
     metrics: tuple[Metric, ...]
     plans: tuple[Plan, ...]
@@ -236,6 +257,7 @@ class Catalog:
     credit_grants: tuple[CreditGrant, ...] = ()
     quota_grants: tuple[QuotaGrant, ...] = field(default=(), metadata=ADDED)
     alerts: tuple[AlertRule, ...] = field(default=(), metadata=ADDED)
+    partners: tuple[Partner, ...] = field(default=(), metadata=ADDED)
 
     def plan_version(self, plan: str, version: int) -> PlanVersion:
         for p in self.plans:

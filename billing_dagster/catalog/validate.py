@@ -31,6 +31,8 @@ from billing_dagster.catalog.model import (
     FixedFee,
     Metric,
     Overrides,
+    Partner,
+    PartnerCustomer,
     Plan,
     PlanVersion,
     Price,
@@ -135,7 +137,7 @@ class _Validator:
             (),
             self.doc.data,
             {"metrics", "plans", "customers"},
-            {"credit_grants", "quota_grants", "alerts"},
+            {"credit_grants", "quota_grants", "alerts", "partners"},
         )
         if top is None:
             return Catalog((), (), ())
@@ -171,6 +173,14 @@ class _Validator:
             rule = self.alert_rule(("alerts", i), raw, customers)
             if rule and self.unique(("alerts", i, "id"), rule.id, alerts, "alert rule"):
                 alerts[rule.id] = rule
+        partners: dict[str, Partner] = {}
+        placed: list[tuple[int, Partner]] = []
+        for i, raw in enumerate(self.sequence(("partners",), top.get("partners") or [])):
+            partner = self.partner(("partners", i), raw, customers)
+            if partner and self.unique(("partners", i, "id"), partner.id, partners, "partner"):
+                partners[partner.id] = partner
+                placed.append((i, partner))
+        self.check_one_partner_at_a_time(placed)
         return Catalog(
             tuple(self.metrics.values()),
             tuple(self.plans.values()),
@@ -178,6 +188,7 @@ class _Validator:
             tuple(grants.values()),
             tuple(quotas.values()),
             tuple(alerts.values()),
+            tuple(partners.values()),
         )
 
     def section(self, top: dict, name: str) -> list:
@@ -858,6 +869,61 @@ class _Validator:
         else:
             value = self.quantity(path, raw, positive=positive)
         return Threshold(value) if value is not None else None
+
+    def partner(self, path: YamlPath, raw: Any, customers: dict) -> Partner | None:
+        spec = self.mapping(path, raw, {"id", "name", "share", "customers"}, {"basis"})
+        if spec is None:
+            return None
+        partner_id = self.string((*path, "id"), spec["id"])
+        name = self.string((*path, "name"), spec["name"])
+        share = self.money((*path, "share"), spec["share"], maximum=Decimal(1))
+        if share is not None and share <= 0:
+            self.error((*path, "share"), f"must be greater than 0, got {share}")
+            share = None
+        basis = self.choice((*path, "basis"), spec.get("basis", "subtotal"), ("subtotal", "total"))
+        brought = []
+        for i, item in enumerate(self.sequence((*path, "customers"), spec["customers"])):
+            brought.append(self.partner_customer((*path, "customers", i), item, customers))
+        if None in (partner_id, name, share, basis) or None in brought:
+            return None
+        return Partner(partner_id, name, share, tuple(brought), basis)
+
+    def partner_customer(self, path: YamlPath, raw: Any, customers: dict) -> PartnerCustomer | None:
+        spec = self.mapping(path, raw, {"id", "from"}, {"to"})
+        if spec is None:
+            return None
+        customer = self.string((*path, "id"), spec["id"])
+        if customer and customer not in customers:
+            message = f'unknown customer "{customer}"; define it under customers'
+            self.unknown((*path, "id"), "customers", customer, message)
+            customer = None
+        start = self.date((*path, "from"), spec["from"])
+        has_end = spec.get("to") is not None
+        end = self.date((*path, "to"), spec["to"]) if has_end else None
+        if start and end and end < start:
+            self.error((*path, "to"), f"must not be before from ({start.isoformat()})")
+            return None
+        if customer is None or start is None or (has_end and end is None):
+            return None
+        return PartnerCustomer(customer, start, end)
+
+    def check_one_partner_at_a_time(self, partners: list[tuple[int, Partner]]) -> None:
+        """A customer's billing is shared with one partner at most, at any date (`partners`:
+        the valid ones, with their index in the file)."""
+        seen: dict[str, list[tuple[int, PartnerCustomer]]] = {}
+        for p_index, partner in partners:
+            for c_index, brought in enumerate(partner.customers):
+                for other_p, other in seen.get(brought.customer, []):
+                    if brought.start <= (other.end or date.max) and other.start <= (
+                        brought.end or date.max
+                    ):
+                        self.error(
+                            ("partners", p_index, "customers", c_index),
+                            f"customer {brought.customer!r} is also brought by "
+                            f"partners[{other_p}] at the same dates; a customer's billing is "
+                            f"shared with one partner at a time",
+                        )
+                seen.setdefault(brought.customer, []).append((p_index, brought))
 
     def grant_terms(self, path: YamlPath, spec: dict, customers: dict) -> tuple | None:
         """What credit and quota grants share: id, customer, effective, expires, priority."""

@@ -28,7 +28,7 @@ from billing_dagster.catalog.store import (
     load_catalog,
 )
 from billing_dagster.entitlements.live import LiveEntitlements
-from billing_dagster.formatting import table
+from billing_dagster.formatting import table, titled_table
 from billing_dagster.ingest import landing
 from billing_dagster.ingest.landing_day import waiting_files
 from billing_dagster.ingest.ledger import LOAD_COUNTS, already_loaded, load_counts
@@ -321,6 +321,15 @@ def _parser() -> argparse.ArgumentParser:
         help="back to the payment (default), or to the customer's balance on the gateway",
     )
     refund.set_defaults(command=cmd_refund)
+
+    partners = commands.add_parser(
+        "partner-statements",
+        parents=[common],
+        help="what each partner is owed for a finalized period",
+    )
+    partners.add_argument("--period", required=True, help="billing period, YYYY-MM")
+    partners.add_argument("--format", choices=["table", "json"], default="table")
+    partners.set_defaults(command=cmd_partner_statements)
     return parser
 
 
@@ -872,6 +881,36 @@ def cmd_void(args, home: Path) -> int:
         )
     )
     return 0
+
+
+def cmd_partner_statements(args, home: Path) -> int:
+    """Made from the period's finalized documents the first time it is asked, then kept."""
+    from billing_dagster.partners.statements import statements_json
+    from billing_dagster.partners.store import StatementRefused, partner_statements
+
+    period = parse_period(args.period)
+    settings, client = _connect(args, home)
+    try:
+        statements = statements_json(period, partner_statements(client, settings.database, period))
+    except StatementRefused as refused:
+        raise BadInput(str(refused)) from None
+    columns = ["customer_id", "document_kind", "document_id", "for_period", "currency"]
+    columns += ["basis", "share", "amount"]
+
+    def text() -> str:
+        if not statements:
+            return f"No partner is owed anything for {period}."
+        return "\n\n".join(
+            titled_table(
+                f"Partner {s['partner_id']}, {period}: "
+                + ", ".join(f"{total} {currency}" for currency, total in s["totals"].items()),
+                s["lines"],
+                columns,
+            )
+            for s in statements
+        )
+
+    return _show(args, statements, text)
 
 
 def cmd_refund(args, home: Path) -> int:

@@ -15,6 +15,7 @@ from billing_dagster.gateways import tables as gateway_tables
 from billing_dagster.ingest import tables as ingest_tables
 from billing_dagster.invoicing import tables as invoicing_tables
 from billing_dagster.metering import tables as metering_tables
+from billing_dagster.partners import tables as partner_tables
 from billing_dagster.portal import tables as portal_tables
 from billing_dagster.webhooks import tables as webhook_tables
 
@@ -38,6 +39,7 @@ _AREAS = (
     webhook_tables.DDL,
     alert_tables.DDL,
     portal_tables.DDL,
+    partner_tables.DDL,
 )
 
 

@@ -1,0 +1,1 @@
+"""Partner statements: what each partner is owed for a finalized period."""

@@ -1,0 +1,1 @@
+"""Partner revenue share: statements of what partners are owed, from finalized documents."""
