@@ -5,12 +5,15 @@ makes the same statement as the CLI."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import dagster as dg
 
 from billing_dagster.defs.partners.assets import partner_statement_lines
 from billing_dagster.defs.resources import ClickHouseResource
 from testbed.documents import invoice, line, usage, write_finalized
+from tests.conftest import REPO
 from tests.support import cli, run
 
 CATALOG = """\
@@ -145,3 +148,45 @@ def test_statements_are_made_once_and_corrections_reach_the_next(
     ]
     assert statements(capsys, "2026-10") == first
     assert client.command(f"SELECT count() FROM `{database}`.partner_statements") == 2
+
+    # December's statement asked twice at once: both print the one that stands.
+    write_finalized(
+        client,
+        database,
+        "2026-12",
+        [invoice("acme", "2026-12", "USD", [line("fixed_fee", "49.00", "platform")])],
+    )
+    command = [sys.executable, "-m", "billing_dagster.cli.main", "partner-statements"]
+    both = [
+        subprocess.Popen(
+            [*command, "--period", "2026-12", "--format", "json"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    printed = [json.loads(process.communicate(timeout=120)[0]) for process in both]
+    assert (
+        printed[0]
+        == printed[1]
+        == [
+            {
+                "partner_id": "reseller",
+                "period": "2026-12",
+                "totals": {"USD": "12.25"},
+                "lines": [
+                    {
+                        "customer_id": "acme",
+                        "document_id": "INV-2026-12-acme",
+                        "document_kind": "invoice",
+                        "for_period": "2026-12",
+                        "currency": "USD",
+                        "basis": "49.00",
+                        "share": "0.25",
+                        "amount": "12.25",
+                    }
+                ],
+            }
+        ]
+    )
