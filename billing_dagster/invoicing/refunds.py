@@ -23,7 +23,7 @@ from clickhouse_connect.driver.client import Client
 from billing_dagster.catalog.model import CURRENCY_MINOR_UNITS
 from billing_dagster.invoicing.assemble import money_text
 from billing_dagster.invoicing.documents import CreditNote
-from billing_dagster.invoicing.store import invoice_json
+from billing_dagster.invoicing.store import finalized_documents, invoice_json
 from billing_dagster.invoicing.voids import voids
 
 DESTINATIONS = ("payment", "credit")
@@ -181,9 +181,7 @@ def _paid_invoice(client: Client, database: str, invoice_id: str) -> PaidInvoice
         f"   WHERE document_id = {{id:String}} AND gateway_document_id != ''), "
         f"  (SELECT argMax(status, fetched_at) FROM `{database}`.invoice_statuses "
         f"   WHERE document_id = {{id:String}}) "
-        f"FROM `{database}`.finalized_documents AS d "
-        f"INNER JOIN `{database}`.invoice_finalizations AS f "
-        f"ON d.billing_run_id = f.billing_run_id AND d.period = f.period "
+        f"FROM {finalized_documents(database)} "
         f"WHERE d.document_kind = 'invoice' AND d.document_id = {{id:String}} LIMIT 1",
         parameters={"id": invoice_id},
     ).result_rows
@@ -209,9 +207,7 @@ def _paid_invoice(client: Client, database: str, invoice_id: str) -> PaidInvoice
 def _corrections(client: Client, database: str, invoice_id: str) -> list[Decimal]:
     """The totals of the finalized correction credit notes on the invoice."""
     rows = client.query(
-        f"SELECT any(d.total) FROM `{database}`.finalized_documents AS d "
-        f"INNER JOIN `{database}`.invoice_finalizations AS f "
-        f"ON d.billing_run_id = f.billing_run_id AND d.period = f.period "
+        f"SELECT any(d.total) FROM {finalized_documents(database)} "
         f"WHERE d.document_kind = 'credit_note' "
         f"AND JSONExtractString(d.document, 'adjusts_invoice') = {{id:String}} "
         f"GROUP BY d.document_id",

@@ -115,6 +115,15 @@ def _text(value: int | Decimal) -> str | int:
     return value if isinstance(value, int) else decimal_text(value)
 
 
+def finalized_documents(database: str) -> str:
+    """The FROM clause of every finalized document (`d`), with its period's finalization."""
+    return (
+        f"`{database}`.finalized_documents AS d "
+        f"INNER JOIN `{database}`.invoice_finalizations AS f "
+        f"ON d.billing_run_id = f.billing_run_id AND d.period = f.period"
+    )
+
+
 def invoice_json(invoice: Invoice | CreditNote) -> str:
     return json.dumps(invoice, separators=(",", ":"))
 

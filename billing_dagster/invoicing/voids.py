@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.invoicing.documents import Invoice
+from billing_dagster.invoicing.store import finalized_documents
 
 
 class VoidRefused(ValueError):
@@ -34,9 +35,7 @@ def void_invoice(client: Client, database: str, invoice_id: str, reason: str) ->
     if invoice_id in done:
         return done[invoice_id]
     rows = client.query(
-        f"SELECT period FROM `{database}`.finalized_documents AS d "
-        f"INNER JOIN `{database}`.invoice_finalizations AS f "
-        f"ON d.billing_run_id = f.billing_run_id AND d.period = f.period "
+        f"SELECT d.period FROM {finalized_documents(database)} "
         f"WHERE d.document_kind = 'invoice' AND d.document_id = {{id:String}} LIMIT 1",
         parameters={"id": invoice_id},
     ).result_rows

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,6 +13,7 @@ import stripe
 
 from billing_dagster.gateways.config import Gateways
 from billing_dagster.gateways.file_gateway import FileGateway
+from billing_dagster.gateways.ledger import LedgerEntry, SyncLedger
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.gateways.status import pull_statuses
 from billing_dagster.gateways.stripe_gateway import StripeGateway
@@ -147,19 +147,9 @@ def test_a_void_invoice_is_not_refunded(client, database, hundred):
 
 
 def paid_per_gateway(client, database) -> None:
-    """The payment status pull-back saw the invoice paid."""
-    client.insert(
-        f"`{database}`.invoice_statuses",
-        [["file", INVOICE, PERIOD, INVOICE, "paid", datetime.now(UTC)]],
-        column_names=[
-            "gateway",
-            "document_id",
-            "period",
-            "gateway_document_id",
-            "status",
-            "fetched_at",
-        ],
-    )
+    """The payment status pull-back saw the invoice paid on the file gateway."""
+    entry = LedgerEntry("invoice", INVOICE, PERIOD, "acme", INVOICE, "synced", "USD", Decimal(100))
+    SyncLedger(client, database, "file").record_statuses([(entry, "paid")])
 
 
 def test_a_refund_the_gateway_does_not_see_paid_is_refused_there(
