@@ -1,9 +1,11 @@
 """Locks on the billing home that make concurrent commands equal to running them in turn.
 
-Six locks, each a file under `<home>/locks/` held with `flock` for as long as the work:
+Seven locks, each a file under `<home>/locks/` held with `flock` for as long as the work:
 
 * `catalog`: applying a catalog (a version number is taken and its rows written);
 * `refunds`: issuing a refund (what is left to refund is read, then the refund written);
+* `gateway_sync`: a sync to the payment gateways (each document is looked up, then created:
+  two syncs at once could both create it where the gateway has no idempotency key);
 * `event_loads`: loading event files (first copy wins depends on load order);
 * `alerts`: deciding and recording alert transitions (each alert triggers once);
 * `webhooks`: a round of webhook deliveries (one deliverer at a time);
@@ -29,6 +31,7 @@ USAGE = "usage"
 ALERTS = "alerts"
 WEBHOOKS = "webhooks"
 REFUNDS = "refunds"
+GATEWAY_SYNC = "gateway_sync"
 
 
 @contextmanager

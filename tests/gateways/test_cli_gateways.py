@@ -13,6 +13,7 @@ import sys
 from decimal import Decimal
 
 from billing_dagster.cli.runs import JobRunner
+from billing_dagster.locks import GATEWAY_SYNC, home_lock
 from tests.conftest import REPO
 from tests.gateways.conftest import _emptied
 from tests.gateways.test_cli_sync import apply_and_ingest, run
@@ -140,6 +141,24 @@ def test_each_customer_synced_to_its_gateway_once_after_a_kill(
         ("file", "INV-2026-10-initech", "open"),
         ("razorpay", "INV-2026-10-tata", "paid"),
     ]
+    # A sync waits while another holds the gateway_sync lock, sending nothing meanwhile.
+    run(capsys, "void", "--invoice", "INV-2026-10-acme", "--reason", "duplicate order")
+    chargebee.proxy.reset()
+    with home_lock(home, GATEWAY_SYNC):
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "billing_dagster.cli.main", "sync", "--period", "2026-10"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for said in waiting.stderr:
+            if said.startswith("billing: waiting for the gateway_sync lock, held by pid"):
+                break
+        assert chargebee.proxy.requests == []
+    out, _ = waiting.communicate(timeout=120)
+    assert json.loads(out)["voided"] == ["INV-2026-10-acme"]
+
     # The keys never reach the Dagster instance's run or event storage.
     stored = [p.read_bytes() for p in (home / "dagster").rglob("*") if p.is_file()]
     assert stored

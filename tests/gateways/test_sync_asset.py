@@ -7,7 +7,7 @@ import json
 
 import dagster as dg
 
-from billing_dagster.defs.resources import ClickHouseResource
+from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 from billing_dagster.defs.sync.assets import TOTALS_CHECK, gateway_invoices
 from billing_dagster.defs.sync.resources import GatewayResource
 from testbed.documents import three_currencies, write_finalized
@@ -21,6 +21,7 @@ def materialize(settings, home, directory) -> dg.ExecuteInProcessResult:
         resources={
             "clickhouse": ClickHouseResource.of(home, settings),
             "gateway": GatewayResource(gateway="file", directory=str(directory)),
+            "billing_home": BillingHomeResource(home=str(home)),
         },
         raise_on_error=False,
     )

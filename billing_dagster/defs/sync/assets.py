@@ -4,10 +4,11 @@ status pulled back (docs/gateways.md)."""
 import dagster as dg
 
 from billing_dagster.defs.partitions import billing_periods
-from billing_dagster.defs.resources import ClickHouseResource
+from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 from billing_dagster.defs.sync.resources import GatewayResource
 from billing_dagster.gateways.status import TotalsCheck, check_totals, pull_all_statuses
 from billing_dagster.gateways.sync import SyncRefused, sync_period
+from billing_dagster.locks import GATEWAY_SYNC, home_lock
 from billing_dagster.periods import period_of_partition
 
 TOTALS_CHECK = "totals_match_gateway"
@@ -27,7 +28,10 @@ TOTALS_CHECK = "totals_match_gateway"
     ],
 )
 def gateway_invoices(
-    context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, gateway: GatewayResource
+    context: dg.AssetExecutionContext,
+    clickhouse: ClickHouseResource,
+    gateway: GatewayResource,
+    billing_home: BillingHomeResource,
 ):
     """The period's finalized invoices and credit notes on each customer's payment gateway,
     each exactly once; a document the gateway refuses is listed as failed, the others go on."""
@@ -35,7 +39,8 @@ def gateway_invoices(
     client, database = clickhouse.get_client(), clickhouse.database
     gateways, retry = gateway.get_gateways(), gateway.retry_policy()
     try:
-        summary = sync_period(client, database, gateways, period, retry)
+        with home_lock(billing_home.path, GATEWAY_SYNC):
+            summary = sync_period(client, database, gateways, period, retry)
     except SyncRefused as refused:
         raise dg.Failure(str(refused)) from refused
     for failure in summary.failed:
