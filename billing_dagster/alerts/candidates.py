@@ -35,6 +35,7 @@ from billing_dagster.catalog.store import IN_FORCE
 from billing_dagster.entitlements.answers import granted
 from billing_dagster.entitlements.exact import as_utc
 from billing_dagster.entitlements.windows import window
+from billing_dagster.metering.dbt_project import deployed
 
 #: The mart each kind of rule reads (a view: reading it computes it, so only when needed).
 _MARTS = {
@@ -58,17 +59,7 @@ def candidates(
     db = f"`{database}`"
     windows = {period: window(period, now) for period in ("billing_period", "day", "hour")}
     month_start, month_end = windows["billing_period"]
-    deployed = {
-        name
-        for (name,) in client.query(
-            "SELECT name FROM system.tables WHERE database = {db:String} "
-            "AND name IN {marts:Array(String)}",
-            parameters={
-                "db": database,
-                "marts": sorted({_MARTS[rule.target] for rule in rules.values()}),
-            },
-        ).result_rows
-    }
+    marts = deployed(client, database, sorted({_MARTS[rule.target] for rule in rules.values()}))
     labels = client.query(
         f"SELECT DISTINCT rule_id, threshold FROM {db}.alert_transitions "
         f"WHERE rule_id IN {{rules:Array(String)}}",
@@ -87,7 +78,7 @@ def candidates(
         **{f"{p}_start": start for p, (start, _) in windows.items()},
         **{f"{p}_end": end for p, (_, end) in windows.items()},
     }
-    rows = client.query(_query(db, deployed, since is not None), parameters=parameters).result_rows
+    rows = client.query(_query(db, marts, since is not None), parameters=parameters).result_rows
     figures: dict[Watch, Figure] = {}
     history: dict[AlertKey, AlertState] = {}
     for rule_id, customer, target, start, end, value, days, limit, states in rows:

@@ -32,6 +32,7 @@ from billing_dagster.api.models import PERIOD, PROBLEMS, UsageRow
 from billing_dagster.api.portal import portal_router
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.ingest.receiving import EventReceiver
+from billing_dagster.metering.dbt_project import deployed
 from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.settings import Settings
 from billing_dagster.warehouse.connection import ClickHouseSettings
@@ -151,7 +152,7 @@ def create_app(home: Path, settings: Settings, seal_after_s: float = 5.0) -> Fas
     ) -> list[UsageRow]:
         """The customer's metered usage in a period, as of the last metering run: the rows
         `billing usage --period P --format json` prints for this customer."""
-        if not client().command(f"EXISTS TABLE `{database}`.fct_subscription_usage"):
+        if not deployed(client(), database, ["fct_subscription_usage"]):
             raise HTTPException(503, "nothing metered yet: the dbt views are not deployed")
         rows = subscription_usage(client(), database, period, customer_id)
         return [UsageRow(**row.document()) for row in rows]

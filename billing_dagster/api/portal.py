@@ -39,6 +39,7 @@ from billing_dagster.invoicing.store import (
     latest_invoices,
 )
 from billing_dagster.invoicing.voids import with_void_status
+from billing_dagster.metering.dbt_project import deployed
 from billing_dagster.metering.usage import daily_usage, subscription_usage
 from billing_dagster.periods import period_of
 from billing_dagster.portal import pages
@@ -257,7 +258,7 @@ def portal_router(
         return HTMLResponse(pages.invoice_page(document), headers=PRIVATE)
 
     def _deployed(model: str) -> bool:
-        return bool(client().command(f"EXISTS TABLE `{database}`.{model}"))
+        return bool(deployed(client(), database, [model]))
 
     def _usage(customer_id: str, period: str) -> list[dict]:
         if not _deployed("fct_subscription_usage"):

@@ -41,6 +41,17 @@ def models_deployed(client: Client, database: str) -> bool:
     return deployed == project_digest()
 
 
+def deployed(client: Client, database: str, models: list[str]) -> set[str]:
+    """Which of these dbt models exist in the warehouse yet (a fresh one has none until the
+    first metering or billing run deploys them)."""
+    rows = client.query(
+        "SELECT name FROM system.tables "
+        "WHERE database = {db:String} AND name IN {models:Array(String)}",
+        parameters={"db": database, "models": models},
+    ).result_rows
+    return {name for (name,) in rows}
+
+
 def record_deployment(client: Client, database: str, digest: str) -> None:
     client.insert(
         f"`{database}`.dbt_deployments",

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.model import CURRENCY_MINOR_UNITS
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
+from billing_dagster.metering.dbt_project import deployed
 from billing_dagster.metering.ledger import stale_days
 from billing_dagster.periods import period_bounds, previous_period
 
@@ -287,12 +288,7 @@ NAMES = (*REPORTS, "health")
 
 def report(client: Client, database: str, name: str, period: str, now: datetime) -> dict:
     """The report `name` of `period` (`health` also needs the time now)."""
-    deployed = client.query(
-        "SELECT name FROM system.tables "
-        "WHERE database = {db:String} AND name IN {marts:Array(String)}",
-        parameters={"db": database, "marts": list(MARTS)},
-    ).result_rows
-    missing = sorted(set(MARTS) - {name for (name,) in deployed})
+    missing = sorted(set(MARTS) - deployed(client, database, list(MARTS)))
     if missing:
         raise ReportUnavailable(
             f"the finance marts are not deployed ({', '.join(missing)}); run `billing bill "

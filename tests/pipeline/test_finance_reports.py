@@ -216,3 +216,13 @@ def test_a_report_before_the_marts_are_deployed_says_how_to_deploy_them(client, 
         "fct_usage_anomalies); run `billing bill --period PERIOD` or `billing ingest` once, "
         "which deploys them"
     )
+
+
+def test_usage_over_http_before_the_views_are_deployed_says_so(database, home, capsys):
+    reader = json.loads(run(capsys, "keys", "create", "--scope", "read"))["secret"]
+    with serving(home) as (_, base):
+        status, _, answer = get(f"{base}/v1/customers/acme/usage?period=2026-11", reader)
+    assert (status, answer["detail"]) == (
+        503,
+        "nothing metered yet: the dbt views are not deployed",
+    )
