@@ -112,3 +112,20 @@ class Gateway(Protocol):
     def find_credit_note(self, gateway_invoice: str, note: CreditNote) -> RemoteDocument | None: ...
 
     def create_credit_note(self, gateway_invoice: str, note: CreditNote) -> RemoteDocument: ...
+
+
+class RefusingGateway:
+    """A gateway that sends nothing: every request fails with `error_type(reason)`. Stands
+    for one whose configuration is incomplete, or one that failed as a whole during a sync."""
+
+    def __init__(
+        self, name: str, whole_documents: bool, error_type: type[GatewayError], reason: str
+    ):
+        self.name, self.whole_documents = name, whole_documents
+        self._error_type, self._reason = error_type, reason
+
+    def __getattr__(self, method: str):
+        def refused(*args, **kwargs):
+            raise self._error_type(self._reason)
+
+        return refused

@@ -7,7 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from billing_dagster.catalog.model import CURRENCY_MINOR_UNITS
-from billing_dagster.gateways.base import Gateway, GatewayAuthenticationError, GatewayError
+from billing_dagster.gateways.base import (
+    Gateway,
+    GatewayAuthenticationError,
+    GatewayError,
+    RefusingGateway,
+)
 
 GATEWAYS = ("stripe", "chargebee", "razorpay", "file")
 
@@ -77,20 +82,8 @@ class Gateways:
             try:
                 self._built[name] = self._make(name)
             except GatewayError as error:
-                self._built[name] = Unbuildable(name, str(error))
+                # Refused like credentials: none of its customers' documents can go.
+                self._built[name] = RefusingGateway(
+                    name, False, GatewayAuthenticationError, str(error)
+                )
         return self._built[name]
-
-
-class Unbuildable:
-    """A gateway whose configuration is incomplete: every request fails with why."""
-
-    whole_documents = False
-
-    def __init__(self, name: str, reason: str):
-        self.name, self._reason = name, reason
-
-    def __getattr__(self, method: str):
-        def refused(*args, **kwargs):
-            raise GatewayAuthenticationError(self._reason)
-
-        return refused

@@ -23,6 +23,7 @@ from billing_dagster.gateways.base import (
     GatewayAuthenticationError,
     GatewayError,
     NotYetRepresentable,
+    RefusingGateway,
     RemoteDocument,
     TransientGatewayError,
     minor_units,
@@ -64,12 +65,10 @@ class SyncSummary:
     #: Documents the gateway cannot take yet (not a failure; the next sync tries again).
     pending: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
-    gateways: set[str] = field(default_factory=set)
 
     def add(self, other: SyncSummary) -> None:
         for outcome in ("synced", "already_synced", "voided", "pending", "failed"):
             getattr(self, outcome).extend(getattr(other, outcome))
-        self.gateways.add(other.gateway)
 
     def as_json(self) -> dict:
         return {
@@ -98,16 +97,16 @@ def sync_period(
     notes = (latest_credit_notes(client, database, period) or []) + refunds(
         client, database, period
     )
-    summary = SyncSummary(period, "")
     routes = _routes(client, database, gateways.default, invoices, notes)
-    for name in sorted(set(routes.values())):
+    names = sorted(set(routes.values()))
+    summary = SyncSummary(period, ", ".join(names) or gateways.default)
+    for name in names:
         mine = [i for i in invoices if routes[i["invoice_id"]] == name]
         my_notes = [n for n in notes if routes[n["credit_note_id"]] == name]
         syncer = _PeriodSync(client, database, gateways.get(name), retry, period, mine, my_notes)
         done = syncer.sync_all()
         summary.add(done)
         announce_synced(client, database, name, period, done.synced + done.already_synced)
-    summary.gateway = ", ".join(sorted(summary.gateways)) or gateways.default
     return summary
 
 
@@ -204,8 +203,12 @@ class _PeriodSync:
             entry = self.entries.get(document_id) or _entry(document, kind, "", FAILED)
             self._record(replace(entry, state=FAILED, message=str(error)))
             if isinstance(error, TransientGatewayError | GatewayAuthenticationError):
-                self.gateway = _Unavailable(
-                    self.gateway, f"{self.gateway.name} failed on {document_id}: {error}"
+                name = self.gateway.name
+                self.gateway = RefusingGateway(
+                    name,
+                    self.gateway.whole_documents,
+                    GatewayError,
+                    f"not attempted: {name} failed on {document_id}: {error}",
                 )
             return
         getattr(self.summary, outcome).append(document_id)
@@ -424,19 +427,6 @@ class _PeriodSync:
                 f"{status} on {self.gateway.name} ({gateway_invoice}), not paid: there is no "
                 f"payment to refund there; check its payment before syncing again"
             )
-
-
-class _Unavailable:
-    """A gateway that failed as a whole: each request is refused without being sent."""
-
-    def __init__(self, gateway: Gateway, reason: str):
-        self.name, self._gateway, self._reason = gateway.name, gateway, reason
-
-    def __getattr__(self, name: str):
-        def refused(*args, **kwargs):
-            raise GatewayError(f"not attempted: {self._reason}")
-
-        return refused if callable(getattr(self._gateway, name)) else getattr(self._gateway, name)
 
 
 def _entry(document: Invoice | CreditNote, kind: str, gateway_id: str, state: str) -> LedgerEntry:
