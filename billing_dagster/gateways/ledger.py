@@ -42,6 +42,19 @@ def from_minor(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-CURRENCY_MINOR_UNITS[currency])
 
 
+def holding_gateways(client: Client, database: str, document_ids: list[str]) -> dict[str, str]:
+    """The gateway that holds each of these documents (created there, whatever its state);
+    documents on none are left out."""
+    rows = client.query(
+        f"SELECT document_id, argMax(gateway, recorded_at) "
+        f"FROM `{database}`.gateway_sync_documents "
+        f"WHERE document_id IN {{ids:Array(String)}} AND gateway_document_id != '' "
+        f"GROUP BY document_id",
+        parameters={"ids": document_ids},
+    ).result_rows
+    return dict(rows)
+
+
 _ENTRY_COLUMNS = [
     "document_kind",
     "document_id",

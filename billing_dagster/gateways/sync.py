@@ -37,6 +37,7 @@ from billing_dagster.gateways.ledger import (
     LedgerEntry,
     SyncLedger,
     from_minor,
+    holding_gateways,
 )
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.invoicing.documents import CreditNote, Invoice
@@ -121,15 +122,7 @@ def _routes(
     another gateway keeps their old documents where they are), for a credit note the one that
     holds its invoice, else the customer's gateway in the latest catalog, else the default."""
     ids = [i["invoice_id"] for i in invoices] + [n["credit_note_id"] for n in notes]
-    held = dict(
-        client.query(
-            f"SELECT document_id, argMax(gateway, recorded_at) "
-            f"FROM `{database}`.gateway_sync_documents "
-            f"WHERE document_id IN {{ids:Array(String)}} AND gateway_document_id != '' "
-            f"GROUP BY document_id",
-            parameters={"ids": ids + [n["adjusts_invoice"] for n in notes]},
-        ).result_rows
-    )
+    held = holding_gateways(client, database, ids + [n["adjusts_invoice"] for n in notes])
     chosen = dict(
         client.query(
             f"SELECT customer_id, argMax(gateway, catalog_version) "

@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.model import CURRENCY_MINOR_UNITS
+from billing_dagster.gateways.ledger import holding_gateways
 from billing_dagster.invoicing.assemble import money_text
 from billing_dagster.invoicing.documents import CreditNote
 from billing_dagster.invoicing.store import finalized_documents, invoice_json
@@ -177,8 +178,6 @@ def _refund_id(invoice_id: str, amount: str, reason: str, to: str) -> str:
 def _paid_invoice(client: Client, database: str, invoice_id: str) -> PaidInvoice:
     rows = client.query(
         f"SELECT d.customer_id, d.period, d.currency, d.total, "
-        f"  (SELECT argMax(gateway, recorded_at) FROM `{database}`.gateway_sync_documents "
-        f"   WHERE document_id = {{id:String}} AND gateway_document_id != ''), "
         f"  (SELECT argMax(status, fetched_at) FROM `{database}`.invoice_statuses "
         f"   WHERE document_id = {{id:String}}) "
         f"FROM {finalized_documents(database)} "
@@ -190,7 +189,9 @@ def _paid_invoice(client: Client, database: str, invoice_id: str) -> PaidInvoice
             f'no finalized invoice "{invoice_id}": only a finalized, paid invoice can be '
             f"refunded (`billing invoices --period YYYY-MM` lists a period's invoices)"
         )
-    invoice = PaidInvoice(invoice_id, *rows[0])
+    gateway = holding_gateways(client, database, [invoice_id]).get(invoice_id, "")
+    customer_id, period, currency, total, status = rows[0]
+    invoice = PaidInvoice(invoice_id, customer_id, period, currency, total, gateway, status)
     if invoice_id in voids(client, database, [invoice_id]):
         raise RefundRefused(f"invoice {invoice_id} is void: nothing was paid to refund")
     if invoice.status != "paid":
