@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billing_dagster.catalog.model import Partner
-from billing_dagster.invoicing.assemble import round_money
+from billing_dagster.invoicing.assemble import money_text, round_money
 from billing_dagster.invoicing.documents import CreditNote, Invoice, LineDifference
 from billing_dagster.periods import period_bounds
 
@@ -116,7 +116,7 @@ def statements_json(period: str, lines: list[StatementLine]) -> list[dict]:
             {"partner_id": line.partner_id, "period": period, "totals": {}, "lines": []},
         )
         total = Decimal(statement["totals"].get(line.currency, "0")) + line.amount
-        statement["totals"][line.currency] = f"{round_money(total, line.currency):f}"
+        statement["totals"][line.currency] = money_text(total, line.currency)
         statement["lines"].append(
             {
                 "customer_id": line.customer_id,
@@ -124,9 +124,9 @@ def statements_json(period: str, lines: list[StatementLine]) -> list[dict]:
                 "document_kind": line.document_kind,
                 "for_period": line.for_period,
                 "currency": line.currency,
-                "basis": f"{round_money(line.basis, line.currency):f}",
+                "basis": money_text(line.basis, line.currency),
                 "share": f"{line.share.normalize():f}",
-                "amount": f"{round_money(line.amount, line.currency):f}",
+                "amount": money_text(line.amount, line.currency),
             }
         )
     return list(partners.values())
