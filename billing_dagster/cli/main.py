@@ -40,6 +40,7 @@ from billing_dagster.invoicing.finalization import (
     finalization_problems,
 )
 from billing_dagster.invoicing.printing import invoice_tables
+from billing_dagster.invoicing.refunds import DESTINATIONS
 from billing_dagster.invoicing.store import (
     billed_periods,
     finalization,
@@ -316,7 +317,7 @@ def _parser() -> argparse.ArgumentParser:
     refund.add_argument("--reason", required=True, help="why the money is returned")
     refund.add_argument(
         "--to",
-        choices=["payment", "credit"],
+        choices=DESTINATIONS,
         default="payment",
         help="back to the payment (default), or to the customer's balance on the gateway",
     )
