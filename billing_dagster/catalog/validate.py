@@ -723,14 +723,20 @@ class _Validator:
                         f"subscription at a time, so end one where the next starts",
                     )
 
+    def currencies(self, subscriptions: list[Subscription | None]) -> list[tuple[int, str]]:
+        """(index, currency) of each valid subscription: its plan version's currency."""
+        found = []
+        for i, subscription in enumerate(subscriptions):
+            if subscription is not None:
+                versions = self.plans[subscription.plan].versions
+                version = next(v for v in versions if v.version == subscription.version)
+                found.append((i, version.currency))
+        return found
+
     def check_one_currency(self, path: YamlPath, subscriptions: list[Subscription | None]) -> None:
         """An invoice and a credit grant have one currency, so a customer's plans share it."""
         first: tuple[int, str] | None = None
-        for i, subscription in enumerate(subscriptions):
-            if subscription is None:
-                continue
-            plan = self.plans[subscription.plan]
-            currency = next(v for v in plan.versions if v.version == subscription.version).currency
+        for i, currency in self.currencies(subscriptions):
             if first is None:
                 first = (i, currency)
             elif currency != first[1]:
@@ -746,11 +752,7 @@ class _Validator:
     ) -> None:
         """Refused now rather than at month end: a gateway that cannot invoice the currency."""
         name = gateway or self.default_gateway
-        for i, subscription in enumerate(subscriptions):
-            if subscription is None:
-                continue
-            plan = self.plans[subscription.plan]
-            currency = next(v for v in plan.versions if v.version == subscription.version).currency
+        for i, currency in self.currencies(subscriptions):
             if currency not in CURRENCIES[name]:
                 where = (
                     "its gateway" if gateway else f"the default gateway (BILLING_GATEWAY={name})"
