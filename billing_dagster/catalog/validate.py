@@ -878,10 +878,7 @@ class _Validator:
             return None
         partner_id = self.string((*path, "id"), spec["id"])
         name = self.string((*path, "name"), spec["name"])
-        share = self.money((*path, "share"), spec["share"], maximum=Decimal(1))
-        if share is not None and share <= 0:
-            self.error((*path, "share"), f"must be greater than 0, got {share}")
-            share = None
+        share = self.money((*path, "share"), spec["share"], positive=True, maximum=Decimal(1))
         basis = self.choice((*path, "basis"), spec.get("basis", "subtotal"), ("subtotal", "total"))
         brought = []
         for i, item in enumerate(self.sequence((*path, "customers"), spec["customers"])):
