@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import urllib.request
 
 import pytest
 
 from testbed import fake_chargebee, fake_razorpay, fake_stripe
-from tests.gateways.faults import FaultProxy, chargebee_error, razorpay_error, stripe_error
+from tests.gateways.faults import (
+    FaultProxy,
+    chargebee_error,
+    emptied,
+    razorpay_error,
+    stripe_error,
+)
 from tests.gateways.vendors import VENDORS, Vendor
-
-
-def _emptied(server: str, proxy: FaultProxy) -> FaultProxy:
-    request = urllib.request.Request(f"{server}/_config/data", method="DELETE")
-    urllib.request.urlopen(request).close()
-    proxy.reset()
-    return proxy
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +36,7 @@ def _proxy(stripe_server) -> FaultProxy:
 @pytest.fixture
 def proxy(_proxy, stripe_server) -> FaultProxy:
     """The fault proxy, with no faults planned and the fake Stripe server emptied."""
-    return _emptied(stripe_server, _proxy)
+    return emptied(stripe_server, _proxy)
 
 
 _FAKES = {
@@ -64,4 +62,4 @@ def _vendor_servers():
 def vendor(request, _vendor_servers) -> Vendor:
     """Each whole-document gateway in turn, its server emptied, its proxy without faults."""
     server, proxy = _vendor_servers[request.param]
-    return Vendor(request.param, server, _emptied(server, proxy))
+    return Vendor(request.param, server, emptied(server, proxy))

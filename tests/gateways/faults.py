@@ -12,6 +12,7 @@ import contextlib
 import enum
 import json
 import threading
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -209,3 +210,11 @@ def fault_matrix() -> list:
         pytest.param(lambda r: Fault.RATE_LIMIT if r.number % 3 == 2 else None, id="429-every-3rd"),
         pytest.param(lambda r: Fault.CUT if r.number % 3 == 1 else None, id="cut-every-3rd"),
     ]
+
+
+def emptied(server: str, proxy: FaultProxy) -> FaultProxy:
+    """The fake server behind `proxy` emptied, and the proxy without faults planned."""
+    request = urllib.request.Request(f"{server}/_config/data", method="DELETE")
+    urllib.request.urlopen(request).close()
+    proxy.reset()
+    return proxy

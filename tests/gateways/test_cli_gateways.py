@@ -15,7 +15,7 @@ from decimal import Decimal
 from billing_dagster.cli.runs import JobRunner
 from billing_dagster.locks import GATEWAY_SYNC, home_lock
 from tests.conftest import REPO
-from tests.gateways.conftest import _emptied
+from tests.gateways.faults import emptied
 from tests.gateways.test_cli_sync import apply_and_ingest, run
 from tests.gateways.vendors import Vendor
 
@@ -44,7 +44,7 @@ def test_each_customer_synced_to_its_gateway_once_after_a_kill(
     chargebee = Vendor("chargebee", *_vendor_servers["chargebee"])
     razorpay = Vendor("razorpay", *_vendor_servers["razorpay"])
     for vendor in (chargebee, razorpay):
-        _emptied(vendor.server, vendor.proxy)
+        emptied(vendor.server, vendor.proxy)
     apply_and_ingest(capsys, tmp_path, CATALOG, {"acme": 7, "tata": 5, "initech": 3})
     run(capsys, "bill", "--period", "2026-10")
     run(capsys, "finalize", "--period", "2026-10")

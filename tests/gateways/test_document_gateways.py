@@ -16,7 +16,7 @@ from billing_dagster.gateways.status import check_totals, pull_statuses
 from billing_dagster.gateways.sync import sync_period
 from billing_dagster.invoicing.voids import void_invoice
 from testbed.documents import write_finalized
-from tests.gateways.faults import Fault, every, fault_matrix, first_time_each_create
+from tests.gateways.faults import Fault, emptied, every, fault_matrix, first_time_each_create
 from tests.gateways.test_stripe_sync import credit_note
 
 PERIOD = "2026-10"
@@ -115,7 +115,7 @@ def test_a_sync_killed_after_every_request_n_is_finished_once_by_the_next(
     )
 
     def fresh_start() -> None:
-        _forget_everything(client, database, vendor)
+        forget_everything(client, database, vendor)
         if period == "2026-11":
             sync(client, database, vendor, retry)
             if vendor.name == "razorpay":
@@ -140,11 +140,9 @@ def test_a_sync_killed_after_every_request_n_is_finished_once_by_the_next(
         assert len(vendor.credit_notes()) == (0 if period == PERIOD else 1), n
 
 
-def _forget_everything(client, database, vendor) -> None:
+def forget_everything(client, database, vendor) -> None:
     """An empty gateway and an empty ledger, for the next kill."""
-    from tests.gateways.conftest import _emptied
-
-    _emptied(vendor.server, vendor.proxy)
+    emptied(vendor.server, vendor.proxy)
     for table in ("gateway_customers", "gateway_sync_documents", "gateway_sync_lines"):
         client.command(f"TRUNCATE TABLE `{database}`.{table}")
 

@@ -24,7 +24,7 @@ from testbed.documents import invoice, line, write_finalized
 from tests.conftest import REPO
 from tests.gateways.faults import Fault, first_time_each_create
 from tests.gateways.stripe_state import stripe_objects
-from tests.gateways.test_document_gateways import Killed, _forget_everything, dying_after
+from tests.gateways.test_document_gateways import Killed, dying_after, forget_everything
 
 PERIOD = "2026-10"
 INVOICE = "INV-2026-10-acme"
@@ -97,7 +97,7 @@ def test_a_refund_reaches_chargebee_and_razorpay_once_after_a_kill_at_every_requ
 ):
     def paid_and_refunded() -> dict:
         """A fresh gateway holding the invoice, paid; then the refund issued."""
-        _forget_everything(client, database, vendor)
+        forget_everything(client, database, vendor)
         client.command(f"TRUNCATE TABLE `{database}`.refunds")
         sync_period(client, database, Gateways.only(vendor.gateway()), PERIOD, retry)
         vendor.pay(vendor.assert_exactly_once([hundred])[INVOICE]["id"])
