@@ -12,6 +12,7 @@ import schedules
 import sensors
 from billing_dagster.defs.alerts.assets import alerts_once, usage_alerts, webhook_delivery_job
 from billing_dagster.defs.catalog import catalog_tables
+from billing_dagster.defs.erasure.jobs import erasure_job
 from billing_dagster.defs.ingestion.assets import event_store
 from billing_dagster.defs.ingestion.jobs import ingest_job
 from billing_dagster.defs.invoicing.assets import finalized_invoices, invoices
@@ -75,6 +76,7 @@ def build_definitions() -> dg.Definitions:
             payment_status_job,
             partner_statements_job,
             webhook_delivery_job,
+            erasure_job,
         ],
         schedules=schedules.all_schedules,
         sensors=sensors.all_sensors,

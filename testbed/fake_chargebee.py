@@ -77,6 +77,14 @@ def retrieve_customer(query: dict, customer_id: str) -> dict:
     return {"customer": store.customers[customer_id]}
 
 
+def clear_personal_data(form: dict, customer_id: str) -> dict:
+    """Chargebee clears the customer's name, company, email, phone and addresses."""
+    customer = retrieve_customer({}, customer_id)["customer"]
+    for field in ("first_name", "last_name", "company", "email", "phone", "billing_address"):
+        customer.pop(field, None)
+    return {"customer": customer}
+
+
 def create_invoice(form: dict) -> dict:
     customer_id = form.get("customer_id", "")
     retrieve_customer({}, customer_id)
@@ -276,6 +284,7 @@ def _page(found: list[dict], query: dict, kind: str) -> dict:
 ROUTES = [
     ("POST", "/customers", create_customer),
     ("GET", "/customers/{id}", retrieve_customer),
+    ("POST", "/customers/{id}/clear_personal_data", clear_personal_data),
     ("POST", "/invoices", create_invoice),
     ("GET", "/invoices", list_invoices),
     ("GET", "/invoices/{id}", retrieve_invoice),

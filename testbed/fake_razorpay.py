@@ -68,6 +68,14 @@ def list_customers(query: dict) -> dict:
     return _collection(list(store.customers.values()), query)
 
 
+def edit_customer(body: dict, customer_id: str) -> dict:
+    if customer_id not in store.customers:
+        raise RazorpayError(400, "The id provided does not exist")
+    editable = {key: body[key] for key in ("name", "email", "contact") if key in body}
+    store.customers[customer_id].update(editable)
+    return store.customers[customer_id]
+
+
 def create_invoice(body: dict) -> dict:
     if body.get("customer_id") not in store.customers:
         raise RazorpayError(400, "The customer_id provided does not exist")
@@ -217,6 +225,7 @@ def _collection(found: list[dict], query: dict) -> dict:
 ROUTES = [
     ("POST", "/v1/customers", create_customer),
     ("GET", "/v1/customers", list_customers),
+    ("PUT", "/v1/customers/{id}", edit_customer),
     ("POST", "/v1/invoices", create_invoice),
     ("GET", "/v1/invoices", list_invoices),
     ("GET", "/v1/invoices/{id}", fetch_invoice),
@@ -232,7 +241,7 @@ def _handler(method: str, action):
     async def handle(request: web.Request) -> web.Response:
         if not request.headers.get("Authorization", "").startswith("Basic "):
             return _error(RazorpayError(401, "Authentication failed"))
-        if method == "POST":
+        if method in ("POST", "PUT"):
             data = await request.json() if request.can_read_body else {}
         else:
             data = dict(request.query)

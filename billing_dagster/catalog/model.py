@@ -258,6 +258,9 @@ class Catalog:
     quota_grants: tuple[QuotaGrant, ...] = field(default=(), metadata=ADDED)
     alerts: tuple[AlertRule, ...] = field(default=(), metadata=ADDED)
     partners: tuple[Partner, ...] = field(default=(), metadata=ADDED)
+    #: Event properties that identify a person (`user_email`, `ip`): `billing erase`
+    #: replaces their values with keyed hashes (docs/erasure.md).
+    pii_properties: tuple[str, ...] = field(default=(), metadata=ADDED)
 
     def plan_version(self, plan: str, version: int) -> PlanVersion:
         for p in self.plans:

@@ -21,6 +21,7 @@ from billing_dagster.catalog.serialize import (
     catalog_from_json,
     catalog_part_from_json,
 )
+from billing_dagster.erasure.tombstones import restored_names
 
 
 class CatalogConflict(Exception):
@@ -65,6 +66,7 @@ def apply_catalog(
             _add_entitlements_if_missing(client, db, current, catalog)
             return AppliedCatalog(current, changed=False)
     problems = _immutability_problems(client, db, catalog)
+    problems += restored_names(client, database, catalog)  # a tombstone never changes in force
     if current is not None:
         problems += _removal_problems(client, db, current, catalog)
     if problems:

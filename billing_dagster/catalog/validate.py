@@ -137,15 +137,17 @@ class _Validator:
             (),
             self.doc.data,
             {"metrics", "plans", "customers"},
-            {"credit_grants", "quota_grants", "alerts", "partners"},
+            {"credit_grants", "quota_grants", "alerts", "partners", "pii_properties"},
         )
         if top is None:
             return Catalog((), (), ())
+        metric_paths: dict[str, YamlPath] = {}
         for i, raw in enumerate(self.section(top, "metrics")):
             metric = self.metric(("metrics", i), raw)
             self.remember_broken("metrics", raw, "code", metric)
             if metric and self.unique(("metrics", i, "code"), metric.code, self.metrics, "metric"):
                 self.metrics[metric.code] = metric
+                metric_paths[metric.code] = ("metrics", i)
         for i, raw in enumerate(self.section(top, "plans")):
             plan = self.plan(("plans", i), raw)
             self.remember_broken("plans", raw, "code", plan)
@@ -181,6 +183,7 @@ class _Validator:
                 partners[partner.id] = partner
                 placed.append((i, partner))
         self.check_one_partner_at_a_time(placed)
+        pii = self.pii_properties(top.get("pii_properties", _MISSING), metric_paths)
         return Catalog(
             tuple(self.metrics.values()),
             tuple(self.plans.values()),
@@ -189,6 +192,7 @@ class _Validator:
             tuple(quotas.values()),
             tuple(alerts.values()),
             tuple(partners.values()),
+            pii,
         )
 
     def section(self, top: dict, name: str) -> list:
@@ -209,6 +213,37 @@ class _Validator:
         broken = self.broken[section]
         if broken is not None and code not in broken:
             self.error(path, message)
+
+    def pii_properties(self, raw: Any, metric_paths: dict[str, YamlPath]) -> tuple[str, ...]:
+        """Personal properties; erasure hashes their values, so a metric may only count them
+        unique (equal values stay equal): summing, filtering or grouping them would change
+        quantities or print hashes on invoices."""
+        names: dict[str, str] = {}
+        for i, item in enumerate(self.sequence(("pii_properties",), raw)):
+            name = self.string(("pii_properties", i), item)
+            if name is not None and self.unique(("pii_properties", i), name, names, "property"):
+                names[name] = name
+        for metric in self.metrics.values():
+            path = metric_paths[metric.code]
+            if metric.property in names and metric.aggregation != "count_unique":
+                self.error(
+                    (*path, "property"),
+                    f"'{metric.property}' is in pii_properties, whose values erasure replaces "
+                    f"with hashes: a {metric.aggregation} of it would change; only "
+                    f"count_unique may read a personal property",
+                )
+            uses = [(metric.group_by, ("group_by",))]
+            uses += [(name, ("filters", name)) for name in metric.filters]
+            for used, where in uses:
+                if used in names:
+                    key = where[0]
+                    self.error(
+                        (*path, *where),
+                        f"'{used}' is in pii_properties, whose values erasure replaces with "
+                        f"hashes: {key} on it would change quantities or show hashes on "
+                        f"invoices; use another property or remove it from pii_properties",
+                    )
+        return tuple(names)
 
     # -- metrics ----------------------------------------------------------------------
 

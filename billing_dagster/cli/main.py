@@ -323,6 +323,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     refund.set_defaults(command=cmd_refund)
 
+    erase = commands.add_parser(
+        "erase",
+        parents=[common],
+        help="erase a customer's personal data (GDPR), keeping its invoices",
+    )
+    erase.add_argument("--customer", required=True, help="the customer's id")
+    erase.add_argument("--reason", required=True, help="why (kept in the erasure audit)")
+    erase.set_defaults(command=cmd_erase)
+
     partners = commands.add_parser(
         "partner-statements",
         parents=[common],
@@ -912,6 +921,33 @@ def cmd_partner_statements(args, home: Path) -> int:
         )
 
     return _show(args, statements, text)
+
+
+def cmd_erase(args, home: Path) -> int:
+    """The erasure job, then the customer's days metered again: a unique count combines the
+    days' states, which must all hold erased values."""
+    from billing_dagster.erasure.erase import ErasureRefused, check_request, erasures
+    from billing_dagster.erasure.events import event_days
+    from billing_dagster.metering.days import BRIDGE_DAYS, day_ranges
+
+    settings, client = _connect(args, home)
+    try:
+        check_request(client, settings.database, args.customer, args.reason)
+    except ErasureRefused as refused:
+        raise BadInput(str(refused)) from refused
+    runner = _runner(home)
+    config = {"customer_id": args.customer, "reason": args.reason}
+    try:
+        run = runner.run("erasure_job", ops={"erase": {"config": config}})
+    finally:  # a gateway that failed fails the run, after the warehouse was erased
+        days = event_days(client, settings.database, args.customer)
+        if days:
+            runner.ensure_models_deployed(client, settings.database)
+            for first, last in day_ranges(days, bridge=BRIDGE_DAYS):
+                runner.meter_days(first, last)
+    [audit] = [e for e in erasures(client, settings.database) if e["run_id"] == run.run_id]
+    print(json.dumps(audit | {"days_metered": len(days)}))
+    return 0
 
 
 def cmd_refund(args, home: Path) -> int:

@@ -64,13 +64,17 @@ class JobRunner:
 
         return build_definitions()
 
-    def run(self, job_name: str, partition_key: str | None = None, tags=None):
+    def run(self, job_name: str, partition_key: str | None = None, tags=None, ops=None):
+        """`ops`: the op config of a job that takes one (`{"erase": {"config": {...}}}`)."""
         job = self.definitions.resolve_job_def(job_name)
         # Dagster and dbt write progress to stdout; results own stdout, so send it to stderr.
         with contextlib.redirect_stdout(sys.stderr):
             result = job.execute_in_process(
                 # Steps' own messages; Dagster's DEBUG events stay in the instance (the UI).
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                    **({"ops": ops} if ops else {}),
+                },
                 instance=self.instance,
                 partition_key=partition_key,
                 tags={**REPOSITORY_LABEL, **(tags or {})},

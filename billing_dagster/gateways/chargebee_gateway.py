@@ -102,6 +102,13 @@ class ChargebeeGateway:
         )
         return created.customer.id
 
+    def erase_customer(self, gateway_customer: str) -> str:
+        _call(
+            lambda: self._api.Customer.clear_personal_data(gateway_customer),
+            f"erasing customer {gateway_customer}",
+        )
+        return "personal data cleared (clear_personal_data)"
+
     # -- invoices ---------------------------------------------------------------------
 
     def find_invoice(self, gateway_customer: str, invoice: Invoice) -> RemoteDocument | None:

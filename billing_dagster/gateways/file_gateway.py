@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from billing_dagster.erasure.tombstones import TOMBSTONE
 from billing_dagster.gateways.base import GatewayError, RemoteDocument, RemoteLine, minor_units
 from billing_dagster.invoicing.documents import CreditNote, Invoice
 
@@ -56,6 +57,12 @@ class FileGateway:
     def create_customer(self, customer_id: str, name: str) -> str:
         self._write("customers", customer_id, {"customer_id": customer_id, "name": name})
         return customer_id
+
+    def erase_customer(self, gateway_customer: str) -> str:
+        self._write(
+            "customers", gateway_customer, {"customer_id": gateway_customer, "name": TOMBSTONE}
+        )
+        return "name redacted"
 
     def find_invoice(self, gateway_customer: str, invoice: Invoice) -> RemoteDocument | None:
         content = self._read("invoices", invoice["invoice_id"])

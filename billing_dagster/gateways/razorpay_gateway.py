@@ -24,6 +24,7 @@ from typing import TypeVar
 import razorpay
 import requests
 
+from billing_dagster.erasure.tombstones import TOMBSTONE
 from billing_dagster.gateways.base import (
     GatewayAuthenticationError,
     GatewayError,
@@ -95,6 +96,16 @@ class RazorpayGateway:
         if self._customers is not None:
             self._customers[customer_id] = created["id"]
         return created["id"]
+
+    def erase_customer(self, gateway_customer: str) -> str:
+        # Razorpay has no erasure request: the customer is edited to hold nothing personal.
+        self._call(
+            lambda: self._api.customer.edit(
+                gateway_customer, {"name": TOMBSTONE, "email": "", "contact": ""}
+            ),
+            f"erasing customer {gateway_customer}",
+        )
+        return "name, email and contact redacted"
 
     # -- invoices ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import stripe
 
+from billing_dagster.erasure.tombstones import TOMBSTONE
 from billing_dagster.gateways.base import (
     GatewayAuthenticationError,
     GatewayError,
@@ -74,6 +75,16 @@ class StripeGateway:
             f"creating customer {customer_id}",
         )
         return customer.id
+
+    def erase_customer(self, gateway_customer: str) -> str:
+        _call(
+            lambda: self._v1.customers.update(
+                gateway_customer,
+                params={"name": TOMBSTONE, "email": "", "phone": "", "description": ""},
+            ),
+            f"erasing customer {gateway_customer}",
+        )
+        return "name, email, phone and description redacted"
 
     # -- invoices ---------------------------------------------------------------------
 

@@ -143,9 +143,20 @@ _REASON = """multiIf(
         ''
     )"""
 
+
 # Property values keep their JSON text: strings unescaped, numbers and bools as written.
 # The engine's JSON reader re-prints numbers through a double; that is exact for up to 15
 # significant digits, so longer numbers (and exponents) are re-read exactly in Python.
+def content_hash_sql(properties: str = "properties", exact_text: str = "''") -> str:
+    """What two copies of one event compare: its content, with `properties` (an
+    expression), and `exact_text`, the line where its numbers need their written text. An
+    erasure recomputes it over the erased properties (erasure/events.py)."""
+    return (
+        f"sipHash128(event_name, timestamp, mapSort({properties}), isNull(source), "
+        f"ifNull(source, ''), isNull(replaces), ifNull(replaces, ''), void, {exact_text})"
+    )
+
+
 _STAGE_SELECT = """
 SELECT
     {seq} AS load_seq,
@@ -217,9 +228,7 @@ SELECT
     if(reason != '' OR needs_exact_numbers,
        if(length(line) > {max_line}, substring(line, 1, {kept_bytes}), line), '') AS raw_line,
     sipHash128(customer_id, event_id) AS key_hash,
-    sipHash128(event_name, timestamp, mapSort(properties), isNull(source), ifNull(source, ''),
-               isNull(replaces), ifNull(replaces, ''), void, if(needs_exact_numbers, line, ''))
-        AS content_hash
+    {content_hash} AS content_hash
 FROM file({path}, 'LineAsString')
 WHERE notEmpty(trimBoth(line))
 """
@@ -261,7 +270,8 @@ def staged_lines_sql(
         "void": _optional("void", "Bool", "true or false"),
     }
     reason = _REASON.format(**parts) if explain else quote_string(UNEXPLAINED)
-    return _STAGE_SELECT.format(reason=reason, **parts)
+    content_hash = content_hash_sql(exact_text="if(needs_exact_numbers, line, '')")
+    return _STAGE_SELECT.format(reason=reason, content_hash=content_hash, **parts)
 
 
 #: The reason of a line that is not well formed, when the query was not asked to explain.

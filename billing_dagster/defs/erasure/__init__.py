@@ -1,0 +1,1 @@
+"""GDPR erasure of a customer, as an audited Dagster job."""
