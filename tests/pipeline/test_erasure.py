@@ -9,6 +9,7 @@ import gzip
 import json
 from pathlib import Path
 
+from billing_dagster.erasure.pseudonyms import erasure_key, pseudonym
 from billing_dagster.erasure.tombstones import TOMBSTONE
 from tests.support import cli, run
 
@@ -168,6 +169,17 @@ def test_an_erased_customer_is_nowhere_and_its_invoices_rebill_byte_for_byte(
     assert erased["pii_properties"] == ["user_email", "ip"]
 
     assert found_in_warehouse(client, database, personal) == []
+    # The warehouse's hash (SQL) and the raw lines' (Python) are the same function.
+    key = erasure_key(home)
+    stored = client.query(
+        f"SELECT properties['user_email'] FROM `{database}`.raw_events WHERE event_id = 'e3'"
+    ).result_rows
+    assert stored == [(pseudonym(key, BOB),)]
+    quarantined = client.query(
+        f"SELECT raw_line FROM `{database}`.quarantined_events ORDER BY line_no"
+    ).result_rows
+    assert [pseudonym(key, ZED) in line for (line,) in quarantined] == [True, True]
+    assert oct(((home / "erasure" / "hmac.key").stat().st_mode) & 0o777) == "0o600"
     assert found_in_files(home, personal) == []
     # Globex's copy of the shared address is its own: not erased.
     assert found_in_warehouse(client, database, [SHARED]) == [f"raw_events: {SHARED}"]
