@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
+import pytest
+
+from billing_dagster.erasure import erase
 from billing_dagster.erasure.pseudonyms import erasure_key, pseudonym
 from billing_dagster.erasure.tombstones import TOMBSTONE
+from billing_dagster.gateways.config import Gateways
+from billing_dagster.gateways.file_gateway import FileGateway
 from tests.support import cli, run
 
 CATALOG = """\
@@ -209,3 +215,65 @@ def test_an_erased_customer_is_nowhere_and_its_invoices_rebill_byte_for_byte(
     assert [again[k] for k in counts] == [0, 0, 0, 0]
     assert client.command(f"SELECT count() FROM `{database}`.erasures") == 2
     assert {p: (usage(capsys, p), invoices(capsys, p)) for p in before} == before
+
+
+class Killed(Exception):
+    """The process died here."""
+
+
+STEPS = ("erase_events", "erase_quarantined_lines", "erase_landed_files",
+         "tombstone_catalog_versions", "_erase_at_gateways")  # fmt: skip
+
+
+def test_an_erasure_killed_after_any_step_is_finished_by_the_next(
+    client, database, home, tmp_path, capsys, monkeypatch
+):
+    """Killed after each step in turn (its work done, nothing after it), then run again: the
+    result is the clean run's, with one audit row: the run that finished."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    gateways = Gateways.only(FileGateway(tmp_path / "gateway"))
+    run(capsys, "catalog", "apply", str(catalog))
+    (tmp_path / "first.jsonl").write_text(first_file())
+    run(capsys, "ingest", str(tmp_path / "first.jsonl"))
+    tables = ("raw_events", "quarantined_events", "catalog_versions", "catalog_customers")
+    for table in tables:
+        client.command(f"CREATE TABLE `{database}`.`{table}_before` AS `{database}`.`{table}`")
+        client.command(
+            f"INSERT INTO `{database}`.`{table}_before` SELECT * FROM `{database}`.`{table}`"
+        )
+    shutil.copytree(home / "landing", tmp_path / "landing_before")
+    outcomes = []
+    for step in (None, *STEPS):
+        for table in tables:  # back to the state before any erasure
+            client.command(f"TRUNCATE TABLE `{database}`.`{table}`")
+            client.command(
+                f"INSERT INTO `{database}`.`{table}` SELECT * FROM `{database}`.`{table}_before`"
+            )
+        client.command(f"TRUNCATE TABLE `{database}`.erasures")
+        shutil.rmtree(home / "landing")
+        shutil.copytree(tmp_path / "landing_before", home / "landing")
+        if step is not None:
+            real = getattr(erase, step)
+
+            def dying(*args, real=real):
+                real(*args)
+                raise Killed
+
+            with monkeypatch.context() as patched:
+                patched.setattr(erase, step, dying)
+                with pytest.raises(Killed):
+                    erase.erase_customer(client, database, home, "acme", "r", gateways)
+            assert client.command(f"SELECT count() FROM `{database}`.erasures") == 0
+        erase.erase_customer(client, database, home, "acme", "r", gateways)
+        erased = found_in_warehouse(client, database, [ADA, BOB, CAROL, IP, ZED, NAME])
+        assert [place for place in erased if "_before" not in place] == []
+        assert found_in_files(home, [ADA, BOB, CAROL, IP, ZED, NAME]) == []
+        outcomes.append(
+            client.query(
+                f"SELECT event_id, properties, content_hash FROM `{database}`.raw_events "
+                f"ORDER BY event_id"
+            ).result_rows
+        )
+        assert client.command(f"SELECT count() FROM `{database}`.erasures") == 1
+    assert all(outcome == outcomes[0] for outcome in outcomes)
