@@ -131,20 +131,20 @@ CASES: dict[str, tuple[str, list[str]]] = {
         change("metrics:\n", "metric:\n"),
         [
             "catalog.yaml:1: (top level): missing key 'metrics'",
-            "catalog.yaml:1: metric: unknown key 'metric' (allowed here: alerts, credit_grants, customers, metrics, partners, plans, quota_grants)",
+            "catalog.yaml:1: metric: unknown key 'metric' (allowed here: alerts, credit_grants, customers, metrics, partners, pii_properties, plans, quota_grants)",
         ],
     ),
     "unknown top-level key": (
         VALID + "discounts: []\n",
         [
-            "catalog.yaml:82: discounts: unknown key 'discounts' (allowed here: alerts, credit_grants, customers, metrics, partners, plans, quota_grants)"
+            "catalog.yaml:82: discounts: unknown key 'discounts' (allowed here: alerts, credit_grants, customers, metrics, partners, pii_properties, plans, quota_grants)"
         ],
     ),
     "plans must be a list": (
         change("plans:\n  - code: pro", "plans: {}\nx:\n  - code: pro"),
         [
             "catalog.yaml:15: plans: must be a list",
-            "catalog.yaml:16: x: unknown key 'x' (allowed here: alerts, credit_grants, customers, metrics, partners, plans, quota_grants)",
+            "catalog.yaml:16: x: unknown key 'x' (allowed here: alerts, credit_grants, customers, metrics, partners, pii_properties, plans, quota_grants)",
         ],
     ),
     "duplicate key": (
