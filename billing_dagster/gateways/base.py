@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -24,6 +25,10 @@ from billing_dagster.invoicing.documents import CreditNote, Invoice
 
 #: The payment statuses a gateway reports back (docs/gateways.md).
 STATUSES = ("draft", "open", "paid", "void", "uncollectible")
+
+#: A dispute as ours (docs/gateways.md, Disputes): still open (awaiting evidence or a
+#: decision), or decided for us (won) or for the cardholder (lost).
+DISPUTE_STATUSES = ("opened", "won", "lost")
 
 
 class GatewayError(Exception):
@@ -59,6 +64,19 @@ class RemoteLine:
     amount_minor: int
 
 
+@dataclass(frozen=True)
+class RemoteDispute:
+    """A dispute of an invoice's payment, as the gateway reports it."""
+
+    gateway_id: str
+    status: str  # one of DISPUTE_STATUSES
+    gateway_status: str  # the gateway's own word (`needs_response`, `under_review`...)
+    currency: str
+    amount_minor: int
+    reason: str
+    opened_at: datetime
+
+
 def minor_units(amount: str | Decimal, currency: str) -> int:
     """An amount in the currency's minor unit (cents, yen): what gateways store."""
     scaled = Decimal(amount).scaleb(CURRENCY_MINOR_UNITS[currency])
@@ -83,6 +101,8 @@ class Gateway(Protocol):
     name: str
     #: True when `create_invoice` sends every line in the same request (no draft step).
     whole_documents: bool
+    #: False when the gateway's API cannot tell of disputes: `fetch_disputes` is never called.
+    reports_disputes: bool
 
     def find_customer(self, customer_id: str) -> str | None: ...
 
@@ -103,6 +123,10 @@ class Gateway(Protocol):
 
     def fetch_invoice(self, gateway_invoice: str) -> RemoteDocument: ...
 
+    def fetch_disputes(self, gateway_invoice: str) -> list[RemoteDispute]:
+        """Every dispute of the invoice's payments, in any state."""
+        ...
+
     def finalize_invoice(self, gateway_invoice: str) -> RemoteDocument: ...
 
     def send_invoice(self, gateway_invoice: str) -> None: ...
@@ -122,6 +146,7 @@ class RefusingGateway:
         self, name: str, whole_documents: bool, error_type: type[GatewayError], reason: str
     ):
         self.name, self.whole_documents = name, whole_documents
+        self.reports_disputes = True  # so a pull reaches `fetch_disputes`, which is refused
         self._error_type, self._reason = error_type, reason
 
     def __getattr__(self, method: str):

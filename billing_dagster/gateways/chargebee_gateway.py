@@ -53,6 +53,7 @@ CREDIT_NOTE_MARK = "Credit note {}:"
 class ChargebeeGateway:
     name = "chargebee"
     whole_documents = True
+    reports_disputes = False
 
     def __init__(self, api_key: str, site: str, api_base: str = "", timeout_seconds: int = 30):
         if not api_key or not site:

@@ -59,6 +59,7 @@ _PAGE = 100
 class RazorpayGateway:
     name = "razorpay"
     whole_documents = True
+    reports_disputes = False
 
     def __init__(
         self, key_id: str, key_secret: str, api_base: str = "", timeout_seconds: float = 30
