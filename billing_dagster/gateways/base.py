@@ -26,6 +26,10 @@ from billing_dagster.invoicing.documents import CreditNote, Invoice
 #: The payment statuses a gateway reports back (docs/gateways.md).
 STATUSES = ("draft", "open", "paid", "void", "uncollectible")
 
+#: Days a customer has to pay a sent invoice (Stripe's `days_until_due`); after them an
+#: invoice still open is past due (entitlements/blocks.py).
+PAYMENT_TERMS_DAYS = 30
+
 #: A dispute as ours (docs/gateways.md, Disputes): still open (awaiting evidence or a
 #: decision), or decided for us (won) or for the cardholder (lost).
 DISPUTE_STATUSES = ("opened", "won", "lost")

@@ -17,6 +17,7 @@ from typing import TypeVar
 import stripe
 
 from billing_dagster.gateways.base import (
+    PAYMENT_TERMS_DAYS,
     GatewayAuthenticationError,
     GatewayError,
     RemoteDispute,
@@ -34,8 +35,6 @@ CUSTOMER_KEY = "billing_customer_id"
 INVOICE_KEY = "billing_invoice_id"
 LINE_KEY = "billing_line_no"
 CREDIT_NOTE_KEY = "billing_credit_note_id"
-#: Days a customer has to pay a sent invoice.
-DAYS_UNTIL_DUE = 30
 #: Stripe's dispute statuses that are decided, as ours; the others (`needs_response`,
 #: `under_review` and their `warning_` inquiries) are still open. An inquiry closed without
 #: becoming a dispute (`warning_closed`) took no money: won.
@@ -103,7 +102,7 @@ class StripeGateway:
                     "customer": gateway_customer,
                     "currency": invoice["currency"].lower(),
                     "collection_method": "send_invoice",
-                    "days_until_due": DAYS_UNTIL_DUE,
+                    "days_until_due": PAYMENT_TERMS_DAYS,
                     "auto_advance": False,
                     "pending_invoice_items_behavior": "exclude",
                     "description": f"Billing period {invoice['period']}",
