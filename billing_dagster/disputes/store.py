@@ -75,14 +75,14 @@ def record_changes(client: Client, database: str, observed: list[DisputeState]) 
 
 def dispute_history(client: Client, database: str, period: str | None = None) -> list[dict]:
     """Each dispute's latest state (of invoices of `period`, or all), with when it was
-    opened on the gateway and when we first saw it decided; oldest first."""
+    opened on the gateway and when we first saw it decided; oldest first (then by invoice)."""
     latest = ", ".join(f"argMax({c}, observed_at)" for c in _COLUMNS[2:])
     having = "HAVING argMax(period, observed_at) = {period:String}" if period else ""
     rows = client.query(
         f"SELECT gateway, dispute_id, {latest}, "
         f"minIf(observed_at, status != 'opened'), countIf(status != 'opened') "
         f"FROM `{database}`.disputes GROUP BY gateway, dispute_id {having} "
-        f"ORDER BY argMax(opened_at, observed_at), gateway, dispute_id",
+        f"ORDER BY argMax(opened_at, observed_at), argMax(invoice_id, observed_at), dispute_id",
         parameters={"period": period or ""},
     ).result_rows
     history = []

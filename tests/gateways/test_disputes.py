@@ -54,7 +54,7 @@ def _pull(client, database, proxy, retry) -> int:
 def _rows(client, database) -> list[tuple]:
     return client.query(
         f"SELECT invoice_id, customer_id, toString(amount), currency, reason, status, "
-        f"gateway_status FROM `{database}`.disputes ORDER BY observed_at"
+        f"gateway_status FROM `{database}`.disputes ORDER BY observed_at, invoice_id"
     ).result_rows
 
 
