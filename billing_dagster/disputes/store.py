@@ -97,3 +97,30 @@ def dispute_history(client: Client, database: str, period: str | None = None) ->
             }
         )
     return history
+
+
+#: The mark disputes put on an invoice, worst first: one lost marks it lost.
+_MARKS = ("lost", "opened", "won")
+
+
+def disputed_invoices(history: list[dict]) -> list[dict]:
+    """Per invoice with a dispute opened or lost (`dispute_history`), its mark: `lost` when
+    any was lost, else `opened`; the invoice itself is never changed."""
+    by_invoice: dict[str, list[dict]] = {}
+    for dispute in history:
+        by_invoice.setdefault(dispute["invoice_id"], []).append(dispute)
+    marked = []
+    for invoice_id, disputes in sorted(by_invoice.items()):
+        mark = min((d["status"] for d in disputes), key=_MARKS.index)
+        if mark != "won":
+            first = disputes[0]
+            marked.append(
+                {
+                    "invoice_id": invoice_id,
+                    "customer_id": first["customer_id"],
+                    "period": first["period"],
+                    "dispute_status": mark,
+                    "disputes": len(disputes),
+                }
+            )
+    return marked

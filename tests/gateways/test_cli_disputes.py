@@ -123,6 +123,21 @@ def test_a_lost_dispute_and_a_past_due_invoice_block_hard_features(
         "api_calls": (False, "blocked_dispute_lost"),
         "api_calls_soft": (True, "ok"),
     }
+    # The invoices stay as finalized; the lost disputes mark them beside.
+    marked = client.query(
+        f"SELECT invoice_id, status, payment_status, dispute_status "
+        f"FROM `{database}`.fct_invoices ORDER BY invoice_id"
+    ).result_rows
+    assert marked == [
+        ("INV-2026-10-acme", "paid", "paid", "lost"),
+        ("INV-2026-10-globex", "paid", "paid", "lost"),
+        ("INV-2026-10-initech", "synced", "uncollectible", None),
+    ]
+    status = json.loads(run(capsys, "status", "--format", "json"))
+    assert [(d["invoice_id"], d["dispute_status"]) for d in status["disputed_invoices"]] == [
+        ("INV-2026-10-acme", "lost"),
+        ("INV-2026-10-globex", "lost"),
+    ]
     # Globex's plan does not block on a lost dispute.
     assert _access(capsys, "globex") == {"api_calls": (True, "ok"), "api_calls_soft": (True, "ok")}
 
