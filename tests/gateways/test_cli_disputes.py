@@ -11,6 +11,7 @@ import json
 import stripe
 
 from billing_dagster.cli.runs import JobRunner
+from tests.api_client import get, once_changed, serving
 from tests.gateways.stripe_state import move_dispute, open_dispute, stripe_objects
 from tests.gateways.test_cli_sync import apply_and_ingest, run
 
@@ -141,8 +142,19 @@ def test_a_lost_dispute_and_a_past_due_invoice_block_hard_features(
     # Globex's plan does not block on a lost dispute.
     assert _access(capsys, "globex") == {"api_calls": (True, "ok"), "api_calls_soft": (True, "ok")}
 
-    # Paid at last: the past-due block lifts with the next status pull.
-    direct.v1.invoices.pay(remote["INV-2026-10-initech"], params={"paid_out_of_band": True})
-    jobs.run("payment_status_job")
+    # The API answers alike, from memory; paid at last, the past-due block lifts with the next
+    # status pull, without a restart.
+    key = json.loads(run(capsys, "keys", "create", "--scope", "check"))["secret"]
+    with serving(home) as (_, base):
+        calls = f"{base}/v1/customers/{{}}/entitlements/api_calls"
+        acme_calls = get(calls.format("acme"), key)[2]
+        assert (acme_calls["has_access"], acme_calls["reason"]) == (False, "blocked_dispute_lost")
+        assert get(calls.format("initech"), key)[2]["reason"] == "blocked_past_due"
+        direct.v1.invoices.pay(remote["INV-2026-10-initech"], params={"paid_out_of_band": True})
+        jobs.run("payment_status_job")
+        lifted = once_changed(
+            lambda: get(calls.format("initech"), key)[2], lambda a: a["reason"] == "ok"
+        )
+        assert lifted["has_access"] is True
     assert _access(capsys, "initech") == {"api_calls": (True, "ok"), "api_calls_soft": (True, "ok")}
     assert len(_dispute_rows(client, database)) == 4
