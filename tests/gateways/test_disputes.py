@@ -97,3 +97,37 @@ def test_a_pull_that_meets_server_errors_records_each_change_once(
     assert _pull(client, database, proxy, retry) == 1
     assert _pull(client, database, proxy, retry) == 0
     assert [row[5] for row in _rows(client, database)] == ["opened"]
+
+
+#: Each vendor's words for a dispute under review and lost.
+REVIEWED_AND_LOST = {"chargebee": ("in_review", "lost"), "razorpay": ("under_review", "lost")}
+
+
+def test_chargebee_and_razorpay_disputes_are_pulled_alike(client, database, vendor, retry):
+    invoices = vendor.documents(PERIOD)
+    write_finalized(client, database, PERIOD, invoices)
+    gateway = vendor.gateway()
+    sync_period(client, database, Gateways.only(gateway), PERIOD, retry)
+    remote = vendor.assert_exactly_once(invoices)
+    first, second = (invoices[0]["invoice_id"], invoices[1]["invoice_id"])
+    vendor.pay(remote[first]["id"])
+    vendor.pay(remote[second]["id"])
+
+    def pull() -> int:
+        pull_statuses(client, database, gateway, retry)
+        return pull_disputes(client, database, gateway, retry)
+
+    assert pull() == 0  # paid, undisputed
+    dispute = vendor.open_dispute(remote[first]["id"])
+    assert pull() == 1
+    assert pull() == 0
+    reviewed, lost = REVIEWED_AND_LOST[vendor.name]
+    vendor.move_dispute(dispute["id"], reviewed)
+    assert pull() == 1
+    vendor.move_dispute(dispute["id"], lost)
+    assert pull() == 1
+    assert pull() == 0
+    [shown] = dispute_history(client, database)
+    assert (shown["invoice_id"], shown["status"], shown["gateway_status"]) == (first, "lost", lost)
+    assert (shown["amount"], shown["currency"]) == (invoices[0]["total"], invoices[0]["currency"])
+    assert [row[5] for row in _rows(client, database)] == ["opened", "opened", "lost"]
