@@ -14,6 +14,7 @@ from billing_dagster.cli.runs import JobRunner
 from tests.api_client import get, once_changed, serving
 from tests.gateways.stripe_state import move_dispute, open_dispute, stripe_objects
 from tests.gateways.test_cli_sync import apply_and_ingest, run
+from tests.gateways.test_disputes import dispute_rows
 
 ENTITLEMENTS = """\
         entitlements:
@@ -54,10 +55,8 @@ def _access(capsys, customer: str) -> dict[str, tuple[bool, str]]:
 
 
 def _dispute_rows(client, database) -> list[tuple]:
-    return client.query(
-        f"SELECT customer_id, status, gateway_status, toString(amount) FROM `{database}`.disputes "
-        f"ORDER BY customer_id, observed_at"
-    ).result_rows
+    rows = dispute_rows(client, database, "customer_id, status, gateway_status, toString(amount)")
+    return sorted(rows, key=lambda row: row[0])  # each customer's rows stay in their order
 
 
 def test_a_lost_dispute_and_a_past_due_invoice_block_hard_features(

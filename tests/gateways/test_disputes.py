@@ -51,11 +51,19 @@ def _pull(client, database, proxy, retry) -> int:
     return pull_disputes(client, database, _gateway(proxy), retry)
 
 
-def _rows(client, database) -> list[tuple]:
+def dispute_rows(client, database, columns: str) -> list[tuple]:
+    """These columns of every row of `disputes`, in the order they were observed."""
     return client.query(
-        f"SELECT invoice_id, customer_id, toString(amount), currency, reason, status, "
-        f"gateway_status FROM `{database}`.disputes ORDER BY observed_at, invoice_id"
+        f"SELECT {columns} FROM `{database}`.disputes ORDER BY observed_at, invoice_id"
     ).result_rows
+
+
+def _rows(client, database) -> list[tuple]:
+    return dispute_rows(
+        client,
+        database,
+        "invoice_id, customer_id, toString(amount), currency, reason, status, gateway_status",
+    )
 
 
 def test_each_state_change_of_a_dispute_is_one_row(
