@@ -3,7 +3,6 @@ than the last one recorded, so the rows are its history and the latest is in for
 
 from __future__ import annotations
 
-import time
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -64,7 +63,7 @@ def record_changes(client: Client, database: str, observed: list[DisputeState]) 
         if state.changed_from(recorded[state.gateway].get(state.dispute_id)):
             changed.append(state)
     if changed:
-        now = datetime.fromtimestamp(time.time(), UTC)
+        now = datetime.now(UTC)
         client.insert(
             f"`{database}`.disputes",
             [[*astuple(state), now] for state in changed],
