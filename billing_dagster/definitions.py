@@ -34,7 +34,7 @@ from billing_dagster.defs.resources import (
     BillingPolicyResource,
     ClickHouseResource,
 )
-from billing_dagster.defs.sync.assets import gateway_invoices, invoice_statuses
+from billing_dagster.defs.sync.assets import gateway_invoices, invoice_disputes, invoice_statuses
 from billing_dagster.defs.sync.jobs import payment_status_job, sync_job
 from billing_dagster.defs.sync.resources import GatewayResource
 from billing_dagster.settings import Settings
@@ -63,6 +63,7 @@ def build_definitions() -> dg.Definitions:
             finalized_invoices,
             gateway_invoices,
             invoice_statuses,
+            invoice_disputes,
             partner_statement_lines,
         ],
         asset_checks=[*quality_checks, alerts_once],

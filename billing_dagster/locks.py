@@ -32,6 +32,7 @@ ALERTS = "alerts"
 WEBHOOKS = "webhooks"
 REFUNDS = "refunds"
 GATEWAY_SYNC = "gateway_sync"
+DISPUTES = "disputes"
 
 
 @contextmanager

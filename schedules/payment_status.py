@@ -1,4 +1,5 @@
-"""Pull payment status (paid, open, void, uncollectible) from the gateway every hour."""
+"""Pull payment status (paid, open, void, uncollectible) and disputes from the gateways every
+hour."""
 
 import dagster as dg
 

@@ -8,7 +8,11 @@ pages, retrieved, closed, voided (not once paid), paid by `record_payment`; cred
 total; a refundable one can be refunded to the payment) listed with
 `reference_invoice_id[is]`; and the idempotency replay: a POST repeated with the same
 `chargebee-idempotency-key` gets the first answer again, marked
-`chargebee-idempotency-replayed: true`. Errors carry Chargebee's shape (`message`, `type`,
+`chargebee-idempotency-replayed: true`. A recorded payment is a transaction in the invoice's
+`linked_payments`; disputes of transactions are listed with `transaction_id[is]` and
+retrieved. For tests only, `POST /_test/invoices/{id}/dispute` disputes an invoice's payment
+and `POST /_test/disputes/{id}/status` moves the dispute (`in_review`, `won`, `lost`,
+`cancelled`), as the card network would. Errors carry Chargebee's shape (`message`, `type`,
 `api_error_code`, `http_status_code`).
 
 Run as `python -m testbed.fake_chargebee PORT`, or `start()` it: binds 127.0.0.1, keeps state
@@ -39,6 +43,7 @@ class Store:
         self.customers: dict[str, dict] = {}
         self.invoices: dict[str, dict] = {}
         self.credit_notes: dict[str, dict] = {}
+        self.disputes: dict[str, dict] = {}
         self.replays: dict[str, tuple[int, dict]] = {}
         self.numbers = itertools.count(1)
 
@@ -153,8 +158,55 @@ def void_invoice(form: dict, invoice_id: str) -> dict:
 
 def record_payment(form: dict, invoice_id: str) -> dict:
     invoice = _in_state(invoice_id, ("payment_due", "posted", "not_paid"), "paid")
+    payment = {"txn_id": f"txn_{next(store.numbers)}", "applied_amount": invoice["amount_due"],
+               "txn_status": "success", "txn_amount": invoice["amount_due"]}  # fmt: skip
     invoice |= {"status": "paid", "amount_paid": invoice["amount_due"], "amount_due": 0}
+    invoice["linked_payments"] = [*invoice.get("linked_payments", []), payment]
     return {"invoice": invoice}
+
+
+def dispute_payment(form: dict, invoice_id: str) -> dict:
+    """Test-only: the customer disputes the last payment of a paid invoice."""
+    invoice = store.invoice(invoice_id)
+    if not invoice.get("linked_payments"):
+        raise ChargebeeError(400, "invalid_state_for_request", f"invoice {invoice_id} is unpaid")
+    payment = invoice["linked_payments"][-1]
+    dispute = {
+        "id": f"dispute_{next(store.numbers)}",
+        "object": "dispute",
+        "customer_id": invoice["customer_id"],
+        "transaction_id": payment["txn_id"],
+        "currency_code": invoice["currency_code"],
+        "amount": _integer(form.get("amount", payment["txn_amount"]), "amount"),
+        "reason": form.get("reason", "fraud"),
+        "status": "initiated",
+        "type": "chargeback",
+        "created_at": int(time.time()),
+    }
+    store.disputes[dispute["id"]] = dispute
+    return {"dispute": dispute}
+
+
+def list_disputes(query: dict) -> dict:
+    found = [d for d in store.disputes.values() if _matches(d, query)]
+    return _page(found, query, "dispute")
+
+
+def retrieve_dispute(query: dict, dispute_id: str) -> dict:
+    if dispute_id not in store.disputes:
+        raise ChargebeeError(404, "resource_not_found", f"dispute {dispute_id} not found")
+    return {"dispute": store.disputes[dispute_id]}
+
+
+def move_dispute(form: dict, dispute_id: str) -> dict:
+    """Test-only: the card network reviews or decides the dispute."""
+    dispute = retrieve_dispute({}, dispute_id)["dispute"]
+    if dispute["status"] in ("won", "lost", "cancelled"):
+        raise ChargebeeError(400, "invalid_state_for_request", f"dispute is {dispute['status']}")
+    if form.get("status") not in ("in_review", "funds_withdrawn", "won", "lost", "cancelled"):
+        raise ChargebeeError(400, "param_wrong_value", "status : invalid value")
+    dispute["status"] = form["status"]
+    return {"dispute": dispute}
 
 
 def create_credit_note(form: dict) -> dict:
@@ -294,6 +346,14 @@ ROUTES = [
     ("POST", "/credit_notes", create_credit_note),
     ("GET", "/credit_notes", list_credit_notes),
     ("POST", "/credit_notes/{id}/refund", refund_credit_note),
+    ("GET", "/disputes", list_disputes),
+    ("GET", "/disputes/{id}", retrieve_dispute),
+]
+
+#: Test-only routes, outside the API's path.
+TEST_ROUTES = [
+    ("POST", "/_test/invoices/{id}/dispute", dispute_payment),
+    ("POST", "/_test/disputes/{id}/status", move_dispute),
 ]
 
 
@@ -334,11 +394,13 @@ def _error(error: ChargebeeError) -> web.Response:
 
 def app() -> web.Application:
     return fake_server.application(
-        [(method, API + path, _handler(method, action)) for method, path, action in ROUTES],
+        [(method, API + path, _handler(method, action)) for method, path, action in ROUTES]
+        + [(method, path, _handler(method, action)) for method, path, action in TEST_ROUTES],
         lambda: {
             "customer": list(store.customers.values()),
             "invoice": list(store.invoices.values()),
             "credit_note": list(store.credit_notes.values()),
+            "dispute": list(store.disputes.values()),
         },
         store.__init__,
     )

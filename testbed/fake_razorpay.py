@@ -4,7 +4,11 @@ Written from Razorpay's public API reference, for what the sync uses: customers 
 listed with `count`/`skip`), invoices created as drafts with line items (each at least one
 minor unit; no idempotency key), listed with `receipt`, fetched, issued, cancelled (only once
 issued); payments and their refunds (never more in all than was paid, listed per payment);
-and, for tests only, `POST /_test/invoices/{id}/pay`, standing for the customer paying.
+disputes of payments, listed account-wide (`/v1/disputes`, `count`/`skip`), fetched and
+accepted (then lost); and, for tests only, `POST /_test/invoices/{id}/pay`, standing for the
+customer paying, `POST /_test/invoices/{id}/dispute`, for the customer disputing that payment,
+and `POST /_test/disputes/{id}/status` (`under_review`, `won`, `lost`, `closed`), for the
+bank's decision.
 Errors carry Razorpay's shape (`{"error": {"code", "description"}}`).
 
 Run as `python -m testbed.fake_razorpay PORT`, or `start()` it: binds 127.0.0.1, keeps state
@@ -36,6 +40,7 @@ class Store:
         self.invoices: dict[str, dict] = {}
         self.payments: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
+        self.disputes: dict[str, dict] = {}
         self.numbers = itertools.count(1)
 
     def new_id(self, prefix: str) -> str:
@@ -200,6 +205,53 @@ def list_refunds(query: dict, payment_id: str) -> dict:
     return _collection(found, query)
 
 
+def dispute_payment(body: dict, invoice_id: str) -> dict:
+    """Test-only: the customer disputes the payment of a paid invoice (its whole amount
+    unless `amount` says less)."""
+    payment = _payment(store.invoice(invoice_id).get("payment_id") or "")
+    dispute = {
+        "id": store.new_id("disp"),
+        "entity": "dispute",
+        "payment_id": payment["id"],
+        "amount": body.get("amount", payment["amount"]),
+        "currency": payment["currency"],
+        "amount_deducted": 0,
+        "reason_code": body.get("reason_code", "chargeback"),
+        "status": "open",
+        "phase": "chargeback",
+        "created_at": int(time.time()),
+    }
+    store.disputes[dispute["id"]] = dispute
+    return dispute
+
+
+def list_disputes(query: dict) -> dict:
+    return _collection(list(store.disputes.values()), query)
+
+
+def fetch_dispute(query: dict, dispute_id: str) -> dict:
+    if dispute_id not in store.disputes:
+        raise RazorpayError(400, "The id provided does not exist")
+    return store.disputes[dispute_id]
+
+
+def accept_dispute(body: dict, dispute_id: str) -> dict:
+    """The merchant accepts the dispute: it is lost, its amount deducted."""
+    return move_dispute({"status": "lost"}, dispute_id)
+
+
+def move_dispute(body: dict, dispute_id: str) -> dict:
+    """Test-only: the bank's decision, or its review."""
+    dispute = fetch_dispute({}, dispute_id)
+    if dispute["status"] not in ("open", "under_review"):
+        raise RazorpayError(400, f"The dispute is {dispute['status']}: it cannot change")
+    if body.get("status") not in ("under_review", "won", "lost", "closed"):
+        raise RazorpayError(400, f"harness: a dispute cannot become {body.get('status')!r}")
+    deducted = dispute["amount"] if body["status"] == "lost" else 0
+    dispute |= {"status": body["status"], "amount_deducted": deducted}
+    return dispute
+
+
 def _payment(payment_id: str) -> dict:
     if payment_id not in store.payments:
         raise RazorpayError(400, "The id provided does not exist")
@@ -233,7 +285,12 @@ ROUTES = [
     ("POST", "/v1/invoices/{id}/cancel", cancel_invoice),
     ("POST", "/v1/payments/{id}/refund", refund_payment),
     ("GET", "/v1/payments/{id}/refunds", list_refunds),
+    ("GET", "/v1/disputes", list_disputes),
+    ("GET", "/v1/disputes/{id}", fetch_dispute),
+    ("POST", "/v1/disputes/{id}/accept", accept_dispute),
     ("POST", "/_test/invoices/{id}/pay", pay_invoice),
+    ("POST", "/_test/invoices/{id}/dispute", dispute_payment),
+    ("POST", "/_test/disputes/{id}/status", move_dispute),
 ]
 
 
@@ -265,6 +322,7 @@ def app() -> web.Application:
             "customer": list(store.customers.values()),
             "invoice": list(store.invoices.values()),
             "refund": list(store.refunds.values()),
+            "dispute": list(store.disputes.values()),
         },
         store.__init__,
     )

@@ -5,8 +5,11 @@ only, never saves its state to disk, `DELETE /_config/data` resets it. Added wit
 documented semantics: one-off invoices (currency, `send_invoice`, pending items excluded),
 invoice items attached to a draft invoice and listed by invoice, `/finalize`, `/send`,
 `/void`, `/mark_uncollectible`, `/pay` out of band, credit notes (with the refund of a
-`refund_amount`), customer search by metadata, and `GET /_config/objects` (every stored
-object, for tests to count). localstripe is GPL and test-only.
+`refund_amount`), customer search by metadata, invoice payments and disputes (listed, read,
+closed), and `GET /_config/objects` (every stored object, for tests to count). Test-only, as
+Stripe's test cards do on the real service: `POST /_config/invoices/<id>/dispute` pays an
+invoice by card and opens a dispute on that payment, `POST /_config/disputes/<id>/status`
+moves it (`under_review`, `won`, `lost`). localstripe is GPL and test-only.
 """
 
 from __future__ import annotations
@@ -77,6 +80,44 @@ class Refund(resources.StripeObject):
         super().__init__()
         self.amount, self.currency, self.status = amount, invoice.currency, "succeeded"
         self.metadata = {"invoice": invoice.id}
+
+
+class InvoicePayment(resources.StripeObject):
+    """A payment of an invoice (Stripe's `invoice_payment`), by a PaymentIntent."""
+
+    object = "invoice_payment"
+    _id_prefix = "inpay_"
+
+    def __init__(self, invoice: OneOffInvoice):
+        super().__init__()
+        self.invoice, self.currency, self.status = invoice.id, invoice.currency, "paid"
+        self.amount_paid = invoice.amount_due
+        self.payment = {"type": "payment_intent", "payment_intent": "pi_" + resources.random_id(14)}
+
+
+class Dispute(resources.StripeObject):
+    """A cardholder's dispute of a payment; its `status` moves from `needs_response` to
+    `under_review`, then `won` or `lost`."""
+
+    object = "dispute"
+    _id_prefix = "du_"
+
+    def __init__(self, payment: InvoicePayment, amount: int, reason: str):
+        super().__init__()
+        self.payment_intent = payment.payment["payment_intent"]
+        self.charge = "ch_" + resources.random_id(14)
+        self.amount, self.currency, self.reason = amount, payment.currency, reason
+        self.status, self.metadata, self.is_charge_refundable = "needs_response", {}, False
+
+
+def _of_kind(kind: str, **equal) -> list:
+    """Stored objects of a kind whose attributes equal the given values (None: any)."""
+    return [
+        v
+        for k, v in store.items()
+        if k.startswith(kind + ":")
+        and all(value is None or getattr(v, name) == value for name, value in equal.items())
+    ]
 
 
 def _credit_notes(invoice_id: str) -> list[CreditNote]:
@@ -261,11 +302,61 @@ def search(object_name: str):
     return handler
 
 
+def list_invoice_payments(data: dict, query: dict) -> dict:
+    payments = _of_kind("invoice_payment", invoice=query.get("invoice"))
+    return _listed("/v1/invoice_payments", payments, query)
+
+
+def list_disputes(data: dict, query: dict) -> dict:
+    disputes = _of_kind(
+        "dispute", charge=query.get("charge"), payment_intent=query.get("payment_intent")
+    )
+    return _listed("/v1/disputes", disputes, query)
+
+
+def retrieve_dispute(data: dict, query: dict, dispute_id: str) -> dict:
+    return Dispute._api_retrieve(dispute_id)._export()
+
+
+def close_dispute(data: dict, query: dict, dispute_id: str) -> dict:
+    """Stripe's `/close`: the merchant accepts the dispute, which is then lost."""
+    return move_dispute({"status": "lost"}, query, dispute_id)
+
+
+def open_dispute(data: dict, query: dict, invoice_id: str) -> dict:
+    """Test-only: the customer pays the open invoice by card, then disputes the payment
+    (its whole amount unless `amount` says less; `reason` default `fraudulent`)."""
+    invoice = _invoice(invoice_id)
+    if invoice._state not in ("open", "paid"):
+        raise UserError(400, f"Invoice {invoice_id} is {invoice._state}: nothing was paid.")
+    if invoice._state == "open":
+        InvoicePayment(invoice)
+        invoice._state = "paid"
+    payments = _of_kind("invoice_payment", invoice=invoice.id)
+    if not payments:
+        raise UserError(400, f"Invoice {invoice_id} was paid out of band: no card to dispute.")
+    payment = payments[-1]
+    amount = _int(data.get("amount", payment.amount_paid), "amount")
+    return Dispute(payment, amount, data.get("reason", "fraudulent"))._export()
+
+
+def move_dispute(data: dict, query: dict, dispute_id: str) -> dict:
+    """Test-only: the card network's decision (`under_review`, `won`, `lost`)."""
+    dispute = Dispute._api_retrieve(dispute_id)
+    status = data.get("status")
+    if dispute.status in ("won", "lost"):
+        raise UserError(400, f"Dispute {dispute_id} is already {dispute.status}.")
+    if status not in ("under_review", "won", "lost"):
+        raise UserError(400, f"harness: a dispute cannot become {status!r}")
+    dispute.status = status
+    return dispute._export()
+
+
 def objects(data: dict, query: dict) -> dict:
     counts: dict[str, list] = {}
     for key, value in store.items():
         kind = key.split(":", 1)[0]
-        if kind in ("customer", "invoice", "invoiceitem", "credit_note", "refund"):
+        if kind in ("customer", "invoice", "invoiceitem", "credit_note", "refund", "dispute"):
             exported = value._export()
             if kind == "invoice":
                 exported["sent_count"] = getattr(value, "_sent", 0)
@@ -287,7 +378,13 @@ ROUTES = [
     ("POST", r"/v1/credit_notes", create_credit_note),
     ("GET", r"/v1/credit_notes", list_credit_notes),
     ("GET", r"/v1/credit_notes/(cn_\w+)", retrieve_credit_note),
+    ("GET", r"/v1/invoice_payments", list_invoice_payments),
+    ("GET", r"/v1/disputes", list_disputes),
+    ("GET", r"/v1/disputes/(du_\w+)", retrieve_dispute),
+    ("POST", r"/v1/disputes/(du_\w+)/close", close_dispute),
     ("GET", r"/_config/objects", objects),
+    ("POST", r"/_config/invoices/(in_\w+)/dispute", open_dispute),
+    ("POST", r"/_config/disputes/(du_\w+)/status", move_dispute),
 ]
 
 

@@ -3,8 +3,8 @@
 Reports and portal figures read views over the billing tables: a few hundred milliseconds
 each at 10,000 customers. They change only when the pipeline writes (a catalog applied, a
 load, a metering run, a billing run, a finalization, a void, a gateway sync or payment
-status, a dbt deployment) or the day turns, so an answer is kept with the version of the
-data it was computed from and served again while that version holds. The version is one
+status or dispute, a dbt deployment) or the day turns, so an answer is kept with the version
+of the data it was computed from and served again while that version holds. The version is one
 query of counts and maxima that ClickHouse answers from table metadata in milliseconds.
 """
 
@@ -28,6 +28,7 @@ _WRITES = {
     "invoice_voids": "count()",
     "gateway_sync_documents": "count()",
     "invoice_statuses": "count()",
+    "disputes": "count()",
     "dbt_deployments": "max(deployed_at)",
 }
 

@@ -42,7 +42,15 @@ class Entitlement(BaseModel):
     feature: str
     kind: Literal["metered", "boolean", "static"] | None
     has_access: bool
-    reason: Literal["ok", "limit_reached", "spending_cap", "not_in_plan", "no_subscription"]
+    reason: Literal[
+        "ok",
+        "limit_reached",
+        "spending_cap",
+        "blocked_dispute_lost",
+        "blocked_past_due",
+        "not_in_plan",
+        "no_subscription",
+    ]
     enforcement: Literal["soft", "hard"] | None
     limit: str | None
     usage: str | None

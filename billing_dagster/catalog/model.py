@@ -17,6 +17,11 @@ ChargeModel = Literal["per_unit", "graduated", "volume", "package"]
 
 EntitlementPeriod = Literal["billing_period", "day", "hour"]
 
+#: What may deny a plan's hard-limited features (`block_on`, docs/gateways.md, Disputes): an
+#: invoice past due, or a payment dispute lost.
+BLOCK_CONDITIONS = ("past_due", "dispute_lost")
+BlockCondition = Literal["past_due", "dispute_lost"]
+
 
 #: Metadata of a field added after catalogs were first stored: left out of the canonical
 #: JSON while it holds its default (serialize.py), so what was applied before hashes the
@@ -106,6 +111,8 @@ class PlanVersion:
     minimum_amount: Decimal | None = None
     charges: tuple[Charge, ...] = ()
     entitlements: tuple[Entitlement, ...] = ()
+    #: While one of these holds for a customer, its hard-limited metered features are denied.
+    block_on: tuple[BlockCondition, ...] = field(default=(), metadata=ADDED)
 
 
 @dataclass(frozen=True)

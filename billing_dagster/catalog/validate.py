@@ -20,6 +20,7 @@ from typing import Any
 
 from billing_dagster.catalog.gc_pause import gc_paused
 from billing_dagster.catalog.model import (
+    BLOCK_CONDITIONS,
     CURRENCY_MINOR_UNITS,
     AlertRule,
     Catalog,
@@ -324,7 +325,7 @@ class _Validator:
             path,
             raw,
             {"version", "effective_from", "currency"},
-            {"fixed_fees", "minimum_amount", "charges", "entitlements"},
+            {"fixed_fees", "minimum_amount", "charges", "entitlements", "block_on"},
         )
         if spec is None:
             return None
@@ -335,12 +336,23 @@ class _Validator:
         minimum = self.optional_money(path, spec, "minimum_amount")
         charges = self.charges((*path, "charges"), spec.get("charges", []))
         entitlements = self.entitlements((*path, "entitlements"), spec.get("entitlements", []))
-        parts = (number, effective_from, currency, fees, charges, entitlements)
+        block_on = self.block_on((*path, "block_on"), spec.get("block_on", []))
+        parts = (number, effective_from, currency, fees, charges, entitlements, block_on)
         if None in parts or ("minimum_amount" in spec and minimum is None):
             return None
         return PlanVersion(
-            plan, number, effective_from, currency, fees, minimum, charges, entitlements
+            plan, number, effective_from, currency, fees, minimum, charges, entitlements, block_on
         )
+
+    def block_on(self, path: YamlPath, raw: Any) -> tuple[str, ...] | None:
+        """The conditions that deny the plan's hard-limited features, each named once."""
+        conditions: dict[str, str] = {}
+        items = self.sequence(path, raw)
+        for i, item in enumerate(items):
+            condition = self.choice((*path, i), item, BLOCK_CONDITIONS)
+            if condition and self.unique((*path, i), condition, conditions, "condition"):
+                conditions[condition] = condition
+        return tuple(conditions) if len(conditions) == len(items) else None
 
     def fixed_fees(self, path: YamlPath, raw: Any) -> tuple[FixedFee, ...] | None:
         fees: dict[str, FixedFee] = {}

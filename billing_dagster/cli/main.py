@@ -27,6 +27,7 @@ from billing_dagster.catalog.store import (
     latest_catalog_version,
     load_catalog,
 )
+from billing_dagster.disputes.store import dispute_history
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.formatting import table, titled_table
 from billing_dagster.ingest import landing
@@ -295,6 +296,13 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("--period", help="only this billing period, YYYY-MM")
     alerts.add_argument("--format", choices=["table", "json"], default="table")
     alerts.set_defaults(command=cmd_alerts)
+
+    disputes = commands.add_parser(
+        "disputes", parents=[common], help="disputed payments and their latest state"
+    )
+    disputes.add_argument("--period", help="only disputes of this period's invoices, YYYY-MM")
+    disputes.add_argument("--format", choices=["table", "json"], default="table")
+    disputes.set_defaults(command=cmd_disputes)
 
     report = commands.add_parser(
         "report", parents=[common], help="finance reports: revenue, MRR, top customers..."
@@ -869,6 +877,15 @@ def cmd_alerts(args, home: Path) -> int:
     columns = ["at", "alert", "source", "rule", "customer_id", "target", "period_start",
                "threshold", "figure", "limit"]  # fmt: skip
     return _show(args, rows, lambda: table(rows, columns) if rows else "no alerts have fired")
+
+
+def cmd_disputes(args, home: Path) -> int:
+    period = parse_period(args.period) if args.period else None
+    settings, client = _connect(args, home)
+    rows = dispute_history(client, settings.database, period)
+    columns = ["dispute_id", "gateway", "invoice_id", "customer_id", "amount", "currency",
+               "reason", "status", "gateway_status", "opened_at", "closed_at"]  # fmt: skip
+    return _show(args, rows, lambda: table(rows, columns) if rows else "no disputes")
 
 
 def cmd_void(args, home: Path) -> int:

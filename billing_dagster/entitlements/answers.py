@@ -24,9 +24,12 @@ def answer(
     exact_through: datetime | None,
     as_of: datetime,
     capped: bool = False,
+    blocked: str | None = None,
 ) -> dict:
     """`capped`: the customer reached a spending cap this period, which denies every
-    hard-limited feature (`reason: spending_cap`) until the period ends or the cap rises."""
+    hard-limited feature (`reason: spending_cap`) until the period ends or the cap rises.
+    `blocked`: the reason its plan blocks it now (`blocked_dispute_lost`,
+    `blocked_past_due`: entitlements/blocks.py), which denies them too, and is told first."""
     document = {
         "customer_id": customer_id,
         "feature": feature_code,
@@ -68,8 +71,8 @@ def answer(
         overage="0",
     )
     _against_limit(document, feature, usage, requested, granted(grants, start))
-    if capped and feature.enforcement == "hard":
-        document.update(has_access=False, reason="spending_cap")
+    if feature.enforcement == "hard" and (blocked or capped):
+        document.update(has_access=False, reason=blocked or "spending_cap")
     return document
 
 

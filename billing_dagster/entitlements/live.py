@@ -21,6 +21,7 @@ from clickhouse_connect.driver.client import Client
 
 from billing_dagster.catalog.model import Metric
 from billing_dagster.entitlements.answers import answer
+from billing_dagster.entitlements.blocks import blocks_version, read_blocks
 from billing_dagster.entitlements.exact import (
     Feature,
     Snapshot,
@@ -88,13 +89,18 @@ class LiveEntitlements:
         self._touched: set[str] = set()
         #: customers at a spending cap in the current billing period
         self._capped: frozenset[str] = frozenset()
+        #: customers their plan blocks now (a dispute lost, an invoice past due): the reason
+        self._blocked: dict[str, str] = {}
+        self._blocks_seen: tuple | None = None
 
     # -- keeping up with the warehouse --------------------------------------------------
 
     def refresh(self, sealed: dict[int, str], force: bool = False) -> bool:
         """Read exact usage again when a metering run finished or a window turned over,
-        and drop the tail's segments it now counts. True when it read."""
+        and drop the tail's segments it now counts; read the blocks again when they may have
+        changed. True when it read usage."""
         now = datetime.now(UTC)
+        self._refresh_blocks(now)
         runs = metering_runs(self.client(), self.database)
         windows = self._snapshot.current_windows(now)
         if not force and runs == self._runs_seen and windows == self._windows:
@@ -144,6 +150,12 @@ class LiveEntitlements:
     def cap(self, customers: frozenset[str]) -> None:
         """The customers at a spending cap now: their hard-limited features are denied."""
         self._capped = customers
+
+    def _refresh_blocks(self, now: datetime) -> None:
+        version = blocks_version(self.client(), self.database, now.date())
+        if version != self._blocks_seen:
+            self._blocked = read_blocks(self.client(), self.database, now)
+            self._blocks_seen = version
 
     # -- answers ------------------------------------------------------------------------
 
@@ -213,6 +225,7 @@ class LiveEntitlements:
             snapshot.exact_through,
             now,
             capped=customer_id in self._capped,
+            blocked=self._blocked.get(customer_id),
         )
 
     def _usage(self, feature: Feature, span: tuple[datetime, datetime]) -> Decimal:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -24,6 +25,14 @@ from billing_dagster.invoicing.documents import CreditNote, Invoice
 
 #: The payment statuses a gateway reports back (docs/gateways.md).
 STATUSES = ("draft", "open", "paid", "void", "uncollectible")
+
+#: Days a customer has to pay a sent invoice (Stripe's `days_until_due`); after them an
+#: invoice still open is past due (entitlements/blocks.py).
+PAYMENT_TERMS_DAYS = 30
+
+#: A dispute as ours (docs/gateways.md, Disputes): still open (awaiting evidence or a
+#: decision), or decided for us (won) or for the cardholder (lost).
+DISPUTE_STATUSES = ("opened", "won", "lost")
 
 
 class GatewayError(Exception):
@@ -59,6 +68,19 @@ class RemoteLine:
     amount_minor: int
 
 
+@dataclass(frozen=True)
+class RemoteDispute:
+    """A dispute of an invoice's payment, as the gateway reports it."""
+
+    gateway_id: str
+    status: str  # one of DISPUTE_STATUSES
+    gateway_status: str  # the gateway's own word (`needs_response`, `under_review`...)
+    currency: str
+    amount_minor: int
+    reason: str
+    opened_at: datetime
+
+
 def minor_units(amount: str | Decimal, currency: str) -> int:
     """An amount in the currency's minor unit (cents, yen): what gateways store."""
     scaled = Decimal(amount).scaleb(CURRENCY_MINOR_UNITS[currency])
@@ -83,6 +105,8 @@ class Gateway(Protocol):
     name: str
     #: True when `create_invoice` sends every line in the same request (no draft step).
     whole_documents: bool
+    #: False when the gateway's API cannot tell of disputes: `fetch_disputes` is never called.
+    reports_disputes: bool
 
     def find_customer(self, customer_id: str) -> str | None: ...
 
@@ -108,6 +132,10 @@ class Gateway(Protocol):
 
     def fetch_invoice(self, gateway_invoice: str) -> RemoteDocument: ...
 
+    def fetch_disputes(self, gateway_invoice: str) -> list[RemoteDispute]:
+        """Every dispute of the invoice's payments, in any state."""
+        ...
+
     def finalize_invoice(self, gateway_invoice: str) -> RemoteDocument: ...
 
     def send_invoice(self, gateway_invoice: str) -> None: ...
@@ -127,6 +155,7 @@ class RefusingGateway:
         self, name: str, whole_documents: bool, error_type: type[GatewayError], reason: str
     ):
         self.name, self.whole_documents = name, whole_documents
+        self.reports_disputes = True  # so a pull reaches `fetch_disputes`, which is refused
         self._error_type, self._reason = error_type, reason
 
     def __getattr__(self, method: str):

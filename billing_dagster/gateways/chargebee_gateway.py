@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import chargebee
@@ -22,6 +23,7 @@ import httpx
 from billing_dagster.gateways.base import (
     GatewayAuthenticationError,
     GatewayError,
+    RemoteDispute,
     RemoteDocument,
     TransientGatewayError,
     minor_units,
@@ -45,6 +47,9 @@ STATUSES = {
 }
 #: Limits of Chargebee's fields.
 MAX_CUSTOMER_ID, MAX_PO_NUMBER, MAX_CHARGE_DESCRIPTION = 50, 100, 250
+#: Chargebee's decided dispute statuses, as ours; `initiated`, `in_review` and
+#: `funds_withdrawn` are still open. `cancelled`: the cardholder withdrew it: won.
+DECIDED_DISPUTES = {"won": "won", "cancelled": "won", "lost": "lost"}
 _CUSTOMER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,50}")
 #: The marker of our credit note id in the notes of Chargebee's credit note.
 CREDIT_NOTE_MARK = "Credit note {}:"
@@ -53,6 +58,7 @@ CREDIT_NOTE_MARK = "Credit note {}:"
 class ChargebeeGateway:
     name = "chargebee"
     whole_documents = True
+    reports_disputes = True
 
     def __init__(self, api_key: str, site: str, api_base: str = "", timeout_seconds: int = 30):
         if not api_key or not site:
@@ -229,6 +235,25 @@ class ChargebeeGateway:
             ).credit_note
         return _credit_note(credit_note)
 
+    # -- disputes ---------------------------------------------------------------------
+
+    def fetch_disputes(self, gateway_invoice: str) -> list[RemoteDispute]:
+        """The disputes of each transaction that paid the invoice (its `linked_payments`)."""
+        invoice = _call(
+            lambda: self._api.Invoice.retrieve(gateway_invoice),
+            f"fetching invoice {gateway_invoice}",
+        ).invoice
+        return [
+            _dispute(found.dispute)
+            for payment in invoice.linked_payments or []
+            for found in self._pages(
+                lambda offset, txn=payment.txn_id: self._api.Dispute.list(
+                    _page({"transaction_id": {"is": txn}}, offset)
+                ),
+                f"listing the disputes of invoice {gateway_invoice}",
+            )
+        ]
+
     def _pages(self, fetch: Callable[[str | None], object], what: str) -> Iterator:
         offset = None
         while True:
@@ -256,6 +281,18 @@ def _document(invoice) -> RemoteDocument:
     if status is None:
         raise GatewayError(f"Chargebee invoice {invoice.id} has an unknown status {invoice.status}")
     return RemoteDocument(invoice.id, status, invoice.currency_code, invoice.total)
+
+
+def _dispute(dispute) -> RemoteDispute:
+    return RemoteDispute(
+        dispute.id,
+        DECIDED_DISPUTES.get(dispute.status, "opened"),
+        dispute.status,
+        dispute.currency_code,
+        dispute.amount,
+        dispute.reason or "",
+        datetime.fromtimestamp(dispute.created_at, UTC),
+    )
 
 
 def _credit_note(note) -> RemoteDocument:

@@ -19,6 +19,7 @@ from billing_dagster.invoicing.documents import CreditNote, Invoice
 class FileGateway:
     name = "file"
     whole_documents = False
+    reports_disputes = False
 
     def __init__(self, directory: str | Path):
         if not str(directory):

@@ -19,6 +19,7 @@ failure leaves the session as our own exception, which the SDK neither catches n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import razorpay
@@ -29,6 +30,7 @@ from billing_dagster.gateways.base import (
     GatewayAuthenticationError,
     GatewayError,
     NotYetRepresentable,
+    RemoteDispute,
     RemoteDocument,
     TransientGatewayError,
     minor_units,
@@ -54,12 +56,16 @@ STATUSES = {
     "deleted": "void",
     "expired": "uncollectible",
 }
+#: Razorpay's decided dispute statuses, as ours; `open` and `under_review` are still open.
+#: `closed`: the bank closed it on the merchant's evidence, no money taken: won.
+DECIDED_DISPUTES = {"won": "won", "closed": "won", "lost": "lost"}
 _PAGE = 100
 
 
 class RazorpayGateway:
     name = "razorpay"
     whole_documents = True
+    reports_disputes = True
 
     def __init__(
         self, key_id: str, key_secret: str, api_base: str = "", timeout_seconds: float = 30
@@ -210,6 +216,20 @@ class RazorpayGateway:
         )
         return _refund(refund)
 
+    def fetch_disputes(self, gateway_invoice: str) -> list[RemoteDispute]:
+        """Those of the account's disputes (`/v1/disputes`, which filters by nothing but
+        time) that dispute the invoice's payment."""
+        payment = self._invoice(gateway_invoice).get("payment_id")
+        if not payment:
+            return []
+        return [
+            _dispute(found)
+            for found in self._pages(
+                self._api.dispute.all, f"listing the disputes of invoice {gateway_invoice}"
+            )
+            if found.get("payment_id") == payment
+        ]
+
     # -- requests ---------------------------------------------------------------------
 
     def _invoice(self, gateway_invoice: str) -> dict:
@@ -290,6 +310,18 @@ def _document(invoice: dict) -> RemoteDocument:
             f"Razorpay invoice {invoice['id']} has an unknown status {invoice['status']}"
         )
     return RemoteDocument(invoice["id"], status, invoice["currency"], invoice["amount"])
+
+
+def _dispute(dispute: dict) -> RemoteDispute:
+    return RemoteDispute(
+        dispute["id"],
+        DECIDED_DISPUTES.get(dispute["status"], "opened"),
+        dispute["status"],
+        dispute["currency"],
+        dispute["amount"],
+        dispute.get("reason_code") or "",
+        datetime.fromtimestamp(dispute["created_at"], UTC),
+    )
 
 
 def _refund(refund: dict) -> RemoteDocument:

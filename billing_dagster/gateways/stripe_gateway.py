@@ -11,14 +11,17 @@ looks up again before each new attempt.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import stripe
 
 from billing_dagster.erasure.tombstones import TOMBSTONE
 from billing_dagster.gateways.base import (
+    PAYMENT_TERMS_DAYS,
     GatewayAuthenticationError,
     GatewayError,
+    RemoteDispute,
     RemoteDocument,
     RemoteLine,
     TransientGatewayError,
@@ -33,13 +36,16 @@ CUSTOMER_KEY = "billing_customer_id"
 INVOICE_KEY = "billing_invoice_id"
 LINE_KEY = "billing_line_no"
 CREDIT_NOTE_KEY = "billing_credit_note_id"
-#: Days a customer has to pay a sent invoice.
-DAYS_UNTIL_DUE = 30
+#: Stripe's dispute statuses that are decided, as ours; the others (`needs_response`,
+#: `under_review` and their `warning_` inquiries) are still open. An inquiry closed without
+#: becoming a dispute (`warning_closed`) took no money: won.
+DECIDED_DISPUTES = {"won": "won", "warning_closed": "won", "lost": "lost"}
 
 
 class StripeGateway:
     name = "stripe"
     whole_documents = False
+    reports_disputes = True
 
     def __init__(self, api_key: str, api_base: str = "", timeout_seconds: float = 30):
         if not api_key:
@@ -107,7 +113,7 @@ class StripeGateway:
                     "customer": gateway_customer,
                     "currency": invoice["currency"].lower(),
                     "collection_method": "send_invoice",
-                    "days_until_due": DAYS_UNTIL_DUE,
+                    "days_until_due": PAYMENT_TERMS_DAYS,
                     "auto_advance": False,
                     "pending_invoice_items_behavior": "exclude",
                     "description": f"Billing period {invoice['period']}",
@@ -168,6 +174,29 @@ class StripeGateway:
                 f"fetching invoice {gateway_invoice}",
             )
         )
+
+    def fetch_disputes(self, gateway_invoice: str) -> list[RemoteDispute]:
+        """The disputes of each PaymentIntent that paid the invoice (its invoice payments)."""
+        disputes = []
+        for payment in self._pages(
+            lambda after: self._v1.invoice_payments.list(
+                params=_page({"invoice": gateway_invoice}, after)
+            ),
+            f"listing the payments of invoice {gateway_invoice}",
+        ):
+            intent = getattr(payment.payment, "payment_intent", None)
+            if not intent:
+                continue  # paid out of band: there is no card payment to dispute
+            disputes += [
+                _dispute(found)
+                for found in self._pages(
+                    lambda after, intent=intent: self._v1.disputes.list(
+                        params=_page({"payment_intent": intent}, after)
+                    ),
+                    f"listing the disputes of invoice {gateway_invoice}",
+                )
+            ]
+        return disputes
 
     def finalize_invoice(self, gateway_invoice: str) -> RemoteDocument:
         return _document(
@@ -266,6 +295,18 @@ def _quoted(value: str) -> str:
 
 def _document(invoice: stripe.Invoice) -> RemoteDocument:
     return RemoteDocument(invoice.id, invoice.status, invoice.currency.upper(), invoice.total)
+
+
+def _dispute(dispute: stripe.Dispute) -> RemoteDispute:
+    return RemoteDispute(
+        dispute.id,
+        DECIDED_DISPUTES.get(dispute.status, "opened"),
+        dispute.status,
+        dispute.currency.upper(),
+        dispute.amount,
+        dispute.reason or "",
+        datetime.fromtimestamp(dispute.created, UTC),
+    )
 
 
 def _credit_note(note: stripe.CreditNote) -> RemoteDocument:

@@ -43,6 +43,13 @@ def status_tables(report: dict) -> str:
         )
     parts.append(
         titled_table(
+            "Invoices disputed (opened or lost)",
+            report["disputed_invoices"],
+            ["invoice_id", "customer_id", "period", "dispute_status", "disputes"],
+        )
+    )
+    parts.append(
+        titled_table(
             "Webhook deliveries not done",
             report["webhooks"],
             ["event_id", "url", "state", "attempts", "next_attempt"],

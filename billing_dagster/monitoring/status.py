@@ -3,7 +3,8 @@
 Per source the last event and load and the lag; quarantine; days waiting to be metered;
 asset checks failing (read from the Dagster instance by the caller); per billed period its
 state, and drafts whose grace period is over; late data of finalized periods not yet billed
-as adjustments, and adjustments drafted but not finalized.
+as adjustments, and adjustments drafted but not finalized; invoices whose payment is
+disputed (opened or lost).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from billing_dagster.disputes.store import dispute_history, disputed_invoices
 from billing_dagster.ingest.loader import FIRST_EVENT_DATE
 from billing_dagster.invoicing.finalization import carrier_period, grace_ends
 from billing_dagster.invoicing.store import (
@@ -42,6 +44,7 @@ def status_report(
         "checks_failing": failing_checks,
         "periods": periods(client, database, now.date(), grace_days),
         "adjustments": adjustments(client, database),
+        "disputed_invoices": disputed_invoices(dispute_history(client, database)),
         "webhooks": delivery_status(client, database, now),
     }
 

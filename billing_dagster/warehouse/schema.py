@@ -11,6 +11,7 @@ from clickhouse_connect.driver.client import Client
 from billing_dagster.alerts import tables as alert_tables
 from billing_dagster.api import tables as api_tables
 from billing_dagster.catalog import tables as catalog_tables
+from billing_dagster.disputes import tables as dispute_tables
 from billing_dagster.erasure import tables as erasure_tables
 from billing_dagster.gateways import tables as gateway_tables
 from billing_dagster.ingest import tables as ingest_tables
@@ -42,6 +43,7 @@ _AREAS = (
     portal_tables.DDL,
     partner_tables.DDL,
     erasure_tables.DDL,
+    dispute_tables.DDL,
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 
 from billing_dagster.gateways.base import minor_units
@@ -42,3 +43,20 @@ def assert_exactly_once(stripe_server: str, invoices: list[dict]) -> dict[str, d
         assert found["total"] == minor_units(invoice["total"], currency)
         assert found["currency"] == currency.lower()
     return remote
+
+
+def open_dispute(stripe_server: str, gateway_invoice: str, **fields: str) -> dict:
+    """The customer pays the invoice by card and disputes the payment (the fake's test-only
+    route, as Stripe's test cards do)."""
+    return _post(f"{stripe_server}/_config/invoices/{gateway_invoice}/dispute", fields)
+
+
+def move_dispute(stripe_server: str, dispute_id: str, status: str) -> dict:
+    """The card network's decision on a dispute: `under_review`, `won` or `lost`."""
+    return _post(f"{stripe_server}/_config/disputes/{dispute_id}/status", {"status": status})
+
+
+def _post(url: str, fields: dict[str, str]) -> dict:
+    body = urllib.parse.urlencode(fields).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST")) as response:
+        return json.load(response)

@@ -4,6 +4,7 @@ the fake server holds, and the exactly-once assertions made on it."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
@@ -49,14 +50,31 @@ class Vendor:
             "chargebee": f"/api/v2/invoices/{gateway_invoice}/record_payment",
             "razorpay": f"/_test/invoices/{gateway_invoice}/pay",
         }[self.name]
-        body = b"" if self.name == "chargebee" else b"{}"
+        self._post(path, {})
+
+    def open_dispute(self, gateway_invoice: str) -> dict:
+        """The customer disputes the payment of the paid invoice (the fake's test route)."""
+        found = self._post(f"/_test/invoices/{gateway_invoice}/dispute", {})
+        return found.get("dispute", found)
+
+    def move_dispute(self, dispute_id: str, status: str) -> None:
+        """The bank's decision on a dispute, in the gateway's own words."""
+        self._post(f"/_test/disputes/{dispute_id}/status", {"status": status})
+
+    def _post(self, path: str, fields: dict[str, str]) -> dict:
+        """Chargebee takes a form, Razorpay JSON."""
+        if self.name == "chargebee":
+            body, kind = urllib.parse.urlencode(fields).encode(), "x-www-form-urlencoded"
+        else:
+            body, kind = json.dumps(fields).encode(), "json"
         request = urllib.request.Request(
             self.server + path,
             data=body,
             method="POST",
-            headers={"Authorization": "Basic dGVzdDo=", "Content-Type": "application/json"},
+            headers={"Authorization": "Basic dGVzdDo=", "Content-Type": f"application/{kind}"},
         )
-        urllib.request.urlopen(request).close()
+        with urllib.request.urlopen(request) as response:
+            return json.load(response)
 
     def assert_exactly_once(self, invoices: list[dict]) -> dict[str, dict]:
         """Each customer and invoice once, each invoice with our charges and total; returns

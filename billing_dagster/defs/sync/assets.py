@@ -6,9 +6,10 @@ import dagster as dg
 from billing_dagster.defs.partitions import billing_periods
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 from billing_dagster.defs.sync.resources import GatewayResource
+from billing_dagster.disputes.pull import pull_all_disputes
 from billing_dagster.gateways.status import TotalsCheck, check_totals, pull_all_statuses
 from billing_dagster.gateways.sync import SyncRefused, sync_period
-from billing_dagster.locks import GATEWAY_SYNC, home_lock
+from billing_dagster.locks import DISPUTES, GATEWAY_SYNC, home_lock
 from billing_dagster.periods import period_of_partition
 
 TOTALS_CHECK = "totals_match_gateway"
@@ -89,3 +90,26 @@ def invoice_statuses(clickhouse: ClickHouseResource, gateway: GatewayResource):
         gateway.retry_policy(),
     )
     return dg.MaterializeResult(metadata={"statuses": dg.MetadataValue.json(counts)})
+
+
+@dg.asset(deps=[invoice_statuses], group_name="gateway_sync", kinds={"clickhouse"})
+def invoice_disputes(
+    context: dg.AssetExecutionContext,
+    clickhouse: ClickHouseResource,
+    gateway: GatewayResource,
+    billing_home: BillingHomeResource,
+):
+    """Disputes of paid invoices (opened, won, lost), as their gateway reports them; a row
+    per state change, so a pull that finds nothing new adds nothing."""
+    with home_lock(billing_home.path, DISPUTES):
+        pulled = pull_all_disputes(
+            clickhouse.get_client(),
+            clickhouse.database,
+            gateway.get_gateways(),
+            gateway.retry_policy(),
+        )
+    for name in pulled.not_reported:
+        context.log.warning(f"{name} cannot report disputes: none are pulled (docs/gateways.md)")
+    return dg.MaterializeResult(
+        metadata={"recorded": pulled.recorded, "not_reported": ", ".join(pulled.not_reported)}
+    )

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from billing_dagster.defs.sync.assets import gateway_invoices, invoice_statuses
+from billing_dagster.defs.sync.assets import gateway_invoices, invoice_disputes, invoice_statuses
 
 sync_job = dg.define_asset_job(
     "sync_job",
@@ -12,6 +12,6 @@ sync_job = dg.define_asset_job(
 
 payment_status_job = dg.define_asset_job(
     "payment_status_job",
-    selection=dg.AssetSelection.assets(invoice_statuses),
-    description="Pull the payment status of every synced invoice from the gateway.",
+    selection=dg.AssetSelection.assets(invoice_statuses, invoice_disputes),
+    description="Pull the payment status and disputes of every synced invoice from the gateway.",
 )

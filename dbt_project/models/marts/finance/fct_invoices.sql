@@ -3,6 +3,7 @@
 -- The invoices in force, one row per invoice: those of each period's billing run in force
 -- (its finalized run, else its latest draft), with the status finance reads. A void invoice
 -- stays here with status `void`; sum `total` over the other statuses for what was billed.
+-- A disputed invoice keeps its status; `dispute_status` marks it (opened, won, lost).
 with
 
 runs as (
@@ -47,9 +48,12 @@ select
     nullIf(voids.void_reason, '') as void_reason,
     nullIf(gateway.gateway, '') as gateway,
     nullIf(gateway.sync_state, '') as sync_state,
-    gateway.payment_status as payment_status
+    gateway.payment_status as payment_status,
+    nullIf(disputed.dispute_status, '') as dispute_status
 from invoices
 inner join runs on invoices.billing_run_id = runs.billing_run_id
 left join voids on invoices.invoice_id = voids.invoice_id
 left join {{ ref('int_documents__gateway_state') }} as gateway
     on invoices.invoice_id = gateway.document_id
+left join {{ ref('int_invoices__disputes') }} as disputed
+    on invoices.invoice_id = disputed.invoice_id
