@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from billing_dagster.alerts.live import LiveAlerts
+from billing_dagster.catalog.migration_log import undone_migrations
 from billing_dagster.catalog.store import (
     CatalogConflict,
     apply_catalog,
@@ -146,6 +147,26 @@ def _parser() -> argparse.ArgumentParser:
     apply = catalog_actions.add_parser("apply", parents=[common], help="validate and load")
     apply.add_argument("file", type=Path)
     apply.set_defaults(command=cmd_catalog_apply)
+
+    migrate = commands.add_parser(
+        "migrate", parents=[common], help="move subscriptions to another version of their plan"
+    )
+    migrate.add_argument("--plan", required=True, help="the plan's code")
+    migrate.add_argument("--from-version", required=True, type=int, help="the version left")
+    migrate.add_argument("--to-version", required=True, type=int, help="the version moved to")
+    migrate.add_argument(
+        "--effective", required=True, help="the first day on the new version (YYYY-MM-DD)"
+    )
+    migrate.add_argument(
+        "--customers", nargs="+", help="only these customers (default: all on the version)"
+    )
+    migrate.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each moved customer's invoice of that period before and after; change nothing",
+    )
+    migrate.add_argument("--format", choices=["table", "json"], default="table")
+    migrate.set_defaults(command=cmd_migrate)
 
     ingest = commands.add_parser(
         "ingest",
@@ -426,6 +447,8 @@ def cmd_catalog_apply(args, home: Path) -> int:
     settings, client = _connect(args, home)
     with home_lock(home, CATALOG):
         previous = latest_catalog_version(client, settings.database)
+        if undone := undone_migrations(client, settings.database, catalog):
+            raise BadInput(*(f"{args.file}: {problem}" for problem in undone))
         try:
             applied = apply_catalog(
                 client, settings.database, catalog, str(args.file), args.file.read_text()
@@ -452,6 +475,50 @@ def cmd_catalog_apply(args, home: Path) -> int:
         )
     )
     return 0
+
+
+def cmd_migrate(args, home: Path) -> int:
+    """A new catalog version with the customers moved, once; or, with --dry-run, their
+    invoices before and after, and nothing changed."""
+    from billing_dagster.catalog.migration import Migration, MigrationRefused
+    from billing_dagster.catalog.migration_log import apply_migration, planned_migration
+    from billing_dagster.invoicing.migration_preview import migration_preview, preview_text
+
+    migration = Migration(
+        args.plan,
+        args.from_version,
+        args.to_version,
+        parse_day(args.effective, "--effective"),
+        tuple(args.customers) if args.customers else None,
+    )
+    settings, client = _connect(args, home)
+    _require_catalog(client, settings.database)
+    finalized = finalizations(client, settings.database)
+    last_finalized = finalized[-1].period if finalized else None
+    with home_lock(home, CATALOG):
+        try:
+            if args.dry_run:
+                plan = planned_migration(client, settings.database, migration, last_finalized)
+                pairs = migration_preview(client, settings.database, migration, plan)
+                return _show(args, pairs, lambda: preview_text(pairs) or _nothing_moved(plan))
+            result = apply_migration(client, settings.database, migration, last_finalized)
+        except MigrationRefused as refused:
+            raise BadInput(str(refused)) from None
+    if result.changed:
+        _runner(home).report_catalog_applied(result.catalog_version)
+    else:
+        print(f"billing: {_nothing_moved(result.plan)}; nothing changed", file=sys.stderr)
+    summary = {
+        "catalog_version": result.catalog_version,
+        "changed": result.changed,
+        "moved": list(result.plan.moved),
+        "already_moved": list(result.plan.already_moved),
+    }
+    return _show(args, summary, lambda: json.dumps(summary))
+
+
+def _nothing_moved(plan) -> str:
+    return f"already migrated: {', '.join(plan.already_moved)}"
 
 
 def cmd_ingest(args, home: Path) -> int:
