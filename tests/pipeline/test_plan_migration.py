@@ -1,0 +1,180 @@
+"""`billing migrate` end to end on the real warehouse and dbt: a migration on the 16th of
+October with usage on both sides. The dry run's invoices under the migrated catalog are the
+drafts `billing bill` writes after the migration, line for line; fixed fees are prorated by
+day on each side; the dry run changes nothing; a second run changes nothing; the old catalog
+file is refused; a date in a finalized period is refused."""
+
+from __future__ import annotations
+
+import json
+
+from billing_dagster.catalog.store import latest_catalog_version
+from tests.support import cli, run
+
+CATALOG = """\
+metrics:
+  - {code: calls, event_name: api_request, aggregation: count}
+plans:
+  - code: pro
+    name: Pro
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees: [{code: platform, amount: "31.00"}]
+        charges: [{metric: calls, model: per_unit, unit_price: "0.01"}]
+      - version: 2
+        effective_from: 2026-10-01
+        currency: USD
+        fixed_fees: [{code: platform, amount: "62.00"}]
+        charges:
+          - metric: calls
+            model: graduated
+            tiers:
+              - {up_to: 10, unit_price: "0"}
+              - {up_to: null, unit_price: "0.02"}
+  - code: team
+    name: Team
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees: [{code: seat, amount: "5.00"}]
+customers:
+  - id: acme
+    name: Acme
+    tax_rate: "0.20"
+    subscriptions:
+      - plan: pro
+        start: 2026-01-01
+        discounts: [{type: percentage, value: "10", months: 12}]
+  - id: globex
+    name: Globex
+    subscriptions: [{plan: pro, start: 2026-09-01}]
+  - id: initech
+    name: Initech
+    subscriptions: [{plan: team, start: 2026-01-01}]
+"""
+
+MIGRATE = ("migrate", "--plan", "pro", "--from-version", "1", "--to-version", "2")
+MID_OCTOBER = ("--effective", "2026-10-16")
+
+
+def calls(customer: str, day: int, count: int) -> str:
+    return "".join(
+        json.dumps({"event_id": f"{customer}-{day}-{n}", "customer_id": customer,
+                    "event_name": "api_request", "timestamp": f"2026-10-{day:02d}T09:00:00Z"})
+        + "\n"
+        for n in range(count)
+    )  # fmt: skip
+
+
+def snapshot(client, database: str) -> dict:
+    """Every table and view of the warehouse with its row count, and the databases."""
+    tables = client.query(
+        "SELECT name, engine FROM system.tables WHERE database = {db:String} ORDER BY name",
+        parameters={"db": database},
+    ).result_rows
+    counts = {
+        name: client.command(f"SELECT count() FROM `{database}`.`{name}`")
+        for name, engine in tables
+        if engine.endswith("MergeTree")
+    }
+    databases = client.query("SELECT name FROM system.databases ORDER BY name").result_rows
+    return {"tables": tables, "counts": counts, "databases": databases}
+
+
+def lines(invoice: dict) -> list[tuple]:
+    return [
+        (line["kind"], line["code"], line.get("plan_version"), line.get("quantity"), line["amount"])
+        for line in invoice["lines"]
+    ]
+
+
+def test_a_mid_month_migration_bills_what_its_dry_run_showed(
+    client, database, home, tmp_path, capsys
+):
+    catalog, events = tmp_path / "catalog.yaml", tmp_path / "events.jsonl"
+    catalog.write_text(CATALOG)
+    # acme: 10 calls before the 16th, 30 after; globex: 5 after
+    events.write_text(calls("acme", 5, 10) + calls("acme", 20, 30) + calls("globex", 25, 5))
+    run(capsys, "catalog", "apply", str(catalog))
+    run(capsys, "ingest", str(events))
+    run(capsys, "bill", "--period", "2026-10")
+    before = snapshot(client, database)
+
+    preview = json.loads(run(capsys, *MIGRATE, *MID_OCTOBER, "--dry-run", "--format", "json"))
+
+    assert snapshot(client, database) == before
+    assert latest_catalog_version(client, database) == 1
+    assert [(p["customer_id"], p["period"]) for p in preview] == [
+        ("acme", "2026-10"),
+        ("globex", "2026-10"),
+    ]
+    acme_now, acme_then = preview[0]["current"], preview[0]["migrated"]
+    assert lines(acme_now) == [
+        ("fixed_fee", "platform", 1, "1", "31.00"),
+        ("usage", "calls", 1, "40", "0.40"),
+        ("discount", None, 1, None, "-3.14"),
+        ("tax", None, None, None, "5.65"),
+    ]
+    # 15 days of 31 on version 1, 16 on version 2 (whose first 10 calls are free); the 10%
+    # discount of 12 months from January goes on across the change
+    assert lines(acme_then) == [
+        ("fixed_fee", "platform", 1, "1", "15.00"),
+        ("usage", "calls", 1, "10", "0.10"),
+        ("discount", None, 1, None, "-1.51"),
+        ("fixed_fee", "platform", 2, "1", "32.00"),
+        ("usage", "calls", 2, "30", "0.40"),
+        ("discount", None, 2, None, "-3.24"),
+        ("tax", None, None, None, "8.55"),
+    ]
+    fees = [line for line in acme_then["lines"] if line["kind"] == "fixed_fee"]
+    assert [(f["active_days"], f["period_days"]) for f in fees] == [(15, 31), (16, 31)]
+    assert (acme_now["total"], acme_then["total"]) == ("33.91", "51.30")
+    text = run(capsys, *MIGRATE, *MID_OCTOBER, "--dry-run")
+    assert text.startswith("acme, 2026-10, current catalog\n")
+    assert "globex, 2026-10, migrated catalog\n" in text
+
+    applied = json.loads(run(capsys, *MIGRATE, *MID_OCTOBER, "--format", "json"))
+    assert applied == {
+        "catalog_version": 2,
+        "changed": True,
+        "moved": ["acme", "globex"],
+        "already_moved": [],
+    }
+    run(capsys, "bill", "--period", "2026-10")
+    billed = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+    drafts = {invoice["customer_id"]: invoice for invoice in billed}
+    for pair in preview:
+        draft = drafts[pair["customer_id"]]
+        assert draft["lines"] == pair["migrated"]["lines"]
+        assert {k: v for k, v in draft.items() if k != "invoice_id"} == {
+            k: v for k, v in pair["migrated"].items() if k != "invoice_id"
+        }
+
+    code, out, err = cli(capsys, *MIGRATE, *MID_OCTOBER, "--format", "json")
+    assert (code, json.loads(out)["changed"], json.loads(out)["catalog_version"]) == (0, False, 2)
+    assert err == "billing: already migrated: acme, globex; nothing changed\n"
+    assert client.command(f"SELECT count() FROM `{database}`.catalog_migrations") == 1
+
+    code, _, err = cli(capsys, "catalog", "apply", str(catalog))
+    assert code == 2
+    assert err.splitlines()[0] == (
+        f'billing: {catalog}: customers[0].subscriptions[0]: customer "acme" was moved from '
+        'plan "pro" version 1 to version 2 on 2026-10-16 by `billing migrate` (catalog '
+        "version 2), but this file still has it on version 1 that day and would undo the "
+        "migration; end this subscription on 2026-10-16 and add one with plan: pro, "
+        "version: 2, start: 2026-10-16 (docs/invoicing.md, Plan migrations)"
+    )
+    assert len(err.splitlines()) == 2  # globex too
+    assert latest_catalog_version(client, database) == 2
+
+    run(capsys, "finalize", "--period", "2026-10")
+    back = ("migrate", "--plan", "pro", "--from-version", "2", "--to-version", "1")
+    code, _, err = cli(capsys, *back, "--effective", "2026-10-20")
+    assert (code, err) == (
+        2,
+        "billing: --effective 2026-10-20 is inside or before the finalized period 2026-10, "
+        "whose invoices never change; choose a date on or after 2026-11-01\n",
+    )
