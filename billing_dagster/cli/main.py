@@ -53,6 +53,7 @@ from billing_dagster.invoicing.store import (
 from billing_dagster.invoicing.voids import with_void_status
 from billing_dagster.locks import CATALOG, REFUNDS, home_lock
 from billing_dagster.metering.backfill import ranges_to_meter
+from billing_dagster.metering.dbt_project import models_deployed
 from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
@@ -499,6 +500,12 @@ def cmd_migrate(args, home: Path) -> int:
         try:
             if args.dry_run:
                 plan = planned_migration(client, settings.database, migration, last_finalized)
+                if not models_deployed(client, settings.database):
+                    raise BadInput(
+                        f"--dry-run prices the usage metered so far with the deployed rating "
+                        f"models, which are missing or out of date; run `billing bill --period "
+                        f"{period_of(migration.effective)}` first"
+                    )
                 pairs = migration_preview(client, settings.database, migration, plan)
                 return _show(args, pairs, lambda: preview_text(pairs) or _nothing_moved(plan))
             result = apply_migration(client, settings.database, migration, last_finalized)
@@ -506,6 +513,13 @@ def cmd_migrate(args, home: Path) -> int:
             raise BadInput(str(refused)) from None
     if result.changed:
         _runner(home).report_catalog_applied(result.catalog_version)
+        print(
+            f"billing: your catalog file still has {', '.join(result.plan.moved)} on "
+            f"version {migration.from_version}; before its next `billing catalog apply`, end "
+            f"those subscriptions on {migration.effective.isoformat()} and add ones on "
+            f"version {migration.to_version} from that day (docs/invoicing.md, Plan migrations)",
+            file=sys.stderr,
+        )
     else:
         print(f"billing: {_nothing_moved(result.plan)}; nothing changed", file=sys.stderr)
     summary = {

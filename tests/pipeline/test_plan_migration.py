@@ -56,6 +56,30 @@ customers:
     subscriptions: [{plan: team, start: 2026-01-01}]
 """
 
+#: CATALOG as the user brings it up to date after the migration: the 10% discount of 12
+#: months from January has 3 months left from October.
+MIGRATED_CATALOG = CATALOG.replace(
+    """\
+      - plan: pro
+        start: 2026-01-01
+        discounts: [{type: percentage, value: "10", months: 12}]
+""",
+    """\
+      - plan: pro
+        start: 2026-01-01
+        end: 2026-10-16
+        discounts: [{type: percentage, value: "10", months: 12}]
+      - plan: pro
+        version: 2
+        start: 2026-10-16
+        discounts: [{type: percentage, value: "10", months: 3}]
+""",
+).replace(
+    "subscriptions: [{plan: pro, start: 2026-09-01}]",
+    "subscriptions:\n      - {plan: pro, start: 2026-09-01, end: 2026-10-16}\n"
+    "      - {plan: pro, version: 2, start: 2026-10-16}",
+)
+
 MIGRATE = ("migrate", "--plan", "pro", "--from-version", "1", "--to-version", "2")
 MID_OCTOBER = ("--effective", "2026-10-16")
 
@@ -136,7 +160,13 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
     assert text.startswith("acme, 2026-10, current catalog\n")
     assert "globex, 2026-10, migrated catalog\n" in text
 
-    applied = json.loads(run(capsys, *MIGRATE, *MID_OCTOBER, "--format", "json"))
+    code, out, err = cli(capsys, *MIGRATE, *MID_OCTOBER, "--format", "json")
+    applied = json.loads(out)
+    assert err == (
+        "billing: your catalog file still has acme, globex on version 1; before its next "
+        "`billing catalog apply`, end those subscriptions on 2026-10-16 and add ones on "
+        "version 2 from that day (docs/invoicing.md, Plan migrations)\n"
+    )
     assert applied == {
         "catalog_version": 2,
         "changed": True,
@@ -169,6 +199,9 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
     )
     assert len(err.splitlines()) == 2  # globex too
     assert latest_catalog_version(client, database) == 2
+    # the file brought up to date is the migrated catalog itself: nothing to apply
+    catalog.write_text(MIGRATED_CATALOG)
+    assert json.loads(run(capsys, "catalog", "apply", str(catalog)))["changed"] is False
 
     run(capsys, "finalize", "--period", "2026-10")
     back = ("migrate", "--plan", "pro", "--from-version", "2", "--to-version", "1")
