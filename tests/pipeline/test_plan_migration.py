@@ -7,8 +7,13 @@ file is refused; a date in a finalized period is refused."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
-from billing_dagster.catalog.store import latest_catalog_version
+from billing_dagster.catalog.migration import Migration, migrate
+from billing_dagster.catalog.migration_log import apply_migration, planned_migration
+from billing_dagster.catalog.store import apply_catalog, latest_catalog_version, load_catalog
+from billing_dagster.catalog.validate import validate_catalog_file
+from billing_dagster.warehouse.scratch import scratch_warehouse
 from tests.support import cli, run
 
 CATALOG = """\
@@ -211,3 +216,55 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
         "billing: --effective 2026-10-20 is inside or before the finalized period 2026-10, "
         "whose invoices never change; choose a date on or after 2026-11-01\n",
     )
+
+
+def test_a_migration_killed_before_its_audit_row_is_completed_by_the_next_run(
+    client, database, tmp_path
+):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    apply_catalog(client, database, validate_catalog_file(path), str(path), CATALOG)
+    migration = Migration("pro", 1, 2, date(2026, 10, 16), ("globex", "acme"))
+    plan = planned_migration(client, database, migration, None)
+    apply_catalog(client, database, plan.catalog, "billing migrate", "")  # then killed
+
+    again = apply_migration(client, database, migration, None)
+    assert (again.changed, again.catalog_version, again.plan.already_moved) == (
+        False,
+        2,
+        ("globex", "acme"),
+    )
+    apply_migration(client, database, migration, None)
+    rows = client.query(
+        f"SELECT plan, from_version, to_version, effective, requested_customers, "
+        f"moved_customers, catalog_version FROM `{database}`.catalog_migrations"
+    ).result_rows
+    assert rows == [("pro", 1, 2, date(2026, 10, 16), ["acme", "globex"], ["globex", "acme"], 2)]
+
+
+def test_a_scratch_warehouse_is_gone_after_use_and_after_a_kill(client, database, tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    catalog = validate_catalog_file(path)
+    apply_catalog(client, database, catalog, str(path), CATALOG)
+    client.command(f"CREATE DATABASE `{database}__scratch_killed`")  # left by a killed run
+    migrated = migrate(catalog, Migration("pro", 1, 2, date(2026, 10, 16)), None).catalog
+
+    with scratch_warehouse(client, database, migrated) as scratch:
+        assert load_catalog(client, scratch, 1) == migrated
+        assert client.command(f"SELECT count() FROM `{scratch}`.catalog_subscriptions") == 5
+        assert scratch_databases(client, database) == [scratch]
+
+    assert scratch_databases(client, database) == []
+    assert latest_catalog_version(client, database) == 1
+    assert load_catalog(client, database, 1) == catalog
+
+
+def scratch_databases(client, database: str) -> list[str]:
+    return [
+        name
+        for (name,) in client.query(
+            "SELECT name FROM system.databases WHERE startsWith(name, {p:String})",
+            parameters={"p": f"{database}__scratch_"},
+        ).result_rows
+    ]
