@@ -14,6 +14,7 @@ from billing_dagster.catalog.migration_log import apply_migration, planned_migra
 from billing_dagster.catalog.store import apply_catalog, latest_catalog_version, load_catalog
 from billing_dagster.catalog.validate import validate_catalog_file
 from billing_dagster.warehouse.scratch import scratch_warehouse
+from tests import processes
 from tests.support import cli, run
 
 CATALOG = """\
@@ -268,3 +269,22 @@ def scratch_databases(client, database: str) -> list[str]:
             parameters={"p": f"{database}__scratch_"},
         ).result_rows
     ]
+
+
+def test_two_migrations_at_once_make_one_catalog_version(tmp_path):
+    """Each a process of its own on one home: the catalog lock makes them one after the
+    other, so the second finds the customers moved."""
+    home, catalog = tmp_path / "home", tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    try:
+        processes.run(home, "catalog", "apply", str(catalog))
+        both = [processes.billing(home, *MIGRATE, *MID_OCTOBER, "--format", "json") for _ in "ab"]
+        results = [json.loads(processes.finish(process)) for process in both]
+        assert sorted((r["changed"], r["catalog_version"]) for r in results) == [
+            (False, 2),
+            (True, 2),
+        ]
+        client = processes.warehouse_client(home)
+        assert client.command("SELECT count() FROM billing.catalog_migrations") == 1
+    finally:
+        processes.stop_warehouse(home)
