@@ -192,7 +192,11 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
     code, out, err = cli(capsys, *MIGRATE, *MID_OCTOBER, "--format", "json")
     assert (code, json.loads(out)["changed"], json.loads(out)["catalog_version"]) == (0, False, 2)
     assert err == "billing: already migrated: acme, globex; nothing changed\n"
-    assert client.command(f"SELECT count() FROM `{database}`.catalog_migrations") == 1
+    run(capsys, "dbt", "build", "--select", "stg_billing__catalog_migrations")
+    assert client.query(
+        f"SELECT plan_code, from_version, to_version, effective_date, requested_customers, "
+        f"moved_customers, catalog_version FROM `{database}`.stg_billing__catalog_migrations"
+    ).result_rows == [("pro", 1, 2, date(2026, 10, 16), [], ["acme", "globex"], 2)]
 
     code, _, err = cli(capsys, "catalog", "apply", str(catalog))
     assert code == 2
