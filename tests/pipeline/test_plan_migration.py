@@ -13,7 +13,7 @@ from billing_dagster.catalog.migration import Migration, migrate
 from billing_dagster.catalog.migration_log import apply_migration, planned_migration
 from billing_dagster.catalog.store import apply_catalog, latest_catalog_version, load_catalog
 from billing_dagster.catalog.validate import validate_catalog_file
-from billing_dagster.warehouse.scratch import scratch_warehouse
+from billing_dagster.warehouse.scratch import _view_of_table, scratch_warehouse
 from tests import processes
 from tests.support import cli, run
 
@@ -259,6 +259,9 @@ def test_a_scratch_warehouse_is_gone_after_use_and_after_a_kill(client, database
         assert load_catalog(client, scratch, 1) == migrated
         assert client.command(f"SELECT count() FROM `{scratch}`.catalog_subscriptions") == 5
         assert scratch_databases(client, database) == [scratch]
+        # a table listed, then gone before its view was made (a finished load's staging table)
+        _view_of_table(client, database, scratch, "load_9")
+        assert not client.command(f"EXISTS TABLE `{scratch}`.load_9")
 
     assert scratch_databases(client, database) == []
     assert latest_catalog_version(client, database) == 1
