@@ -166,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print each moved customer's invoice of that period before and after; change nothing",
     )
+    migrate.add_argument(
+        "--write",
+        type=Path,
+        metavar="FILE",
+        help="then write the catalog in force to FILE as YAML (e.g. your catalog file)",
+    )
     migrate.add_argument("--format", choices=["table", "json"], default="table")
     migrate.set_defaults(command=cmd_migrate)
 
@@ -492,6 +498,8 @@ def cmd_migrate(args, home: Path) -> int:
         parse_day(args.effective, "--effective"),
         tuple(args.customers) if args.customers else None,
     )
+    if args.dry_run and args.write:
+        raise BadInput("--write: a dry run changes nothing, so there is nothing to write")
     settings, client = _connect(args, home)
     _require_catalog(client, settings.database)
     finalized = finalizations(client, settings.database)
@@ -513,15 +521,19 @@ def cmd_migrate(args, home: Path) -> int:
             raise BadInput(str(refused)) from None
     if result.changed:
         _runner(home).report_catalog_applied(result.catalog_version)
+    else:
+        print(f"billing: {_nothing_moved(result.plan)}; nothing changed", file=sys.stderr)
+    if args.write:
+        _write_migrated_catalog(args, migration, result)
+    elif result.changed:
         print(
             f"billing: your catalog file still has {', '.join(result.plan.moved)} on "
             f"version {migration.from_version}; before its next `billing catalog apply`, end "
             f"those subscriptions on {migration.effective.isoformat()} and add ones on "
-            f"version {migration.to_version} from that day (docs/invoicing.md, Plan migrations)",
+            f"version {migration.to_version} from that day, or write the catalog in force "
+            f"with --write FILE (docs/invoicing.md, Plan migrations)",
             file=sys.stderr,
         )
-    else:
-        print(f"billing: {_nothing_moved(result.plan)}; nothing changed", file=sys.stderr)
     summary = {
         "catalog_version": result.catalog_version,
         "changed": result.changed,
@@ -529,6 +541,24 @@ def cmd_migrate(args, home: Path) -> int:
         "already_moved": list(result.plan.already_moved),
     }
     return _show(args, summary, lambda: json.dumps(summary))
+
+
+def _write_migrated_catalog(args, migration, result) -> None:
+    from billing_dagster.catalog.yaml_writer import UnwritableCatalog, write_catalog_yaml
+
+    header = (
+        f"# The catalog in force (version {result.catalog_version}), written by `billing "
+        f"migrate` after moving {migration.describe()}.\n"
+    )
+    try:
+        write_catalog_yaml(result.plan.catalog, args.write, header, args.config.gateway.kind)
+    except UnwritableCatalog as error:
+        raise BadInput(
+            f"--write {args.write}: the catalog could not be written as YAML ({error}); the "
+            f"migration is applied: bring your catalog file up to date by hand "
+            f"(docs/invoicing.md, Plan migrations)"
+        ) from None
+    print(f"billing: wrote the catalog in force to {args.write}", file=sys.stderr)
 
 
 def _nothing_moved(plan) -> str:

@@ -171,7 +171,8 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
     assert err == (
         "billing: your catalog file still has acme, globex on version 1; before its next "
         "`billing catalog apply`, end those subscriptions on 2026-10-16 and add ones on "
-        "version 2 from that day (docs/invoicing.md, Plan migrations)\n"
+        "version 2 from that day, or write the catalog in force with --write FILE "
+        "(docs/invoicing.md, Plan migrations)\n"
     )
     assert applied == {
         "catalog_version": 2,
@@ -212,6 +213,16 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
     # the file brought up to date is the migrated catalog itself: nothing to apply
     catalog.write_text(MIGRATED_CATALOG)
     assert json.loads(run(capsys, "catalog", "apply", str(catalog)))["changed"] is False
+    # or written by billing migrate: the catalog in force, as YAML
+    written = tmp_path / "written.yaml"
+    code, out, err = cli(capsys, *MIGRATE, *MID_OCTOBER, "--write", str(written))
+    assert (code, json.loads(out)["changed"]) == (0, False)
+    assert err.splitlines()[-1] == f"billing: wrote the catalog in force to {written}"
+    assert written.read_text().startswith(
+        '# The catalog in force (version 2), written by `billing migrate` after moving plan "pro" '
+        "version 1 -> 2 on 2026-10-16.\nmetrics:\n"
+    )
+    assert json.loads(run(capsys, "catalog", "apply", str(written)))["changed"] is False
 
     run(capsys, "finalize", "--period", "2026-10")
     back = ("migrate", "--plan", "pro", "--from-version", "2", "--to-version", "1")
