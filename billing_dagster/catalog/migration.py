@@ -81,8 +81,9 @@ def migrate(catalog: Catalog, migration: Migration, last_finalized: str | None) 
             f'no customer is on plan "{migration.plan}" version {migration.from_version} on '
             f"{migration.effective.isoformat()}: there is nothing to migrate"
         )
+    moving = set(moved)
     customers = tuple(
-        replace(c, subscriptions=_moved(c.subscriptions, migration)) if c.id in moved else c
+        replace(c, subscriptions=_moved(c.subscriptions, migration)) if c.id in moving else c
         for c in catalog.customers
     )
     return MigrationPlan(replace(catalog, customers=customers), tuple(moved), tuple(already))

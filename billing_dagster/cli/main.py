@@ -51,7 +51,7 @@ from billing_dagster.invoicing.store import (
     latest_invoices,
 )
 from billing_dagster.invoicing.voids import with_void_status
-from billing_dagster.locks import CATALOG, REFUNDS, home_lock
+from billing_dagster.locks import CATALOG, REFUNDS, USAGE, home_lock
 from billing_dagster.metering.backfill import ranges_to_meter
 from billing_dagster.metering.dbt_project import models_deployed
 from billing_dagster.metering.usage import subscription_usage
@@ -502,9 +502,11 @@ def cmd_migrate(args, home: Path) -> int:
         raise BadInput("--write: a dry run changes nothing, so there is nothing to write")
     settings, client = _connect(args, home)
     _require_catalog(client, settings.database)
-    finalized = finalizations(client, settings.database)
-    last_finalized = finalized[-1].period if finalized else None
-    with home_lock(home, CATALOG):
+    # The usage lock too: no period is finalized between the check and the new version,
+    # and a dry run never reads a day half re-metered.
+    with home_lock(home, CATALOG), home_lock(home, USAGE):
+        finalized = finalizations(client, settings.database)
+        last_finalized = finalized[-1].period if finalized else None
         try:
             if args.dry_run:
                 plan = planned_migration(client, settings.database, migration, last_finalized)
