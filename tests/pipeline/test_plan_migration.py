@@ -131,6 +131,7 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
     run(capsys, "catalog", "apply", str(catalog))
     run(capsys, "ingest", str(events))
     run(capsys, "bill", "--period", "2026-10")
+    billed_before = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
     before = snapshot(client, database)
 
     preview = json.loads(run(capsys, *MIGRATE, *MID_OCTOBER, "--dry-run", "--format", "json"))
@@ -141,6 +142,7 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
         ("acme", "2026-10"),
         ("globex", "2026-10"),
     ]
+    assert [p["current"] for p in preview] == billed_before[:2]  # acme, globex; not initech
     acme_now, acme_then = preview[0]["current"], preview[0]["migrated"]
     assert lines(acme_now) == [
         ("fixed_fee", "platform", 1, "1", "31.00"),
