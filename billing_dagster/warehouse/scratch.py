@@ -5,6 +5,10 @@ every other table of the real database, and the real database's dbt views re-cre
 those. Rating and billing code run on it unchanged, so what they compute is what they will
 compute once the candidate is applied; nothing is written to the real database, and the
 scratch one is dropped afterwards (or, after a kill, by the next dry run).
+
+dbt's tables (the daily usage) are read from the real database as they are: they depend on
+the events and the metrics, so a candidate must keep the metrics in force, as a plan
+migration does (it changes subscriptions only).
 """
 
 from __future__ import annotations
