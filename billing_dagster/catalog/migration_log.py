@@ -18,6 +18,7 @@ from billing_dagster.catalog.migration import (
 )
 from billing_dagster.catalog.model import Catalog
 from billing_dagster.catalog.store import apply_catalog, latest_catalog_version, load_catalog
+from billing_dagster.catalog.yaml_writer import catalog_yaml
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def apply_migration(
     changed = False
     if plan.moved:
         note = f"# billing migrate: {migration.describe()}; moved: {', '.join(plan.moved)}\n"
-        applied = apply_catalog(client, database, plan.catalog, "billing migrate", note)
+        document = note + catalog_yaml(plan.catalog)
+        applied = apply_catalog(client, database, plan.catalog, "billing migrate", document)
         version, changed = applied.version, applied.changed
     if changed or not _recorded(client, database, migration):
         _record(client, database, migration, plan.moved or plan.already_moved, version)

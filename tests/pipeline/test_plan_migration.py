@@ -165,6 +165,11 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
     assert [(f["active_days"], f["period_days"]) for f in fees] == [(15, 31), (16, 31)]
     assert (acme_now["total"], acme_then["total"]) == ("33.91", "51.30")
     text = run(capsys, *MIGRATE, *MID_OCTOBER, "--dry-run")
+    code, _, err = cli(capsys, *MIGRATE, *MID_OCTOBER, "--dry-run", "--write", "x.yaml")
+    assert (code, err) == (
+        2,
+        "billing: --write: a dry run changes nothing, so there is nothing to write\n",
+    )
     assert text.startswith("acme, 2026-10, current catalog\n")
     assert "globex, 2026-10, migrated catalog\n" in text
 
@@ -182,6 +187,14 @@ def test_a_mid_month_migration_bills_what_its_dry_run_showed(
         "moved": ["acme", "globex"],
         "already_moved": [],
     }
+    [(source, document)] = client.query(
+        f"SELECT source_file, document FROM `{database}`.catalog_versions WHERE catalog_version = 2"
+    ).result_rows
+    assert source == "billing migrate"
+    assert document.startswith(
+        '# billing migrate: plan "pro" version 1 -> 2 on 2026-10-16; moved: acme, globex\n'
+        "metrics:\n"
+    )
     run(capsys, "bill", "--period", "2026-10")
     billed = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
     drafts = {invoice["customer_id"]: invoice for invoice in billed}
