@@ -152,14 +152,17 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser(
         "migrate", parents=[common], help="move subscriptions to another version of their plan"
     )
-    migrate.add_argument("--plan", required=True, help="the plan's code")
-    migrate.add_argument("--from-version", required=True, type=int, help="the version left")
-    migrate.add_argument("--to-version", required=True, type=int, help="the version moved to")
+    migrate.add_argument("--plan", required=True, metavar="CODE", help="the plan's code")
+    migrate.add_argument("--from-version", required=True, type=int, metavar="N", help="left")
+    migrate.add_argument("--to-version", required=True, type=int, metavar="M", help="moved to")
     migrate.add_argument(
-        "--effective", required=True, help="the first day on the new version (YYYY-MM-DD)"
+        "--effective", required=True, metavar="DATE", help="the first day on the new version"
     )
     migrate.add_argument(
-        "--customers", nargs="+", help="only these customers (default: all on the version)"
+        "--customers",
+        nargs="+",
+        metavar="ID",
+        help="only these customers (default: every customer on the version that day)",
     )
     migrate.add_argument(
         "--dry-run",
