@@ -2,7 +2,8 @@
 
 Seven locks, each a file under `<home>/locks/` held with `flock` for as long as the work:
 
-* `catalog`: applying a catalog (a version number is taken and its rows written);
+* `catalog`: applying a catalog or a plan migration (a version number is taken and its rows
+  written);
 * `refunds`: issuing a refund (what is left to refund is read, then the refund written);
 * `gateway_sync`: a sync to the payment gateways (each document is looked up, then created:
   two syncs at once could both create it where the gateway has no idempotency key);
@@ -10,7 +11,8 @@ Seven locks, each a file under `<home>/locks/` held with `flock` for as long as 
 * `alerts`: deciding and recording alert transitions (each alert triggers once);
 * `webhooks`: a round of webhook deliveries (one deliverer at a time);
 * `usage`: metering (dbt rewrites days of daily usage) and billing or finalizing a period
-  (which read that usage): a bill never reads a day half re-metered.
+  (which read that usage): a bill never reads a day half re-metered; a plan migration holds
+  it too (after `catalog`), so no period is finalized under it.
 
 A command that finds a lock taken waits for it and says so on stderr. The kernel releases a
 lock when its holder dies, so a killed command never leaves one behind.

@@ -125,4 +125,15 @@ CREATE TABLE IF NOT EXISTS {db}.catalog_quota_grants (
     expires Nullable(Date),
     priority Int32
 ) ENGINE = MergeTree ORDER BY (catalog_version, customer_id, feature, grant_id)
+;
+CREATE TABLE IF NOT EXISTS {db}.catalog_migrations (
+    migrated_at DateTime64(3, 'UTC'),
+    plan String,
+    from_version UInt32,
+    to_version UInt32,
+    effective Date,
+    requested_customers Array(String),
+    moved_customers Array(String),
+    catalog_version UInt32
+) ENGINE = MergeTree ORDER BY migrated_at
 """

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from billing_dagster.alerts.live import LiveAlerts
+from billing_dagster.catalog.migration_log import undone_migrations
 from billing_dagster.catalog.store import (
     CatalogConflict,
     apply_catalog,
@@ -51,8 +52,9 @@ from billing_dagster.invoicing.store import (
     latest_invoices,
 )
 from billing_dagster.invoicing.voids import with_void_status
-from billing_dagster.locks import CATALOG, REFUNDS, home_lock
+from billing_dagster.locks import CATALOG, REFUNDS, USAGE, home_lock
 from billing_dagster.metering.backfill import ranges_to_meter
+from billing_dagster.metering.dbt_project import models_deployed
 from billing_dagster.metering.usage import subscription_usage
 from billing_dagster.monitoring.printing import status_tables
 from billing_dagster.monitoring.status import status_report
@@ -147,6 +149,35 @@ def _parser() -> argparse.ArgumentParser:
     apply = catalog_actions.add_parser("apply", parents=[common], help="validate and load")
     apply.add_argument("file", type=Path)
     apply.set_defaults(command=cmd_catalog_apply)
+
+    migrate = commands.add_parser(
+        "migrate", parents=[common], help="move subscriptions to another version of their plan"
+    )
+    migrate.add_argument("--plan", required=True, metavar="CODE", help="the plan's code")
+    migrate.add_argument("--from-version", required=True, type=int, metavar="N", help="left")
+    migrate.add_argument("--to-version", required=True, type=int, metavar="M", help="moved to")
+    migrate.add_argument(
+        "--effective", required=True, metavar="DATE", help="the first day on the new version"
+    )
+    migrate.add_argument(
+        "--customers",
+        nargs="+",
+        metavar="ID",
+        help="only these customers (default: every customer on the version that day)",
+    )
+    migrate.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each moved customer's invoice of that period before and after; change nothing",
+    )
+    migrate.add_argument(
+        "--write",
+        type=Path,
+        metavar="FILE",
+        help="then write the catalog in force to FILE as YAML (e.g. your catalog file)",
+    )
+    migrate.add_argument("--format", choices=["table", "json"], default="table")
+    migrate.set_defaults(command=cmd_migrate)
 
     ingest = commands.add_parser(
         "ingest",
@@ -443,6 +474,8 @@ def cmd_catalog_apply(args, home: Path) -> int:
     settings, client = _connect(args, home)
     with home_lock(home, CATALOG):
         previous = latest_catalog_version(client, settings.database)
+        if undone := undone_migrations(client, settings.database, catalog):
+            raise BadInput(*(f"{args.file}: {problem}" for problem in undone))
         try:
             applied = apply_catalog(
                 client, settings.database, catalog, str(args.file), args.file.read_text()
@@ -469,6 +502,89 @@ def cmd_catalog_apply(args, home: Path) -> int:
         )
     )
     return 0
+
+
+def cmd_migrate(args, home: Path) -> int:
+    """A new catalog version with the customers moved, once; or, with --dry-run, their
+    invoices before and after, and nothing changed."""
+    from billing_dagster.catalog.migration import Migration, MigrationRefused
+    from billing_dagster.catalog.migration_log import apply_migration, planned_migration
+    from billing_dagster.invoicing.migration_preview import migration_preview, preview_text
+
+    migration = Migration(
+        args.plan,
+        args.from_version,
+        args.to_version,
+        parse_day(args.effective, "--effective"),
+        tuple(args.customers) if args.customers else None,
+    )
+    if args.dry_run and args.write:
+        raise BadInput("--write: a dry run changes nothing, so there is nothing to write")
+    settings, client = _connect(args, home)
+    _require_catalog(client, settings.database)
+    # The usage lock too: no period is finalized between the check and the new version,
+    # and a dry run never reads a day half re-metered.
+    with home_lock(home, CATALOG), home_lock(home, USAGE):
+        finalized = finalizations(client, settings.database)
+        last_finalized = finalized[-1].period if finalized else None
+        try:
+            if args.dry_run:
+                plan = planned_migration(client, settings.database, migration, last_finalized)
+                if not models_deployed(client, settings.database):
+                    raise BadInput(
+                        f"--dry-run prices the usage metered so far with the deployed rating "
+                        f"models, which are missing or out of date; run `billing bill --period "
+                        f"{period_of(migration.effective)}` first"
+                    )
+                pairs = migration_preview(client, settings.database, migration, plan)
+                return _show(args, pairs, lambda: preview_text(pairs) or _nothing_moved(plan))
+            result = apply_migration(client, settings.database, migration, last_finalized)
+        except MigrationRefused as refused:
+            raise BadInput(str(refused)) from None
+    if result.changed:
+        _runner(home).report_catalog_applied(result.catalog_version)
+    else:
+        print(f"billing: {_nothing_moved(result.plan)}; nothing changed", file=sys.stderr)
+    if args.write:
+        _write_migrated_catalog(args, migration, result)
+    elif result.changed:
+        print(
+            f"billing: your catalog file still has {', '.join(result.plan.moved)} on "
+            f"version {migration.from_version}; before its next `billing catalog apply`, end "
+            f"those subscriptions on {migration.effective.isoformat()} and add ones on "
+            f"version {migration.to_version} from that day, or write the catalog in force "
+            f"with --write FILE (docs/invoicing.md, Plan migrations)",
+            file=sys.stderr,
+        )
+    summary = {
+        "catalog_version": result.catalog_version,
+        "changed": result.changed,
+        "moved": list(result.plan.moved),
+        "already_moved": list(result.plan.already_moved),
+    }
+    return _show(args, summary, lambda: json.dumps(summary))
+
+
+def _write_migrated_catalog(args, migration, result) -> None:
+    from billing_dagster.catalog.yaml_writer import UnwritableCatalog, write_catalog_yaml
+
+    header = (
+        f"# The catalog in force (version {result.catalog_version}), written by `billing "
+        f"migrate` after moving {migration.describe()}.\n"
+    )
+    try:
+        write_catalog_yaml(result.plan.catalog, args.write, header, args.config.gateway.kind)
+    except UnwritableCatalog as error:
+        raise BadInput(
+            f"--write {args.write}: the catalog could not be written as YAML ({error}); the "
+            f"migration is applied: bring your catalog file up to date by hand "
+            f"(docs/invoicing.md, Plan migrations)"
+        ) from None
+    print(f"billing: wrote the catalog in force to {args.write}", file=sys.stderr)
+
+
+def _nothing_moved(plan) -> str:
+    return f"already migrated: {', '.join(plan.already_moved)}"
 
 
 def cmd_ingest(args, home: Path) -> int:
