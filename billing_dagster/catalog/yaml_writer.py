@@ -68,6 +68,7 @@ def catalog_yaml(catalog: Catalog) -> str:
         ("quota_grants", [_quota_grant(g) for g in catalog.quota_grants]),
         ("alerts", [_alert(a) for a in catalog.alerts]),
         ("partners", [_partner(p) for p in catalog.partners]),
+        ("pii_properties", list(catalog.pii_properties)),
     ):
         if part:
             document[name] = part
@@ -151,6 +152,7 @@ def _version(v: PlanVersion) -> dict:
             "minimum_amount": None if v.minimum_amount is None else _money(v.minimum_amount),
             "charges": [_charge(c) for c in v.charges],
             "entitlements": [_entitlement(e) for e in v.entitlements],
+            "block_on": list(v.block_on),
         }
     )
 

@@ -22,19 +22,29 @@ alerts:
   - {{id: tokens, customer: globex, metric: tokens, thresholds: [1000]}}
 partners:
   - {{id: r1, name: R, share: "0.125", basis: total, customers: [{{id: acme, from: 2026-01-01, to: 2026-06-30}}]}}
+pii_properties: [user_email, "ip address"]
 """
 
 
 def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
     source = tmp_path / "catalog.yaml"
-    text = EVERY_PART.replace(
-        "          - {feature: sso, enabled: true}\n",
-        "          - {feature: sso, enabled: true}\n"
-        "          - {feature: support, config: {tier: gold, seats: 3}}\n"
-        "          - {feature: bursts, metric: api_calls, limit: 10, enforcement: hard, period: day}\n"
-        "          - {feature: tokens, limit: null}\n",
-    ).replace(
-        "    name: Globex\n", '    name: Globex\n    gateway: stripe\n    tax_rate: "0.0000001"\n'
+    text = (
+        EVERY_PART.replace(
+            "          - {feature: sso, enabled: true}\n",
+            "          - {feature: sso, enabled: true}\n"
+            "          - {feature: support, config: {tier: gold, seats: 3}}\n"
+            "          - {feature: bursts, metric: api_calls, limit: 10, enforcement: hard, period: day}\n"
+            "          - {feature: tokens, limit: null}\n",
+        )
+        .replace(
+            "    name: Globex\n",
+            '    name: Globex\n    gateway: stripe\n    tax_rate: "0.0000001"\n',
+        )
+        .replace(
+            "        currency: USD\n",
+            "        currency: USD\n        block_on: [dispute_lost]\n",
+            1,
+        )
     )
     source.write_text(text)
     catalog = validate_catalog_file(source, "stripe")
