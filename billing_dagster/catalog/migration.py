@@ -57,7 +57,7 @@ def migrate(catalog: Catalog, migration: Migration, last_finalized: str | None) 
             f"period {last_finalized}, whose invoices never change; choose a date on or after "
             f"{period_bounds(last_finalized)[1].isoformat()}"
         )
-    on_date = {c.id: _active_on(c.subscriptions, migration) for c in catalog.customers}
+    on_date = {c.id: _active_on(catalog, c.subscriptions, migration) for c in catalog.customers}
     chosen = dict.fromkeys(migration.customers if migration.customers is not None else on_date)
     moved, already = [], []
     for customer in chosen:
@@ -83,7 +83,9 @@ def migrate(catalog: Catalog, migration: Migration, last_finalized: str | None) 
         )
     moving = set(moved)
     customers = tuple(
-        replace(c, subscriptions=_moved(c.subscriptions, migration)) if c.id in moving else c
+        replace(c, subscriptions=_moved(catalog, c.subscriptions, migration))
+        if c.id in moving
+        else c
         for c in catalog.customers
     )
     return MigrationPlan(replace(catalog, customers=customers), tuple(moved), tuple(already))
@@ -143,18 +145,28 @@ def _moved_already(subscription: Subscription, migration: Migration) -> bool:
 
 
 def _active_on(
-    subscriptions: tuple[Subscription, ...], migration: Migration
+    catalog: Catalog, subscriptions: tuple[Subscription, ...], migration: Migration
 ) -> Subscription | None:
+    """The subscription active on the date to the migrated plan's product: a customer may
+    hold one of each product at once, and the others are not the migration's."""
     day = migration.effective
-    return next((s for s in subscriptions if s.start <= day < (s.end or date.max)), None)
+    product = catalog.product_of(migration.plan)
+    return next(
+        (
+            s
+            for s in subscriptions
+            if s.start <= day < (s.end or date.max) and catalog.product_of(s.plan) == product
+        ),
+        None,
+    )
 
 
 def _moved(
-    subscriptions: tuple[Subscription, ...], migration: Migration
+    catalog: Catalog, subscriptions: tuple[Subscription, ...], migration: Migration
 ) -> tuple[Subscription, ...]:
     """The customer's subscriptions with the one active on the date split there (or, when it
     starts that day, moved whole: a subscription of no day is not one)."""
-    active = _active_on(subscriptions, migration)
+    active = _active_on(catalog, subscriptions, migration)
     day = migration.effective
     successor = replace(
         active,
@@ -202,11 +214,13 @@ def undone(candidate: Catalog, in_force: Catalog, recorded: list[RecordedMigrati
         source = (migration.plan, migration.from_version)
         for customer in record.moved:
             now = _subscriptions(in_force, customer)
-            active = now and _active_on(now, migration)
+            active = now and _active_on(in_force, now, migration)
             if not active or (active.plan, active.version) != (source[0], migration.to_version):
                 continue  # moved again since, by another migration
             for i, c in enumerate(candidate.customers):
-                subscription = c.id == customer and _active_on(c.subscriptions, migration)
+                subscription = c.id == customer and _active_on(
+                    candidate, c.subscriptions, migration
+                )
                 if subscription and (subscription.plan, subscription.version) == source:
                     j = c.subscriptions.index(subscription)
                     day = migration.effective.isoformat()

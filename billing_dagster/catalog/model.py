@@ -120,6 +120,9 @@ class Plan:
     code: str
     name: str
     versions: tuple[PlanVersion, ...]
+    #: What the plan sells (`api`, `storage`): a customer holds at most one subscription per
+    #: product at any instant. None: the one implicit product of every plan without one.
+    product: str | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,8 @@ class CreditGrant:
     effective: date
     expires: date | None
     priority: int = 0
+    #: Pays only the part of an invoice attributable to this product's subscriptions.
+    product: str | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,10 @@ class Catalog:
     #: Event properties that identify a person (`user_email`, `ip`): `billing erase`
     #: replaces their values with keyed hashes (docs/erasure.md).
     pii_properties: tuple[str, ...] = field(default=(), metadata=ADDED)
+
+    def product_of(self, plan: str) -> str | None:
+        """The plan's product (None: the implicit one, and for a plan not in the catalog)."""
+        return next((p.product for p in self.plans if p.code == plan), None)
 
     def plan_version(self, plan: str, version: int) -> PlanVersion:
         for p in self.plans:

@@ -41,6 +41,7 @@ from billing_dagster.catalog.model import (
     Subscription,
     Threshold,
     Tier,
+    effective_entitlements,
     subscription_id,
 )
 from billing_dagster.catalog.yaml_source import (
@@ -303,11 +304,12 @@ class _Validator:
     # -- plans ------------------------------------------------------------------------
 
     def plan(self, path: YamlPath, raw: Any) -> Plan | None:
-        spec = self.mapping(path, raw, {"code", "name", "versions"}, set())
+        spec = self.mapping(path, raw, {"code", "name", "versions"}, {"product"})
         if spec is None:
             return None
         code = self.string((*path, "code"), spec["code"])
         name = self.string((*path, "name"), spec["name"])
+        product = self.string((*path, "product"), spec["product"]) if "product" in spec else None
         versions: dict[int, PlanVersion] = {}
         raw_versions = self.sequence((*path, "versions"), spec["versions"], non_empty=True)
         for i, raw_version in enumerate(raw_versions):
@@ -318,7 +320,10 @@ class _Validator:
                 versions[version.version] = version
         if code is None or name is None or len(versions) != len(raw_versions) or not versions:
             return None
-        return Plan(code, name, tuple(sorted(versions.values(), key=lambda v: v.version)))
+        if "product" in spec and product is None:
+            return None
+        ordered = tuple(sorted(versions.values(), key=lambda v: v.version))
+        return Plan(code, name, ordered, product)
 
     def plan_version(self, path: YamlPath, raw: Any, plan: str) -> PlanVersion | None:
         spec = self.mapping(
@@ -757,28 +762,61 @@ class _Validator:
         return None if value is None else Discount(kind, value, months)
 
     def check_overlaps(self, path: YamlPath, subscriptions: list[Subscription | None]) -> None:
-        """At most one active subscription at any instant: [start, end) windows are disjoint."""
+        """At most one active subscription per product at any instant: the [start, end)
+        windows of one product's plans are disjoint (plans without a product share one)."""
         for later, b in enumerate(subscriptions):
             for earlier, a in enumerate(subscriptions[:later]):
                 if a is None or b is None:
                     continue
-                if a.start < (b.end or date.max) and b.start < (a.end or date.max):
+                if not (a.start < (b.end or date.max) and b.start < (a.end or date.max)):
+                    continue
+                product = self.plans[a.plan].product
+                if product != self.plans[b.plan].product:
+                    self.check_distinct_features((*path, later), b, earlier, a)
+                elif product is None:
                     self.error(
                         (*path, later),
                         f"overlaps subscriptions[{earlier}] ({a.plan} from "
                         f"{a.start.isoformat()}); a customer has at most one active "
                         f"subscription at a time, so end one where the next starts",
                     )
+                else:
+                    self.error(
+                        (*path, later),
+                        f"overlaps subscriptions[{earlier}] ({a.plan} from "
+                        f'{a.start.isoformat()}), also of product "{product}"; a customer has '
+                        f"at most one active subscription per product at a time, so end one "
+                        f"where the next starts",
+                    )
+
+    def check_distinct_features(
+        self, path: YamlPath, subscription: Subscription, other_index: int, other: Subscription
+    ) -> None:
+        """Concurrent subscriptions of two products: a customer's feature (its limit, its
+        usage) must come from one of them, so they may not both offer it."""
+        mine = {e.feature for e in self.entitlements_of(subscription)}
+        for feature in sorted(mine & {e.feature for e in self.entitlements_of(other)}):
+            self.error(
+                path,
+                f'offers feature "{feature}", as subscriptions[{other_index}] ({other.plan} '
+                f"from {other.start.isoformat()}) does on the same days; a feature belongs to "
+                f"one product, so remove it from one of the two plans (or from the overrides)",
+            )
+
+    def version_of(self, subscription: Subscription) -> PlanVersion:
+        versions = self.plans[subscription.plan].versions
+        return next(v for v in versions if v.version == subscription.version)
+
+    def entitlements_of(self, subscription: Subscription) -> tuple[Entitlement, ...]:
+        return effective_entitlements(self.version_of(subscription), subscription.overrides)
 
     def currencies(self, subscriptions: list[Subscription | None]) -> list[tuple[int, str]]:
         """(index, currency) of each valid subscription: its plan version's currency."""
-        found = []
-        for i, subscription in enumerate(subscriptions):
-            if subscription is not None:
-                versions = self.plans[subscription.plan].versions
-                version = next(v for v in versions if v.version == subscription.version)
-                found.append((i, version.currency))
-        return found
+        return [
+            (i, self.version_of(subscription).currency)
+            for i, subscription in enumerate(subscriptions)
+            if subscription is not None
+        ]
 
     def check_one_currency(self, path: YamlPath, subscriptions: list[Subscription | None]) -> None:
         """An invoice and a credit grant have one currency, so a customer's plans share it."""
@@ -814,16 +852,32 @@ class _Validator:
 
     def credit_grant(self, path: YamlPath, raw: Any, customers: dict) -> CreditGrant | None:
         spec = self.mapping(
-            path, raw, {"id", "customer", "amount", "effective"}, {"expires", "priority"}
+            path,
+            raw,
+            {"id", "customer", "amount", "effective"},
+            {"expires", "priority", "product"},
         )
         if spec is None:
             return None
         amount = self.money((*path, "amount"), spec["amount"], positive=True)
         grant = self.grant_terms(path, spec, customers)
-        if grant is None or amount is None:
+        product = self.grant_product((*path, "product"), spec.get("product"))
+        if grant is None or amount is None or (spec.get("product") is not None and not product):
             return None
         grant_id, customer, effective, expires, priority = grant
-        return CreditGrant(grant_id, customer, amount, effective, expires, priority)
+        return CreditGrant(grant_id, customer, amount, effective, expires, priority, product)
+
+    def grant_product(self, path: YamlPath, raw: Any) -> str | None:
+        """A credit grant's `product`: one that a plan of the catalog sells."""
+        if raw is None:
+            return None
+        product = self.string(path, raw)
+        products = sorted({p.product for p in self.plans.values() if p.product is not None})
+        if product is not None and product not in products:
+            known = ", ".join(products) or "none: give plans a product first"
+            self.error(path, f'unknown product "{product}"; the plans\' products are {known}')
+            return None
+        return product
 
     def quota_grant(self, path: YamlPath, raw: Any, customers: dict) -> QuotaGrant | None:
         spec = self.mapping(

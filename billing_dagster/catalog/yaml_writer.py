@@ -58,7 +58,8 @@ def catalog_yaml(catalog: Catalog) -> str:
     document: dict[str, Any] = {
         "metrics": [_metric(m) for m in catalog.metrics],
         "plans": [
-            {"code": p.code, "name": p.name, "versions": [_version(v) for v in p.versions]}
+            _set({"code": p.code, "name": p.name, "product": p.product})
+            | {"versions": [_version(v) for v in p.versions]}
             for p in catalog.plans
         ],
         "customers": [_customer(c) for c in catalog.customers],
@@ -210,7 +211,7 @@ def _grant(grant: CreditGrant | QuotaGrant, amounts: dict[str, Any]) -> dict:
 
 
 def _credit_grant(g: CreditGrant) -> dict:
-    return _grant(g, {"amount": _money(g.amount)})
+    return _grant(g, {"amount": _money(g.amount)}) | _set({"product": g.product})
 
 
 def _quota_grant(g: QuotaGrant) -> dict:

@@ -180,6 +180,17 @@ def grant_order(grant: CreditGrant) -> tuple:
     )
 
 
+def product_shares(
+    products: list[str | None], bills: list[SubscriptionBill], tax_rate: Decimal, currency: str
+) -> dict[str | None, Decimal]:
+    """What grants limited to each product may pay of an invoice: the taxable amount of the
+    product's subscriptions (subtotal less discount) plus round(that × tax_rate)."""
+    taxable: dict[str | None, Decimal] = {}
+    for product, bill in zip(products, bills, strict=True):
+        taxable[product] = taxable.get(product, ZERO) + bill.subtotal - bill.discount
+    return {p: amount + round_money(amount * tax_rate, currency) for p, amount in taxable.items()}
+
+
 # -- invoices ---------------------------------------------------------------------------
 
 
@@ -238,12 +249,14 @@ class InvoiceBook:
     ) -> Invoice:
         """One invoice; takes what its credit lines use from `balances`."""
         subscriptions = sorted(
-            (s for s in customer.subscriptions if active_days(s, period)), key=lambda s: s.start
+            (s for s in customer.subscriptions if active_days(s, period)),
+            key=lambda s: (s.start, self.catalog.product_of(s.plan) or ""),
         )
         currency = self.catalog.plan_version(
             subscriptions[0].plan, subscriptions[0].version
         ).currency
         bills = [bill_subscription(self.catalog, s, period, usage) for s in subscriptions]
+        products = [self.catalog.product_of(s.plan) for s in subscriptions]
         lines = [line for bill in bills for line in bill.lines]
         charges = sum((b.charges for b in bills), ZERO)
         subtotal = sum((b.subtotal for b in bills), ZERO)
@@ -253,14 +266,20 @@ class InvoiceBook:
         if customer.tax_rate > 0:
             lines.append({"kind": "tax", "code": None, "amount": money_text(tax, currency)})
         due = taxable + tax
+        shares = product_shares(products, bills, customer.tax_rate, currency)
         credits = ZERO
         for grant in self.grants.get(customer.id, []):
             balance = round_money(balances.get(grant.id, ZERO), currency)
-            if not usable(grant, period) or balance <= 0 or due - credits <= 0:
+            room = due - credits
+            if grant.product is not None:
+                room = min(room, shares.get(grant.product, ZERO))
+            if not usable(grant, period) or balance <= 0 or room <= 0:
                 continue
-            taken = min(balance, due - credits)
+            taken = min(balance, room)
             balances[grant.id] = balance - taken
             credits += taken
+            if grant.product is not None:
+                shares[grant.product] -= taken
             lines.append(
                 {"kind": "credit", "code": grant.id, "amount": money_text(-taken, currency)}
             )

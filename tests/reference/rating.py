@@ -386,19 +386,31 @@ def _grant_order(grant: CreditGrant) -> tuple:
 
 @_exact
 def _credits_taken(
-    grants: list[CreditGrant], balances: dict[str, Decimal], due: Decimal, period: str
+    grants: list[CreditGrant],
+    balances: dict[str, Decimal],
+    due: Decimal,
+    period: str,
+    product_due: dict[str | None, Decimal],
 ) -> list[tuple[str, Decimal]]:
-    """(grant id, amount) for every grant that pays part of `due`, in the order used."""
+    """(grant id, amount) for every grant that pays part of `due`, in the order used. The
+    grants limited to a product pay together at most `product_due[product]`."""
     taken = []
+    paid_by_product: dict[str, Decimal] = {}
     for grant in sorted(grants, key=_grant_order):
         if due <= 0:
             break
         if not _grant_is_usable(grant, period):
             continue
-        amount = min(balances[grant.id], due)
+        limit = due
+        if grant.product is not None:
+            left = product_due.get(grant.product, ZERO) - paid_by_product.get(grant.product, ZERO)
+            limit = min(limit, left)
+        amount = min(balances[grant.id], limit)
         if amount > 0:
             taken.append((grant.id, amount))
             due -= amount
+            if grant.product is not None:
+                paid_by_product[grant.product] = paid_by_product.get(grant.product, ZERO) + amount
     return taken
 
 
@@ -406,9 +418,15 @@ def _credits_taken(
 # Invoices
 
 
-def _active_subscriptions(customer: Customer, period: str) -> list[Subscription]:
+def _product(catalog: Catalog, subscription: Subscription) -> str | None:
+    [plan] = [p for p in catalog.plans if p.code == subscription.plan]
+    return plan.product
+
+
+def _active_subscriptions(customer: Customer, period: str, catalog: Catalog) -> list[Subscription]:
+    """In order of start, then of product (the implicit product first)."""
     active = [s for s in customer.subscriptions if active_window(s, period) is not None]
-    return sorted(active, key=lambda s: s.start)
+    return sorted(active, key=lambda s: (s.start, _product(catalog, s) or ""))
 
 
 def _render_amounts(line: dict, currency: str) -> dict:
@@ -425,16 +443,25 @@ def _invoice(
 ) -> tuple[dict, list[tuple[str, Decimal]]]:
     """The customer's invoice of `period` and the credits it takes, given the grants'
     balances left by earlier periods."""
-    subscriptions = _active_subscriptions(customer, period)
+    subscriptions = _active_subscriptions(customer, period, catalog)
     currency = catalog.plan_version(subscriptions[0].plan, subscriptions[0].version).currency
     lines: list[dict] = []
     charges = subtotal = discount = ZERO
+    product_taxable: dict[str | None, Decimal] = {}
     for subscription in subscriptions:
         part = _subscription_part(subscription, catalog, customer_events, period)
         lines += part.lines
         charges += part.charges
         subtotal += part.subtotal
         discount += part.discount
+        product = _product(catalog, subscription)
+        product_taxable[product] = product_taxable.get(product, ZERO) + (
+            part.subtotal - part.discount
+        )
+    product_due = {
+        product: amount + round_money(amount * customer.tax_rate, currency)
+        for product, amount in product_taxable.items()
+    }
 
     taxable = subtotal - discount
     tax = round_money(taxable * customer.tax_rate, currency)
@@ -442,7 +469,7 @@ def _invoice(
         lines.append({"kind": "tax", "code": None, "amount": tax})
 
     grants = [g for g in catalog.credit_grants if g.customer == customer.id]
-    taken = _credits_taken(grants, balances, taxable + tax, period)
+    taken = _credits_taken(grants, balances, taxable + tax, period, product_due)
     credits_applied = sum((amount for _, amount in taken), ZERO)
     lines += [{"kind": "credit", "code": gid, "amount": -amount} for gid, amount in taken]
 
@@ -476,7 +503,7 @@ def _customer_invoice(
     Grants' balances depend on every earlier invoice, so the invoices are computed in order
     from the customer's first subscribed period, each period once, carrying the balances.
     """
-    if not _active_subscriptions(customer, period):
+    if not _active_subscriptions(customer, period, catalog):
         return None
     first = _first_period(customer)
     assert first is not None
@@ -492,7 +519,7 @@ def _customer_invoice(
     }
     current = first
     while True:
-        if _active_subscriptions(customer, current):
+        if _active_subscriptions(customer, current, catalog):
             invoice, taken = _invoice(customer, catalog, customer_events, current, balances)
             if current == period:
                 return invoice

@@ -375,7 +375,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "unknown plan key": (
         change("    name: Pro\n", "    name: Pro\n    color: blue\n"),
         [
-            "catalog.yaml:18: plans[0].color: unknown key 'color' (allowed here: code, name, versions)"
+            "catalog.yaml:18: plans[0].color: unknown key 'color' (allowed here: code, name, product, versions)"
         ],
     ),
     # -- charges --

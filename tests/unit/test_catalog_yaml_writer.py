@@ -45,10 +45,13 @@ def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
             "        currency: USD\n        block_on: [dispute_lost]\n",
             1,
         )
+        .replace("    name: Pro\n", "    name: Pro\n    product: api\n")
+        .replace("expires: 2026-12-31, priority: 1}", "expires: 2026-12-31, priority: 1, product: api}")
     )
     source.write_text(text)
     catalog = validate_catalog_file(source, "stripe")
     assert catalog.alerts and catalog.partners and catalog.quota_grants
+    assert catalog.plans[0].product == catalog.credit_grants[0].product == "api"
     written = tmp_path / "written.yaml"
 
     write_catalog_yaml(catalog, written, "# written back\n", "stripe")
