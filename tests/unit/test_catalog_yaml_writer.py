@@ -46,7 +46,9 @@ def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
             1,
         )
         .replace("    name: Pro\n", "    name: Pro\n    product: api\n")
-        .replace("expires: 2026-12-31, priority: 1}", "expires: 2026-12-31, priority: 1, product: api}")
+        .replace(
+            "expires: 2026-12-31, priority: 1}", "expires: 2026-12-31, priority: 1, product: api}"
+        )
     )
     source.write_text(text)
     catalog = validate_catalog_file(source, "stripe")
