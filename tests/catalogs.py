@@ -281,3 +281,93 @@ def finance_events(month: str, calls: dict[str, int], day: int = 1, first: int =
         for customer, count in calls.items()
         for n in range(first, first + count)
     )  # fmt: skip
+
+
+#: Several products at once (docs/invoicing.md): acme holds the API plan from 16 October
+#: 2026 and the storage plan from September, each with its own minimum and discount, and a
+#: credit grant limited to storage used before an unlimited one.
+PRODUCTS_CATALOG = """\
+metrics:
+  - {code: calls, event_name: api_request, aggregation: count}
+  - {code: stored_gb, event_name: storage_reported, aggregation: max, property: gb}
+plans:
+  - code: api
+    name: API
+    product: api
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees: [{code: platform, amount: "31.00"}]
+        minimum_amount: "62.00"
+        charges: [{metric: calls, model: per_unit, unit_price: "0.50"}]
+        entitlements: [{feature: calls, limit: 1000, enforcement: hard}]
+  - code: storage
+    name: Storage
+    product: storage
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees: [{code: bucket, amount: "20.00"}]
+        charges: [{metric: stored_gb, model: per_unit, unit_price: "0.10"}]
+        entitlements: [{feature: sso, enabled: true}]
+customers:
+  - id: acme
+    name: Acme
+    tax_rate: "0.10"
+    subscriptions:
+      - {plan: api, start: 2026-10-16, discounts: [{type: percentage, value: "50"}]}
+      - {plan: storage, start: 2026-09-01, discounts: [{type: fixed, amount: "5.00"}]}
+credit_grants:
+  - {id: disk, customer: acme, amount: "1000.00", effective: 2026-01-01, product: storage}
+  - {id: any, customer: acme, amount: "10.00", effective: 2026-01-01, priority: 1}
+"""
+
+
+def products_events() -> str:
+    """October 2026: ten API calls on the 20th; 120 then 150 GB stored."""
+    calls = [
+        {
+            "event_id": f"c{i}",
+            "customer_id": "acme",
+            "event_name": "api_request",
+            "timestamp": f"2026-10-20T10:{i:02d}:00Z",
+        }
+        for i in range(10)
+    ]
+    stored = [
+        {
+            "event_id": f"s{gb}",
+            "customer_id": "acme",
+            "event_name": "storage_reported",
+            "timestamp": f"2026-10-{day}T00:00:00Z",
+            "properties": {"gb": gb},
+        }
+        for day, gb in (("02", 120), ("25", 150))
+    ]
+    return "".join(json.dumps(event) + "\n" for event in calls + stored)  # fmt: skip
+
+
+#: acme's invoice of October 2026 in PRODUCTS_CATALOG, as the rules of docs/invoicing.md
+#: make it: storage first (it started first), then the API's prorated 16 days of 31.
+PRODUCTS_OCTOBER_LINES = [
+    ("fixed_fee", "bucket", "storage", "20.00"),
+    ("usage", "stored_gb", "storage", "15.00"),
+    ("discount", None, "storage", "-5.00"),  # storage's taxable: 30.00
+    ("fixed_fee", "platform", "api", "16.00"),  # 31.00 × 16/31
+    ("usage", "calls", "api", "5.00"),
+    ("minimum_commitment", None, "api", "11.00"),  # 62.00 × 16/31 = 32.00, less 21.00
+    ("discount", None, "api", "-16.00"),  # 50% of 32.00; the API's taxable: 16.00
+    ("tax", None, None, "4.60"),  # 10% of 46.00
+    ("credit", "disk", None, "-33.00"),  # storage's 30.00 and its tax share 3.00
+    ("credit", "any", None, "-10.00"),
+]
+PRODUCTS_OCTOBER_TOTALS = {
+    "charges": "56.00",
+    "subtotal": "67.00",
+    "discount": "21.00",
+    "tax": "4.60",
+    "credits_applied": "43.00",
+    "total": "7.60",
+}

@@ -772,7 +772,7 @@ class _Validator:
                     continue
                 product = self.plans[a.plan].product
                 if product != self.plans[b.plan].product:
-                    self.check_distinct_features((*path, later), b, earlier, a)
+                    self.check_products_apart((*path, later), b, earlier, a)
                 elif product is None:
                     self.error(
                         (*path, later),
@@ -789,19 +789,22 @@ class _Validator:
                         f"where the next starts",
                     )
 
-    def check_distinct_features(
+    def check_products_apart(
         self, path: YamlPath, subscription: Subscription, other_index: int, other: Subscription
     ) -> None:
-        """Concurrent subscriptions of two products: a customer's feature (its limit, its
-        usage) must come from one of them, so they may not both offer it."""
-        mine = {e.feature for e in self.entitlements_of(subscription)}
-        for feature in sorted(mine & {e.feature for e in self.entitlements_of(other)}):
-            self.error(
-                path,
-                f'offers feature "{feature}", as subscriptions[{other_index}] ({other.plan} '
-                f"from {other.start.isoformat()}) does on the same days; a feature belongs to "
-                f"one product, so remove it from one of the two plans (or from the overrides)",
-            )
+        """Concurrent subscriptions of two products may not both charge a metric (its events
+        would be billed twice) nor both offer a feature (its limit must come from one)."""
+        for kind, parts in (
+            ("charges metric", lambda s: {c.metric for c in self.version_of(s).charges}),
+            ("offers feature", lambda s: {e.feature for e in self.entitlements_of(s)}),
+        ):
+            for code in sorted(parts(subscription) & parts(other)):
+                self.error(
+                    path,
+                    f'{kind} "{code}", as subscriptions[{other_index}] ({other.plan} from '
+                    f"{other.start.isoformat()}) does on the same days; each belongs to one "
+                    f"product, so remove it from one of the two plans",
+                )
 
     def version_of(self, subscription: Subscription) -> PlanVersion:
         versions = self.plans[subscription.plan].versions
