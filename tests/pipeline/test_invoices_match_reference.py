@@ -1,6 +1,7 @@
 """`billing invoices` agrees to the cent with the pure-Python reference rater on randomized
 catalogs and events: every charge model, group prices, overrides, proration, plan changes
-mid-month, minimums, discounts, tax, credits carried across periods, USD, EUR and JPY.
+mid-month, minimums, discounts, tax, credits carried across periods, USD, EUR and JPY, and
+several products at once (a storage plan beside the API plans, grants limited to a product).
 
 Each example runs the real pipeline (Dagster, dbt, ClickHouse) on a catalog that holds
 several independent scenarios (plans, currency, customers), and bills two periods in reverse
@@ -47,6 +48,8 @@ METRICS = (
     Metric("seats", "seat", "latest", "n"),
     Metric("users", "api", "count_unique", "user"),
 )
+#: Charged by the storage product's plans only: concurrent products never share a metric.
+STORED = Metric("stored", "obj", "sum", "n")
 PRICES = [
     Price("per_unit", unit_price=D("0.0015")),
     Price("per_unit", unit_price=D("12.5")),
@@ -71,7 +74,9 @@ INSTANTS = [
 
 
 @st.composite
-def plan_versions(draw, code: str, currency: str) -> Plan:
+def plan_versions(
+    draw, code: str, currency: str, product: str | None = None, metrics=METRICS
+) -> Plan:
     charges = tuple(
         Charge(
             metric.code,
@@ -80,13 +85,13 @@ def plan_versions(draw, code: str, currency: str) -> Plan:
             if metric.group_by and draw(st.booleans())
             else {},
         )
-        for metric in METRICS
+        for metric in metrics
         if draw(st.integers(0, 3))
     )
     fees = (FixedFee("platform", D(draw(st.sampled_from(["0", "9.99", "49.00", "1000"])))),)
     minimum = draw(st.sampled_from([None, D("25.00"), D("333.33")]))
     version = PlanVersion(code, 1, date(2026, 1, 1), currency, fees, minimum, charges)
-    return Plan(code, code.title(), (version,))
+    return Plan(code, code.title(), (version,), product)
 
 
 @st.composite
@@ -123,13 +128,18 @@ def subscriptions(draw, customer: str, plans: tuple[Plan, ...]) -> tuple[Subscri
             tuple(discounts),
         )
 
+    storage = ()
+    if draw(st.booleans()):  # another product held at the same time
+        end = draw(st.sampled_from([None, date(2026, 10, 20)]))
+        storage = (one(plans[2], draw(st.sampled_from(STARTS)), end),)
     if draw(st.booleans()):  # a plan change on the 15th
         return (
             one(plans[0], date(2026, 9, 1), date(2026, 10, 15)),
             one(plans[1], date(2026, 10, 15), None),
+            *storage,
         )
     end = draw(st.sampled_from([None, date(2026, 11, 10)]))
-    return (one(draw(st.sampled_from(plans)), draw(st.sampled_from(STARTS)), end),)
+    return (one(draw(st.sampled_from(plans[:2])), draw(st.sampled_from(STARTS)), end), *storage)
 
 
 #: Scenarios per pipeline run: each is its own plans, currency and customers in one catalog,
@@ -143,13 +153,16 @@ def catalogs(draw) -> Catalog:
     plans, customers, grants = [], [], []
     for scenario in range(SCENARIOS):
         currency = draw(st.sampled_from(["USD", "EUR", "JPY"]))
-        pair = tuple(
-            draw(plan_versions(f"{name}{scenario}", currency)) for name in ("basic", "pro")
+        api = draw(st.sampled_from([None, "api"]))  # None: the implicit product
+        trio = (
+            *(draw(plan_versions(f"{name}{scenario}", currency, api)) for name in ("basic", "pro")),
+            draw(plan_versions(f"disk{scenario}", currency, "storage", (STORED,))),
         )
-        plans += pair
+        plans += trio
+        products = [None, "storage", *([api] if api else [])]
         for name in CUSTOMERS[scenario * 3 : scenario * 3 + 3]:
             tax = D(draw(st.sampled_from(["0", "0.2", "0.075"])))
-            customers.append(Customer(name, name, tax, draw(subscriptions(name, pair))))
+            customers.append(Customer(name, name, tax, draw(subscriptions(name, trio))))
             for number in range(draw(st.integers(0, 2))):
                 grants.append(
                     CreditGrant(
@@ -159,14 +172,15 @@ def catalogs(draw) -> Catalog:
                         draw(st.sampled_from([date(2026, 8, 1), date(2026, 10, 1)])),
                         draw(st.sampled_from([None, date(2026, 10, 30), date(2026, 11, 30)])),
                         draw(st.integers(0, 1)),
+                        draw(st.sampled_from(products)),
                     )
                 )
-    return Catalog(METRICS, tuple(plans), tuple(customers), tuple(grants))
+    return Catalog((*METRICS, STORED), tuple(plans), tuple(customers), tuple(grants))
 
 
 @st.composite
 def event_lines(draw) -> str:
-    name = draw(st.sampled_from(["api", "gen", "disk", "seat"]))
+    name = draw(st.sampled_from(["api", "gen", "disk", "seat", "obj"]))
     properties = {
         "api": lambda: {
             "status": draw(st.sampled_from(["200", "500"])),
@@ -178,6 +192,7 @@ def event_lines(draw) -> str:
         },
         "disk": lambda: {"gb": draw(st.sampled_from([2, 3, 8, 12.5]))},
         "seat": lambda: {"n": draw(st.sampled_from([1, 4, 11]))},
+        "obj": lambda: {"n": draw(st.sampled_from([2, "0.25", 40]))},
     }[name]()
     event = {
         "event_id": f"e{draw(st.integers(0, 40))}",
