@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -23,7 +22,6 @@ from billing_dagster.catalog.model import (
     PlanVersion,
     Subscription,
 )
-from billing_dagster.catalog.validate import CatalogError, validate_catalog_file
 from billing_dagster.invoicing.assemble import InvoiceBook, RatedUsage
 from tests.catalogs import (
     PRODUCTS_CATALOG,
@@ -34,6 +32,9 @@ from tests.catalogs import (
 )
 from tests.reference.rating import reference_invoices
 from tests.reference.usage import reference_ingest
+from tests.unit.test_catalog_validation import change as change_valid
+from tests.unit.test_catalog_validation import problems
+from tests.unit.test_catalog_validation import problems_free as validated
 
 D = Decimal
 
@@ -43,20 +44,8 @@ def _in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def validated(text: str) -> Catalog:
-    Path("catalog.yaml").write_text(text)
-    return validate_catalog_file("catalog.yaml")
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(CatalogError) as error:
-        validated(text)
-    return error.value.problems
-
-
 def change(old: str, new: str, text: str = PRODUCTS_CATALOG) -> str:
-    assert text.count(old) == 1, old
-    return text.replace(old, new)
+    return change_valid(old, new, text)
 
 
 # -- the catalog --------------------------------------------------------------------------
