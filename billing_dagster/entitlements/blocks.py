@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from billing_dagster.catalog.model import Catalog
+from billing_dagster.catalog.model import BLOCK_CONDITIONS, Catalog
 from billing_dagster.catalog.store import latest_catalog_version, load_catalog
 from billing_dagster.entitlements.exact import as_utc
 from billing_dagster.gateways.base import PAYMENT_TERMS_DAYS
@@ -60,13 +60,15 @@ def read_blocks(client: Client, database: str, now: datetime) -> dict[str, str]:
 
 
 def _block_on_today(catalog: Catalog, today: date) -> dict[str, tuple[str, ...]]:
-    """The conditions of each customer whose subscription in force today blocks on any."""
-    return {
-        s.customer: catalog.plan_version(s.plan, s.version).block_on
-        for s in catalog.subscriptions
-        if s.start <= today and (s.end is None or today < s.end)
-        if catalog.plan_version(s.plan, s.version).block_on
-    }
+    """The conditions of each customer whose subscriptions in force today block on any: with
+    several products at once, those of all its plans in force (docs/invoicing.md)."""
+    found: dict[str, set[str]] = {}
+    for s in catalog.subscriptions:
+        if s.start <= today and (s.end is None or today < s.end):
+            block_on = catalog.plan_version(s.plan, s.version).block_on
+            if block_on:
+                found.setdefault(s.customer, set()).update(block_on)
+    return {c: tuple(b for b in BLOCK_CONDITIONS if b in found[c]) for c in found}
 
 
 def _lost_disputes(client: Client, database: str, customers: list[str]) -> list[str]:

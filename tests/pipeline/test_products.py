@@ -2,7 +2,8 @@
 an API plan and a storage plan in the same month gets one invoice with each subscription's
 lines together (storage first: it started first), each with its own minimum and discount,
 a credit grant limited to storage that pays storage's share only, the same invoice as the
-reference rater's, and the features of both plans."""
+reference rater's, each metric's usage under the one subscription that charges it, and the
+features of both plans."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.catalogs import (
 )
 from tests.pipeline.test_invoices_match_reference import comparable
 from tests.reference.rating import reference_invoices
-from tests.reference.usage import reference_ingest
+from tests.reference.usage import reference_ingest, usage_of_events
 from tests.support import run
 
 
@@ -53,6 +54,16 @@ def test_an_api_and_a_storage_plan_make_one_invoice(client, database, home, tmp_
     assert [comparable(invoice)] == [
         comparable(i) for i in reference_invoices(events, catalog, "2026-10")
     ]
+
+    usage = json.loads(run(capsys, "usage", "--period", "2026-10", "--format", "json"))
+    assert [(row["metric"], row["quantity"]) for row in usage] == [
+        ("calls", "10"),
+        ("stored_gb", "150"),
+    ]  # each under the one subscription that charges it, not under both
+    assert [
+        {k: row[k] for k in expected}
+        for row, expected in zip(usage, usage_of_events(events, catalog, "2026-10"), strict=True)
+    ] == usage_of_events(events, catalog, "2026-10")
 
     features = json.loads(run(capsys, "entitlements", "--customer", "acme", "--format", "json"))
     assert sorted((f["feature"], f["kind"], f["has_access"]) for f in features) == [

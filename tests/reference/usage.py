@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
 from typing import Any
 
-from billing_dagster.catalog.model import Catalog, Metric, Subscription
+from billing_dagster.catalog.model import Catalog, Customer, Metric, Subscription
 
 # `[0-9]`, not `\d` (which matches any Unicode digit); `fullmatch`, so no trailing newline.
 _TIMESTAMP = re.compile(
@@ -441,6 +441,28 @@ def active_window(subscription: Subscription, period: str) -> tuple[datetime, da
 # Usage rows
 
 
+def _overlaps_another(subscription: Subscription, customer: Customer) -> bool:
+    """Whether the customer holds another subscription on some day of this one's."""
+    return any(
+        other is not subscription
+        and subscription.start < (other.end or date.max)
+        and other.start < (subscription.end or date.max)
+        for other in customer.subscriptions
+    )
+
+
+def _own_metrics(subscription: Subscription, catalog: Catalog) -> set[str]:
+    """The metrics the subscription's plan version charges or its metered features count
+    (a feature of its overrides replacing the plan's feature of that name)."""
+    version = catalog.plan_version(subscription.plan, subscription.version)
+    features = {e.feature: e for e in version.entitlements}
+    features |= {e.feature: e for e in subscription.overrides.entitlements}
+    counted = {
+        e.metric or e.feature for e in features.values() if e.enabled is None and e.config is None
+    }
+    return counted | {charge.metric for charge in version.charges}
+
+
 def usage_of_events(events: list[Event], catalog: Catalog, period: str) -> list[dict]:
     """The usage rows of `period` from accepted events (see `reference_usage`)."""
     counting = effective_events(events)
@@ -454,7 +476,11 @@ def usage_of_events(events: list[Event], catalog: Catalog, period: str) -> list[
             in_window = [
                 e for e in counting if e.customer_id == customer.id and lower <= e.timestamp < upper
             ]
-            for metric in catalog.metrics:
+            shown = catalog.metrics
+            if _overlaps_another(subscription, customer):  # several products at once
+                own = _own_metrics(subscription, catalog)
+                shown = tuple(m for m in catalog.metrics if m.code in own)
+            for metric in shown:
                 for group, quantity in quantities(metric, in_window).items():
                     row = {
                         "customer_id": customer.id,
@@ -473,7 +499,9 @@ def reference_usage(loads: list[list[str]], catalog: Catalog, period: str) -> li
     """What `billing usage --period P --format json` must print after ingesting `loads`.
 
     One row per (subscription active in the period, metric, group) with at least one counted
-    event, measured over the period ∩ the subscription's [start, end). Rows are
+    event, measured over the period ∩ the subscription's [start, end); a subscription that
+    overlaps another of its customer's (several products) has rows only of the metrics its
+    plan charges or its features count. Rows are
     `{"customer_id", "metric", "group", "period", "quantity"}`, quantity a decimal string,
     sorted by customer_id, metric, group (None as ""), subscription start.
     """

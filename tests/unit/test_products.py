@@ -22,6 +22,7 @@ from billing_dagster.catalog.model import (
     PlanVersion,
     Subscription,
 )
+from billing_dagster.entitlements.blocks import _block_on_today
 from billing_dagster.invoicing.assemble import InvoiceBook, RatedUsage
 from tests.catalogs import (
     PRODUCTS_CATALOG,
@@ -309,3 +310,18 @@ def test_migrating_the_storage_plan_leaves_the_api_subscription_alone():
         ("storage", 1, date(2026, 9, 1), date(2026, 11, 1)),
         ("storage", 2, date(2026, 11, 1), None),
     ]
+
+
+def test_a_customer_is_blocked_on_the_conditions_of_all_its_plans_in_force():
+    text = change(
+        "        entitlements: [{feature: sso, enabled: true}]\n",
+        "        entitlements: [{feature: sso, enabled: true}]\n        block_on: [dispute_lost]\n",
+        change(
+            '        minimum_amount: "62.00"\n',
+            '        minimum_amount: "62.00"\n        block_on: [past_due]\n',
+        ),
+    )
+
+    blocks = _block_on_today(validated(text), date(2026, 10, 20))
+
+    assert blocks == {"acme": ("past_due", "dispute_lost")}

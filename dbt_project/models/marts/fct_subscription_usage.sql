@@ -11,6 +11,25 @@ daily as (
 
 subscriptions as (
     select * from {{ ref('stg_billing__subscriptions') }}
+),
+
+-- Several products at once (docs/invoicing.md): a subscription that overlaps another of its
+-- customer's counts only the metrics its plan charges or its features count, so that a
+-- customer's metric is never counted under two subscriptions at once.
+concurrent as (
+    select distinct a.subscription_id as subscription_id
+    from subscriptions as a
+    inner join subscriptions as b on a.customer_id = b.customer_id
+    where a.subscription_id != b.subscription_id
+        and (b.end_date is null or a.start_date < b.end_date)
+        and (a.end_date is null or b.start_date < a.end_date)
+),
+
+own_metrics as (
+    select subscription_id, metric_code from {{ ref('stg_billing__charge_prices') }}
+    union distinct
+    select subscription_id, assumeNotNull(metric_code) from {{ ref('stg_billing__entitlements') }}
+    where metric_code is not null
 )
 
 select
@@ -34,6 +53,10 @@ from daily
 inner join subscriptions on daily.customer_id = subscriptions.customer_id
 where daily.usage_date >= subscriptions.start_date
     and (subscriptions.end_date is null or daily.usage_date < subscriptions.end_date)
+    and (
+        subscriptions.subscription_id not in (select subscription_id from concurrent)
+        or (subscriptions.subscription_id, daily.metric_code) in (select * from own_metrics)
+    )
 group by
     subscriptions.subscription_id,
     subscriptions.customer_id,
