@@ -2,7 +2,8 @@
 
 Each example is a whole catalog and two event files built from the awkward cases: period
 edges, offsets, duplicates with and without conflicts, corrections and voids, numbers
-that a float would round, unknown customers and bad lines. Every example runs the real
+that a float would round, unknown customers and bad lines, and customers holding a second
+product at the same time (whose subscriptions then count only their own metrics). Every example runs the real
 pipeline (Dagster, ClickHouse, dbt), so examples are few but each covers a lot.
 """
 
@@ -11,13 +12,22 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from billing_dagster.catalog.model import Metric
+from billing_dagster.catalog.model import (
+    Charge,
+    Entitlement,
+    Metric,
+    Plan,
+    PlanVersion,
+    Price,
+    Subscription,
+)
 from tests.catalogs import catalog_of, store
 from tests.reference.usage import reference_ingest, usage_of_events
 from tests.support import run, start_afresh
@@ -29,6 +39,22 @@ METRICS = (
     Metric("volume", "gen", "sum", "n", group_by="model"),
     Metric("peak", "gen", "max", "n"),
     Metric("level", "seat", "latest", "n"),
+)
+#: A second product: it charges `peak` and its feature counts `users`.
+STORE = Plan(
+    "store",
+    "Store",
+    (
+        PlanVersion(
+            "store",
+            1,
+            date(2020, 1, 1),
+            "USD",
+            charges=(Charge("peak", Price("per_unit", unit_price=Decimal(1))),),
+            entitlements=(Entitlement("people", Decimal(10), "soft", metric="users"),),
+        ),
+    ),
+    product="storage",
 )
 CUSTOMERS = ["c0", "c1", "c2", "c3"]
 INSTANTS = [
@@ -94,6 +120,7 @@ scenarios = st.tuples(
     ),
     st.lists(event_lines(), min_size=1, max_size=60),
     st.lists(event_lines(), min_size=0, max_size=30),
+    st.lists(st.booleans(), min_size=len(CUSTOMERS), max_size=len(CUSTOMERS)),
 )
 
 
@@ -107,8 +134,21 @@ scenarios = st.tuples(
 )
 @given(scenario=scenarios)
 def test_usage_equals_the_reference(scenario, client, database, home, tmp_path, capsys):
-    windows, first_lines, second_lines = scenario
+    windows, first_lines, second_lines, stores = scenario
     catalog = catalog_of(METRICS, {c: WINDOWS[w] for c, w in zip(CUSTOMERS, windows, strict=True)})
+    start = date(2026, 10, 5)
+    catalog = replace(
+        catalog,
+        plans=(*catalog.plans, STORE),
+        customers=tuple(
+            replace(c, subscriptions=(*c.subscriptions, Subscription(
+                f"{c.id}:store:{start}", c.id, "store", 1, start, None
+            )))
+            if stored
+            else c
+            for c, stored in zip(catalog.customers, stores, strict=True)
+        ),
+    )  # fmt: skip
     files = ["\n".join(first_lines) + "\n", "\n".join(second_lines) + "\n"]
     expected = reference_ingest([files], catalog, datetime.now(UTC))
     start_afresh(client, database, home)
