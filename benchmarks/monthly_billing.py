@@ -35,9 +35,10 @@ PLANS = ["starter", "pro", "scale_eu"]
 CATALOG_HEAD = Path(__file__).resolve().parents[1] / "billing_dagster/demo/sample_catalog.yaml"
 
 
-def catalog_text(customers: int) -> str:
-    """The demo catalog's metrics and plans, with `customers` generated customers."""
-    head = CATALOG_HEAD.read_text().split("\ncustomers:")[0]
+def catalog_text(customers: int, catalog_head: Path = CATALOG_HEAD) -> str:
+    """The demo catalog's metrics and plans (or another catalog's), with `customers` generated
+    customers."""
+    head = catalog_head.read_text().split("\ncustomers:")[0]
     lines = [head, "customers:"]
     for number in range(customers):
         plan = PLANS[number % 3]
@@ -110,7 +111,7 @@ class BenchHome:
 
 
 @contextlib.contextmanager
-def bench_home(name: str, customers: int) -> Iterator[BenchHome]:
+def bench_home(name: str, customers: int, catalog_head: Path = CATALOG_HEAD) -> Iterator[BenchHome]:
     """A new billing home under benchmarks/data with its warehouse running and the catalog of
     `customers` written beside it; stopped and removed afterwards."""
     home = DATA / name
@@ -121,7 +122,7 @@ def bench_home(name: str, customers: int) -> Iterator[BenchHome]:
         client = settings.client()
         ensure_schema(client, settings.database)
         catalog = home / "catalog.yaml"
-        catalog.write_text(catalog_text(customers))
+        catalog.write_text(catalog_text(customers, catalog_head))
         yield BenchHome(home, endpoint, client, settings.database, catalog)
     finally:
         embedded.stop(home)
@@ -148,9 +149,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000_000)
     parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument(
+        "--catalog-head",
+        type=Path,
+        default=CATALOG_HEAD,
+        help="take the metrics and plans of this catalog (an older demo catalog, to compare)",
+    )
+    parser.add_argument(
+        "--invoices-out",
+        type=Path,
+        help="write the month's invoices (JSON) here: two checkouts' files compare byte for byte",
+    )
     args = parser.parse_args()
 
-    with bench_home(f"billing-{args.events}", args.customers) as bench:
+    with bench_home(f"billing-{args.events}", args.customers, args.catalog_head) as bench:
         home, client = bench.path, bench.client
         started = time.monotonic()
         quiet_billing("--home", str(home), "catalog", "apply", str(bench.catalog))
@@ -193,6 +205,12 @@ def main() -> None:
         }
         for name, value in figures.items():
             print(f"{name:32} {value}")
+        if args.invoices_out:
+            args.invoices_out.write_text(
+                quiet_billing(
+                    "--home", str(home), "invoices", "--period", PERIOD, "--format", "json"
+                )
+            )
 
 
 if __name__ == "__main__":
