@@ -12,7 +12,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-Aggregation = Literal["count", "sum", "count_unique", "max", "latest"]
+Aggregation = Literal["count", "sum", "count_unique", "max", "latest", "time_weighted_sum"]
+#: What a time-weighted quantity counts a value held for (docs/invoicing.md).
+TimeUnit = Literal["hour", "day"]
 ChargeModel = Literal["per_unit", "graduated", "volume", "package"]
 
 EntitlementPeriod = Literal["billing_period", "day", "hour"]
@@ -42,6 +44,8 @@ class Metric:
     #: property name -> accepted values, compared as text
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     group_by: str | None = None
+    #: time_weighted_sum only: the value is counted per hour or per day it is held
+    unit: TimeUnit | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True)

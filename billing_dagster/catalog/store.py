@@ -209,6 +209,7 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
                 m.property,
                 {k: list(v) for k, v in m.filters.items()},
                 m.group_by,
+                m.unit,
                 metric_digest(m),
             ]
             for m in catalog.metrics
@@ -221,6 +222,7 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
             "property",
             "filters",
             "group_by",
+            "unit",
             "definition_sha256",
         ],
     )

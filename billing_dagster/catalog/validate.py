@@ -53,7 +53,8 @@ from billing_dagster.catalog.yaml_source import (
 )
 from billing_dagster.gateways.config import CURRENCIES, GATEWAYS
 
-AGGREGATIONS = ("count", "sum", "count_unique", "max", "latest")
+AGGREGATIONS = ("count", "sum", "count_unique", "max", "latest", "time_weighted_sum")
+TIME_UNITS = ("hour", "day")
 ENTITLEMENT_PERIODS = ("billing_period", "day", "hour")
 #: Fields each charge model requires, and those it may have.
 MODEL_FIELDS: dict[str, tuple[set[str], set[str]]] = {
@@ -250,7 +251,10 @@ class _Validator:
 
     def metric(self, path: YamlPath, raw: Any) -> Metric | None:
         spec = self.mapping(
-            path, raw, {"code", "event_name", "aggregation"}, {"property", "filters", "group_by"}
+            path,
+            raw,
+            {"code", "event_name", "aggregation"},
+            {"property", "filters", "group_by", "unit"},
         )
         if spec is None:
             return None
@@ -268,11 +272,36 @@ class _Validator:
             self.string((*path, "group_by"), spec["group_by"]) if "group_by" in spec else None
         )
         filters = self.filters((*path, "filters"), spec.get("filters", {}))
+        unit, invalid_unit = self.time_unit(path, spec, aggregation)
         invalid_property = prop is None and aggregation != "count"
         invalid_group_by = group_by is None and "group_by" in spec
-        if None in (code, event_name, aggregation, filters) or invalid_property or invalid_group_by:
+        if (
+            None in (code, event_name, aggregation, filters)
+            or invalid_property
+            or invalid_group_by
+            or invalid_unit
+        ):
             return None
-        return Metric(code, event_name, aggregation, prop, filters, group_by)
+        return Metric(code, event_name, aggregation, prop, filters, group_by, unit)
+
+    def time_unit(
+        self, path: YamlPath, spec: dict, aggregation: str | None
+    ) -> tuple[str | None, bool]:
+        """A time-weighted sum's `unit` (hour or day), which no other aggregation takes;
+        and whether the metric is invalid for it."""
+        if aggregation != "time_weighted_sum":
+            if "unit" in spec and aggregation:
+                self.error(
+                    (*path, "unit"),
+                    f"only a time_weighted_sum takes a unit; remove it from this {aggregation}",
+                )
+                return None, True
+            return None, False
+        if "unit" not in spec:
+            self.error(path, "missing key 'unit' (hour or day) required by time_weighted_sum")
+            return None, True
+        unit = self.choice((*path, "unit"), spec["unit"], TIME_UNITS)
+        return unit, unit is None
 
     def filters(self, path: YamlPath, raw: Any) -> dict[str, tuple[str, ...]] | None:
         if not isinstance(raw, dict):
@@ -576,6 +605,13 @@ class _Validator:
                 f"metric: CODE"
             )
             self.unknown(where, "metrics", counted, message)
+            return None
+        if counted and self.metrics[counted].aggregation == "time_weighted_sum":
+            self.error(
+                (*path, "metric") if metric else (*path, "feature"),
+                f'metric "{counted}" is a time_weighted_sum, which is known only once its '
+                f"period ends; an entitlement limits a count, sum, count_unique, max or latest",
+            )
             return None
         if feature is None or enforcement is None or period is None:
             return None

@@ -98,6 +98,7 @@ def _metric(m: Metric) -> dict:
             "property": m.property,
             "filters": filters,
             "group_by": m.group_by,
+            "unit": m.unit,
         }
     )
 

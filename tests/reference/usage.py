@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, Inexact
 from typing import Any
 
 from billing_dagster.catalog.model import Catalog, Metric, Subscription
@@ -390,8 +390,40 @@ def aggregate(metric: Metric, measured: list[tuple[Event, str]]) -> Decimal:
     raise ValueError(f"unknown aggregation {metric.aggregation!r}")
 
 
-def quantities(metric: Metric, events: list[Event]) -> dict[str | None, Decimal]:
-    """Quantity per group (None without `group_by`) for every group with a counted event."""
+#: Milliseconds in each unit a time-weighted sum counts in.
+_UNIT_MILLISECONDS = {"hour": 3_600_000, "day": 86_400_000}
+#: Decimal places of a quantity (docs/invoicing.md).
+_QUANTITY_PLACES = Decimal("1e-12")
+
+
+def held_over(
+    metric: Metric, measured: list[tuple[Event, str]], lower: datetime, upper: datetime
+) -> Decimal:
+    """A time-weighted sum over [lower, upper) (docs/invoicing.md): each event's value is held
+    from its instant until the next event's (ties ordered by event_id), 0 before the first;
+    value x milliseconds summed exactly, divided by the unit once and rounded half away from
+    zero to 12 places. `measured` may hold events before `lower` (what they left held)."""
+    assert metric.unit is not None, f"metric {metric.code} has no unit"
+    ordered = sorted(measured, key=lambda pair: (pair[0].timestamp, pair[0].event_id))
+    total = Decimal(0)
+    for i, (event, value) in enumerate(ordered):
+        following = ordered[i + 1][0].timestamp if i + 1 < len(ordered) else upper
+        start, end = max(event.timestamp, lower), min(following, upper)
+        if end > start:
+            milliseconds = (end - start) // timedelta(milliseconds=1)
+            total = _EXACT.add(total, _EXACT.multiply(Decimal(value), Decimal(milliseconds)))
+    exact = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=ROUND_HALF_UP)
+    return exact.quantize(
+        exact.divide(total, Decimal(_UNIT_MILLISECONDS[metric.unit])), _QUANTITY_PLACES
+    )
+
+
+def quantities(
+    metric: Metric, events: list[Event], window: tuple[datetime, datetime] | None = None
+) -> dict[str | None, Decimal]:
+    """Quantity per group (None without `group_by`) for every group with a counted event.
+
+    A time-weighted sum needs the `window` it integrates over, and `events` up to its end."""
     by_group: dict[str | None, list[tuple[Event, str]]] = {}
     for event in events:
         if not matches(metric, event):
@@ -405,6 +437,9 @@ def quantities(metric: Metric, events: list[Event]) -> dict[str | None, Decimal]
         if value is None:
             continue
         by_group.setdefault(group, []).append((event, value))
+    if metric.aggregation == "time_weighted_sum":
+        assert window is not None, f"metric {metric.code} needs a window"
+        return {group: held_over(metric, measured, *window) for group, measured in by_group.items()}
     return {group: aggregate(metric, measured) for group, measured in by_group.items()}
 
 
@@ -437,6 +472,18 @@ def active_window(subscription: Subscription, period: str) -> tuple[datetime, da
     return _midnight(lower), _midnight(upper)
 
 
+def window_quantities(
+    metric: Metric, events: list[Event], window: tuple[datetime, datetime]
+) -> dict[str | None, Decimal]:
+    """Quantity per group of one customer's effective `events` over `window` (the period ∩
+    [start, end)): the events inside it; for a time-weighted sum also those before it, whose
+    values are still held (docs/invoicing.md)."""
+    lower, upper = window
+    held = metric.aggregation == "time_weighted_sum"
+    counted = [e for e in events if e.timestamp < upper and (held or lower <= e.timestamp)]
+    return quantities(metric, counted, window)
+
+
 # ---------------------------------------------------------------------------------------------
 # Usage rows
 
@@ -450,12 +497,9 @@ def usage_of_events(events: list[Event], catalog: Catalog, period: str) -> list[
             window = active_window(subscription, period)
             if window is None:
                 continue
-            lower, upper = window
-            in_window = [
-                e for e in counting if e.customer_id == customer.id and lower <= e.timestamp < upper
-            ]
+            customer_events = [e for e in counting if e.customer_id == customer.id]
             for metric in catalog.metrics:
-                for group, quantity in quantities(metric, in_window).items():
+                for group, quantity in window_quantities(metric, customer_events, window).items():
                     row = {
                         "customer_id": customer.id,
                         "metric": metric.code,
@@ -473,7 +517,8 @@ def reference_usage(loads: list[list[str]], catalog: Catalog, period: str) -> li
     """What `billing usage --period P --format json` must print after ingesting `loads`.
 
     One row per (subscription active in the period, metric, group) with at least one counted
-    event, measured over the period ∩ the subscription's [start, end). Rows are
+    event, measured over the period ∩ the subscription's [start, end); for a time-weighted
+    sum, with a counted event before the window's end. Rows are
     `{"customer_id", "metric", "group", "period", "quantity"}`, quantity a decimal string,
     sorted by customer_id, metric, group (None as ""), subscription start.
     """

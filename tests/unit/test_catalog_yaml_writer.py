@@ -37,6 +37,12 @@ def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
             "          - {feature: tokens, limit: null}\n",
         )
         .replace(
+            "plans:\n",
+            "  - {code: disk, event_name: disk_reported, aggregation: time_weighted_sum, "
+            "property: gb, group_by: region, unit: hour}\nplans:\n",
+            1,
+        )
+        .replace(
             "    name: Globex\n",
             '    name: Globex\n    gateway: stripe\n    tax_rate: "0.0000001"\n',
         )
@@ -49,6 +55,7 @@ def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
     source.write_text(text)
     catalog = validate_catalog_file(source, "stripe")
     assert catalog.alerts and catalog.partners and catalog.quota_grants
+    assert catalog.metrics[-1].unit == "hour"
     written = tmp_path / "written.yaml"
 
     write_catalog_yaml(catalog, written, "# written back\n", "stripe")

@@ -1,6 +1,6 @@
 -- Each effective event under each metric that counts it: event name matches, every filter
--- holds, and the properties the aggregation needs are present (and numeric for sum, max
--- and latest). Values compare as text; numbers become exact decimals, never floats.
+-- holds, and the properties the aggregation needs are present (and numeric for sum, max,
+-- latest and time_weighted_sum). Values compare as text; numbers become exact decimals, never floats.
 with
 
 events as (
@@ -43,9 +43,9 @@ select
     is_grouped,
     group_value,
     value_text,
-    if(aggregation in ('sum', 'max', 'latest'), toDecimal128(value_text, 12), toDecimal128(0, 12)) as value
+    if(aggregation in ('sum', 'max', 'latest', 'time_weighted_sum'), toDecimal128(value_text, 12), toDecimal128(0, 12)) as value
 from matched
 where passes_filters
     and has_group
     and has_value
-    and (aggregation not in ('sum', 'max', 'latest') or match(value_text, '{{ decimal_pattern() }}'))
+    and (aggregation not in ('sum', 'max', 'latest', 'time_weighted_sum') or match(value_text, '{{ decimal_pattern() }}'))

@@ -12,7 +12,8 @@ renamed as (
         aggregation,
         property,
         filters,
-        group_by
+        group_by,
+        unit
     from source
 )
 
