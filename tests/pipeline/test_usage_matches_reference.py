@@ -29,6 +29,8 @@ METRICS = (
     Metric("volume", "gen", "sum", "n", group_by="model"),
     Metric("peak", "gen", "max", "n"),
     Metric("level", "seat", "latest", "n"),
+    Metric("held", "seat", "time_weighted_sum", "n", group_by="model", unit="hour"),
+    Metric("disk", "gen", "time_weighted_sum", "n", unit="day"),
 )
 CUSTOMERS = ["c0", "c1", "c2", "c3"]
 INSTANTS = [

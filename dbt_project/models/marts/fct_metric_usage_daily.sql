@@ -16,7 +16,7 @@
 -- as an exact uniqExact state that merges without double counting.
 -- A time_weighted_sum keeps its day's first event time, its latest value (as `latest`) and
 -- `held_value_ms`: the integral of the value from the day's first event to the day's end,
--- in value x milliseconds, exact. What was held before the first event comes from earlier
+-- in value x milliseconds, exact (76 digits: a value of 26 digits held a month fits). What was held before the first event comes from earlier
 -- days, at period level (fct_subscription_usage), so a day's row depends on its events only
 -- and re-metering a late event's day is enough.
 -- The latest value and the distinct-value state are kept only for the metrics whose
@@ -74,8 +74,8 @@ select
     distinct_values,
     first_timestamp,
     -- Each value holds until the next event of the day, the last one until the day's end.
-    toDecimal128(arraySum(arrayMap(
-        (point, i) -> point.3 * (
+    toDecimal256(arraySum(arrayMap(
+        (point, i) -> toDecimal256(point.3, 12) * (
             if(i < length(held_points), held_points[i + 1].1, {{ day_start_ms('usage_date + 1') }}) - point.1
         ),
         held_points,

@@ -64,7 +64,7 @@ held_days as (
         {{ day_start_ms('usage_date + 1') }} as day_end_ms,
         held_value_ms,
         latest_value,
-        lagInFrame(latest_value, 1, toDecimal128(0, 12)) over held_order as previous_value,
+        lagInFrame(toDecimal256(latest_value, 12), 1, toDecimal256(0, 12)) over held_order as previous_value,
         lagInFrame(day_end_ms, 1, toInt64(0)) over held_order as previous_end_ms
     from daily
     where aggregation = 'time_weighted_sum'
@@ -92,7 +92,9 @@ held_windows as (
         least(
             addMonths(period_start, 1),
             ifNull(subscriptions.end_date, addMonths(period_start, 1))
-        ) as window_end
+        ) as window_end,
+        {{ day_start_ms('window_start') }} as window_start_ms,
+        {{ day_start_ms('window_end') }} as window_end_ms
     from (
         select
             customer_id,
@@ -129,15 +131,13 @@ held as (
         held_windows.metric_code as metric_code,
         any(held_windows.is_grouped) as is_grouped,
         held_windows.group_value as group_value,
-        {{ day_start_ms('any(held_windows.window_start)') }} as window_start_ms,
-        {{ day_start_ms('any(held_windows.window_end)') }} as window_end_ms,
         sumIf(
             held_days.held_value_ms
-            + held_days.previous_value * (held_days.first_ms - greatest(window_start_ms, held_days.previous_end_ms)),
+            + held_days.previous_value * (held_days.first_ms - greatest(held_windows.window_start_ms, held_days.previous_end_ms)),
             held_days.usage_date >= held_windows.window_start
         ) as inside_ms,
-        argMax(held_days.latest_value, held_days.usage_date)
-            * (window_end_ms - greatest(window_start_ms, max(held_days.day_end_ms))) as after_ms
+        argMax(toDecimal256(held_days.latest_value, 12), held_days.usage_date)
+            * (held_windows.window_end_ms - greatest(held_windows.window_start_ms, max(held_days.day_end_ms))) as after_ms
     from held_windows
     inner join held_days
         on held_windows.customer_id = held_days.customer_id
@@ -148,7 +148,10 @@ held as (
         held_windows.subscription_id,
         held_windows.period_start,
         held_windows.metric_code,
-        held_windows.group_value
+        held_windows.group_value,
+        held_windows.window_start,
+        held_windows.window_start_ms,
+        held_windows.window_end_ms
 )
 
 select * from counted
