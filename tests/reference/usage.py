@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, Inexact
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
 from typing import Any
 
 from billing_dagster.catalog.model import Catalog, Metric, Subscription
@@ -392,8 +392,6 @@ def aggregate(metric: Metric, measured: list[tuple[Event, str]]) -> Decimal:
 
 #: Milliseconds in each unit a time-weighted sum counts in.
 _UNIT_MILLISECONDS = {"hour": 3_600_000, "day": 86_400_000}
-#: Decimal places of a quantity (docs/invoicing.md).
-_QUANTITY_PLACES = Decimal("1e-12")
 
 
 def held_over(
@@ -412,10 +410,18 @@ def held_over(
         if end > start:
             milliseconds = (end - start) // timedelta(milliseconds=1)
             total = _EXACT.add(total, _EXACT.multiply(Decimal(value), Decimal(milliseconds)))
-    exact = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, rounding=ROUND_HALF_UP)
-    return exact.quantize(
-        exact.divide(total, Decimal(_UNIT_MILLISECONDS[metric.unit])), _QUANTITY_PLACES
-    )
+    return _divided(total, _UNIT_MILLISECONDS[metric.unit])
+
+
+def _divided(value: Decimal, divisor: int) -> Decimal:
+    """`value` / `divisor` rounded to 12 places half away from zero, in whole numbers of
+    10⁻¹² (`value` has at most 12 decimals), so nothing else rounds."""
+    units = _EXACT.scaleb(value, 12)
+    assert units == units.to_integral_value(), f"more than 12 decimals: {value}"
+    quotient, remainder = divmod(abs(int(units)), divisor)
+    if 2 * remainder >= divisor:
+        quotient += 1
+    return Decimal(quotient if units >= 0 else -quotient).scaleb(-12)
 
 
 def quantities(
