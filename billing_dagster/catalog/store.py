@@ -210,6 +210,8 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
                 {k: list(v) for k, v in m.filters.items()},
                 m.group_by,
                 m.unit,
+                m.percentile,
+                m.bucket,
                 metric_digest(m),
             ]
             for m in catalog.metrics
@@ -223,6 +225,8 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
             "filters",
             "group_by",
             "unit",
+            "percentile",
+            "bucket",
             "definition_sha256",
         ],
     )

@@ -99,6 +99,8 @@ def _metric(m: Metric) -> dict:
             "filters": filters,
             "group_by": m.group_by,
             "unit": m.unit,
+            "percentile": None if m.percentile is None else _quantity(m.percentile),
+            "bucket": m.bucket,
         }
     )
 

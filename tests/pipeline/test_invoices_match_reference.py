@@ -1,6 +1,7 @@
 """`billing invoices` agrees to the cent with the pure-Python reference rater on randomized
 catalogs and events: every charge model, group prices, overrides, proration, plan changes
-mid-month, minimums, discounts, tax, credits carried across periods, USD, EUR and JPY.
+mid-month, minimums, discounts, tax, credits carried across periods, USD, EUR and JPY, a
+time-weighted metric whose values carry over between periods, and a percentile.
 
 Each example runs the real pipeline (Dagster, dbt, ClickHouse) on a catalog that holds
 several independent scenarios (plans, currency, customers), and bills two periods in reverse
@@ -46,6 +47,8 @@ METRICS = (
     Metric("storage", "disk", "max", "gb"),
     Metric("seats", "seat", "latest", "n"),
     Metric("users", "api", "count_unique", "user"),
+    Metric("disk_hours", "disk", "time_weighted_sum", "gb", unit="hour"),
+    Metric("disk_peak", "disk", "percentile", "gb", percentile=D(100), bucket="1h"),
 )
 PRICES = [
     Price("per_unit", unit_price=D("0.0015")),

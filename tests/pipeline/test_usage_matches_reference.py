@@ -31,6 +31,9 @@ METRICS = (
     Metric("level", "seat", "latest", "n"),
     Metric("held", "seat", "time_weighted_sum", "n", group_by="model", unit="hour"),
     Metric("disk", "gen", "time_weighted_sum", "n", unit="day"),
+    Metric("top", "gen", "percentile", "n", group_by="model", percentile=Decimal(100), bucket="1h"),
+    Metric("p99", "gen", "percentile", "n", percentile=Decimal("99.8"), bucket="1h"),
+    Metric("low", "seat", "percentile", "n", percentile=Decimal("0.01"), bucket="5m"),
 )
 CUSTOMERS = ["c0", "c1", "c2", "c3"]
 INSTANTS = [

@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, Context, Decimal, Inexact
 from typing import Any
 
 from billing_dagster.catalog.model import Catalog, Metric, Subscription
@@ -424,12 +424,37 @@ def _divided(value: Decimal, divisor: int) -> Decimal:
     return Decimal(quotient if units >= 0 else -quotient).scaleb(-12)
 
 
+#: Milliseconds in each unit a percentile's bucket is written in.
+_BUCKET_MILLISECONDS = {"m": 60_000, "h": 3_600_000}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def percentile_over(
+    metric: Metric, measured: list[tuple[Event, str]], lower: datetime, upper: datetime
+) -> Decimal:
+    """A percentile over [lower, upper) (docs/invoicing.md): buckets of `metric.bucket`
+    aligned to UTC multiples of it since the epoch, each the sum of its events' values; all
+    n buckets of the window count, an empty one as 0; the nearest rank: the
+    ceil(p / 100 × n)-th smallest. `measured` are the events inside the window."""
+    assert metric.bucket is not None and metric.percentile is not None, metric.code
+    size = timedelta(milliseconds=int(metric.bucket[:-1]) * _BUCKET_MILLISECONDS[metric.bucket[-1]])
+    sums: dict[int, Decimal] = {}
+    for event, value in measured:
+        index = (event.timestamp - _EPOCH) // size
+        sums[index] = _EXACT.add(sums.get(index, Decimal(0)), Decimal(value))
+    count = (upper - lower) // size
+    ordered = sorted([*sums.values(), *[Decimal(0)] * (count - len(sums))])
+    rank = _EXACT.divide(_EXACT.multiply(metric.percentile, Decimal(count)), Decimal(100))
+    return ordered[int(rank.to_integral_value(rounding=ROUND_CEILING)) - 1]
+
+
 def quantities(
     metric: Metric, events: list[Event], window: tuple[datetime, datetime] | None = None
 ) -> dict[str | None, Decimal]:
     """Quantity per group (None without `group_by`) for every group with a counted event.
 
-    A time-weighted sum needs the `window` it integrates over, and `events` up to its end."""
+    A time-weighted sum needs the `window` it integrates over, and `events` up to its end; a
+    percentile, the `window` whose buckets it counts."""
     by_group: dict[str | None, list[tuple[Event, str]]] = {}
     for event in events:
         if not matches(metric, event):
@@ -443,9 +468,10 @@ def quantities(
         if value is None:
             continue
         by_group.setdefault(group, []).append((event, value))
-    if metric.aggregation == "time_weighted_sum":
+    if metric.aggregation in ("time_weighted_sum", "percentile"):
         assert window is not None, f"metric {metric.code} needs a window"
-        return {group: held_over(metric, measured, *window) for group, measured in by_group.items()}
+        over = held_over if metric.aggregation == "time_weighted_sum" else percentile_over
+        return {group: over(metric, measured, *window) for group, measured in by_group.items()}
     return {group: aggregate(metric, measured) for group, measured in by_group.items()}
 
 

@@ -804,3 +804,50 @@ def test_the_quantity_is_divided_once_and_rounded_half_away_from_zero():
     assert usage(lines, (HELD,)) == [row("held", "0.000000000001")]
     lines = [disk("e1", "2026-10-31T23:59:59.999Z", "-0.0000018")]
     assert usage(lines, (HELD,)) == [row("held", "-0.000000000001")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Percentiles (docs/invoicing.md, "Percentiles")
+
+
+def percentile(p: str, bucket: str = "1h") -> Metric:
+    return Metric("p", "disk", "percentile", "gb", percentile=Decimal(p), bucket=bucket)
+
+
+def test_a_percentile_ranks_every_bucket_of_the_window_empty_ones_as_zero():
+    windows = {"acme": [(date(2026, 10, 31), None)]}  # 24 one-hour buckets in October
+    lines = [
+        disk("e1", "2026-10-31T00:10:00Z", "1"),
+        disk("e2", "2026-10-31T00:50:00Z", "2.5"),  # same bucket: 3.5
+        disk("e3", "2026-10-31T05:00:00Z", "7"),
+        disk("e4", "2026-10-31T23:59:59.999Z", "-2"),
+        disk("e5", "2026-10-30T12:00:00Z", "100"),  # before the window
+    ]
+
+    def at(p: str) -> str:
+        rows = usage(lines, (percentile(p),), windows=windows)
+        return rows[0]["quantity"]
+
+    # Sorted: -2, 0 (x21), 3.5, 7. Rank ceil(p / 100 x 24).
+    assert at("100") == "7"  # rank 24
+    assert at("95.9") == "7"  # 23.016 -> 24
+    assert at("95.8") == "3.5"  # 22.992 -> 23
+    assert at("4.2") == "0"  # 1.008 -> 2
+    assert at("4.1") == "-2"  # 0.984 -> 1
+    assert at("0.000001") == "-2"
+
+
+def test_percentile_buckets_are_utc_aligned_and_groups_apart():
+    metric = Metric(
+        "p", "disk", "percentile", "gb", group_by="region", percentile=Decimal(100), bucket="5m"
+    )
+    lines = [
+        disk("e1", "2026-10-15T10:04:59.999Z", "1"),
+        disk("e2", "2026-10-15T10:05:00Z", "2"),  # the next bucket
+        disk("e3", "2026-10-15T10:09:00Z", "2"),
+        disk("e4", "2026-10-15T10:09:00Z", "9", "us"),
+    ]
+    assert quantities(usage(lines, (metric,))) == {
+        ("acme", "p", "eu"): "4",
+        ("acme", "p", "us"): "9",
+    }

@@ -18,7 +18,8 @@
 -- `held_value_ms`: the integral of the value from the day's first event to the day's end,
 -- in value x milliseconds, exact (76 digits: a value of 26 digits held a month fits). What was held before the first event comes from earlier
 -- days, at period level (fct_subscription_usage), so a day's row depends on its events only
--- and re-metering a late event's day is enough.
+-- and re-metering a late event's day is enough. A percentile keeps the sums of the day's
+-- non-empty buckets (their order does not matter: the period sorts them).
 -- The latest value and the distinct-value state are kept only for the metrics whose
 -- aggregation reads them (the others leave defaults): a state of every token count of a
 -- `sum` metric would double the cost of metering for nothing.
@@ -53,7 +54,12 @@ daily as (
         arraySort(groupArrayIf(
             (toUnixTimestamp64Milli(event_timestamp), event_id, value),
             metric_aggregation = 'time_weighted_sum'
-        )) as held_points
+        )) as held_points,
+        sumMapIf(
+            [{{ bucket_of('event_timestamp', 'greatest(bucket_ms, 1)') }}],
+            [value],
+            metric_aggregation = 'percentile'
+        ) as buckets
     from metric_events
     group by usage_date, customer_id, metric_code, group_value
 )
@@ -80,5 +86,6 @@ select
         ),
         held_points,
         arrayEnumerate(held_points)
-    )), 12) as held_value_ms
+    )), 12) as held_value_ms,
+    arrayMap(bucket_sum -> toDecimal128(bucket_sum, 12), buckets.2) as bucket_sums
 from daily

@@ -1,12 +1,13 @@
-"""A time-weighted sum over the real pipeline: the value held at a period's start carries
-over from the previous period, and a late event re-meters only its own day yet changes what
-later days held (docs/invoicing.md, "Time-weighted sums")."""
+"""Time-weighted sums and percentiles over the real pipeline: the value held at a period's
+start carries over from the previous period, and a late event re-meters only its own day
+yet changes what later days held (docs/invoicing.md, "Time-weighted sums", "Percentiles")."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from billing_dagster.catalog.model import Metric
 from tests.catalogs import catalog_of, store
@@ -16,6 +17,7 @@ from tests.support import run, start_afresh
 METRICS = (
     Metric("disk", "disk", "time_weighted_sum", "gb", unit="hour"),
     Metric("disk_days", "disk", "time_weighted_sum", "gb", group_by="region", unit="day"),
+    Metric("disk_peak", "disk", "percentile", "gb", percentile=Decimal(100), bucket="1h"),
 )
 CATALOG = catalog_of(
     METRICS, {"c0": [(date(2026, 9, 1), None)], "c1": [(date(2026, 10, 21), None)]}
@@ -35,7 +37,7 @@ def quantities(capsys, period: str) -> dict[tuple[str, str, str | None], str]:
     return {(r["customer_id"], r["metric"], r["group"]): r["quantity"] for r in rows}
 
 
-def test_carry_over_and_a_late_event(client, database, home, tmp_path, capsys):
+def test_carry_over_and_late_events(client, database, home, tmp_path, capsys):
     start_afresh(client, database, home)
     store(client, database, CATALOG)
     loads: list[list[str]] = []
@@ -58,10 +60,12 @@ def test_carry_over_and_a_late_event(client, database, home, tmp_path, capsys):
         line("e3", "c1", "2026-10-01T06:00:00Z", "0.1", "us"),
     )
     # 10 GB held from October 1 (carried over from September 20) to the 11th at noon, 252 h;
-    # then 2.5 GB for 492 h. c1's window starts on the 21st: 0.1 GB held for 11 days.
+    # then 2.5 GB for 492 h. c1's window starts on the 21st: 0.1 GB held for 11 days, but
+    # no report inside the window for its percentile.
     assert quantities(capsys, "2026-10") == {
         ("c0", "disk", None): "3750",
         ("c0", "disk_days", "eu"): "156.25",
+        ("c0", "disk_peak", None): "2.5",
         ("c1", "disk", None): "26.4",
         ("c1", "disk_days", "us"): "1.1",
     }
@@ -74,6 +78,8 @@ def test_carry_over_and_a_late_event(client, database, home, tmp_path, capsys):
         line("e4", "c0", "2026-09-25T00:00:00Z", "1"),
         line("e5", "c0", "2026-10-05T00:00:00Z", "4"),
     )
-    assert quantities(capsys, "2026-10")[("c0", "disk", None)] == "1950"  # 96 + 624 + 1230
+    october = quantities(capsys, "2026-10")
+    assert october[("c0", "disk", None)] == "1950"  # 96 + 624 + 1230
+    assert october[("c0", "disk_peak", None)] == "4"
     for period in ("2026-09", "2026-10", "2026-11"):
         agrees_with_the_reference(period)
