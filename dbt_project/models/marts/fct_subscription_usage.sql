@@ -30,18 +30,18 @@ counted as (
         daily.metric_code as metric_code,
         any(daily.aggregation) as aggregation,
         if(any(daily.is_grouped), daily.group_value, null) as group_value,
-        multiIf(
-            aggregation = 'count', toDecimal128(sum(daily.event_count), 12),
-            aggregation = 'sum', sum(daily.value_sum),
-            aggregation = 'max', max(daily.value_max),
-            aggregation = 'latest', argMax(daily.latest_value, (daily.latest_timestamp, daily.latest_event_id)),
-            toDecimal128(uniqExactMerge(daily.distinct_values), 12)
-        ) as quantity
+        -- Percentiles: every bucket of the window counts, an empty one as 0 (docs/invoicing.md).
+        {{ daily_quantity('daily', nearest_rank(
+            'arrayFlatten(groupArray(daily.bucket_sums))',
+            "if(any(metrics.bucket_ms) = 0, 0, dateDiff('day', greatest(period_start, any(subscriptions.start_date)), least(addMonths(period_start, 1), ifNull(any(subscriptions.end_date), addMonths(period_start, 1)))) * " ~ buckets_per_day('any(metrics.bucket_ms)') ~ ")",
+            'assumeNotNull(any(metrics.percentile))'
+        )) }} as quantity
     from daily
     inner join subscriptions on daily.customer_id = subscriptions.customer_id
+    left join metrics on daily.metric_code = metrics.metric_code
     where daily.usage_date >= subscriptions.start_date
         and (subscriptions.end_date is null or daily.usage_date < subscriptions.end_date)
-        and daily.aggregation not in ('time_weighted_sum', 'percentile')
+        and daily.aggregation != 'time_weighted_sum'
     group by
         subscriptions.subscription_id,
         subscriptions.customer_id,
@@ -153,63 +153,9 @@ held as (
         held_windows.window_start,
         held_windows.window_start_ms,
         held_windows.window_end_ms
-),
-
--- Percentiles: the window's bucket sums, every bucket of the window counted (an empty one is
--- 0); the nearest rank k = ceil(p / 100 x n) of the n buckets, in whole millionths of p.
-bucketed as (
-    select
-        subscriptions.subscription_id as subscription_id,
-        subscriptions.customer_id as customer_id,
-        subscriptions.plan_code as plan_code,
-        subscriptions.plan_version as plan_version,
-        toStartOfMonth(daily.usage_date) as period_start,
-        formatDateTime(period_start, '%Y-%m') as period,
-        daily.metric_code as metric_code,
-        'percentile' as aggregation,
-        if(any(daily.is_grouped), daily.group_value, null) as group_value,
-        dateDiff(
-            'day',
-            greatest(period_start, any(subscriptions.start_date)),
-            least(addMonths(period_start, 1), ifNull(any(subscriptions.end_date), addMonths(period_start, 1)))
-        ) * {{ buckets_per_day('any(metrics.bucket_ms)') }} as bucket_count,
-        arrayFlatten(groupArray(daily.bucket_sums)) as sums,
-        intDiv(
-            toUInt64(toDecimal128(assumeNotNull(any(metrics.percentile)), 6) * 1000000) * bucket_count + 99999999,
-            100000000
-        ) as rank
-    from daily
-    inner join subscriptions on daily.customer_id = subscriptions.customer_id
-    inner join metrics on daily.metric_code = metrics.metric_code
-    where daily.usage_date >= subscriptions.start_date
-        and (subscriptions.end_date is null or daily.usage_date < subscriptions.end_date)
-        and daily.aggregation = 'percentile'
-    group by
-        subscriptions.subscription_id,
-        subscriptions.customer_id,
-        subscriptions.plan_code,
-        subscriptions.plan_version,
-        period_start,
-        daily.metric_code,
-        daily.group_value
 )
 
 select * from counted
-
-union all
-
-select
-    subscription_id,
-    customer_id,
-    plan_code,
-    plan_version,
-    period_start,
-    period,
-    metric_code,
-    aggregation,
-    group_value,
-    arraySort(arrayConcat(sums, arrayWithConstant(bucket_count - length(sums), toDecimal128(0, 12))))[rank] as quantity
-from bucketed
 
 union all
 
