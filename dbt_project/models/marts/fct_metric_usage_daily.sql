@@ -6,7 +6,7 @@
         partition_by='toYYYYMM(usage_date)',
         order_by='(usage_date, customer_id, metric_code, group_value)',
         pre_hook="{{ delete_metering_window('usage_date') }}",
-        on_schema_change='append_new_columns',
+        on_schema_change='fail',
     )
 }}
 
