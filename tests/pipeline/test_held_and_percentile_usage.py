@@ -83,3 +83,29 @@ def test_carry_over_and_late_events(client, database, home, tmp_path, capsys):
     assert october[("c0", "disk_peak", None)] == "4"
     for period in ("2026-09", "2026-10", "2026-11"):
         agrees_with_the_reference(period)
+
+
+def test_a_daily_table_metered_before_gains_the_new_columns(
+    client, database, home, tmp_path, capsys
+):
+    """A warehouse whose daily table predates these aggregations: deploying the views adds
+    their columns, and re-metering fills them."""
+    start_afresh(client, database, home)
+    store(client, database, CATALOG)
+    path = tmp_path / "events.jsonl"
+    path.write_text(line("e1", "c0", "2026-10-31T00:00:00Z", "2") + "\n")
+    run(capsys, "ingest", str(path))
+    daily = f"`{database}`.fct_metric_usage_daily"
+    client.command(
+        f"ALTER TABLE {daily} DROP COLUMN first_timestamp, DROP COLUMN held_value_ms, "
+        f"DROP COLUMN bucket_sums"
+    )
+    client.command(f"TRUNCATE TABLE `{database}`.dbt_deployments")
+
+    run(capsys, "backfill", "--from", "2026-10-31", "--to", "2026-10-31")
+
+    assert quantities(capsys, "2026-10") == {
+        ("c0", "disk", None): "48",
+        ("c0", "disk_days", "eu"): "2",
+        ("c0", "disk_peak", None): "2",
+    }
