@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
+
+#: Enough digits for any ClickHouse decimal (Decimal256 has 76): `normalize` rounds to its
+#: context's precision, and the default 28 would cut a 30-digit quantity.
+_ALL_DIGITS = Context(prec=80)
 
 
 def decimal_text(value: Decimal | int) -> str:
     """Plain notation without exponent or trailing fractional zeros: 0.300 -> "0.3"."""
-    text = format(Decimal(value).normalize(), "f")
+    text = format(Decimal(value).normalize(_ALL_DIGITS), "f")
     return "0" if text in ("-0", "0") else text
 
 

@@ -12,7 +12,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-Aggregation = Literal["count", "sum", "count_unique", "max", "latest"]
+Aggregation = Literal[
+    "count", "sum", "count_unique", "max", "latest", "time_weighted_sum", "percentile"
+]
+#: What a time-weighted quantity counts a value held for (docs/invoicing.md).
+TimeUnit = Literal["hour", "day"]
 ChargeModel = Literal["per_unit", "graduated", "volume", "package"]
 
 EntitlementPeriod = Literal["billing_period", "day", "hour"]
@@ -42,6 +46,12 @@ class Metric:
     #: property name -> accepted values, compared as text
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     group_by: str | None = None
+    #: time_weighted_sum only: the value is counted per hour or per day it is held
+    unit: TimeUnit | None = field(default=None, metadata=ADDED)
+    #: percentile only: which percentile (0 < p <= 100) of the per-bucket sums
+    percentile: Decimal | None = field(default=None, metadata=ADDED)
+    #: percentile only: the buckets' length, "<minutes>m" or "<hours>h", dividing a day
+    bucket: str | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,9 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
                 m.property,
                 {k: list(v) for k, v in m.filters.items()},
                 m.group_by,
+                m.unit,
+                m.percentile,
+                m.bucket,
                 metric_digest(m),
             ]
             for m in catalog.metrics
@@ -221,6 +224,9 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
             "property",
             "filters",
             "group_by",
+            "unit",
+            "percentile",
+            "bucket",
             "definition_sha256",
         ],
     )

@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS {db}.catalog_metrics (
     definition_sha256 String
 ) ENGINE = MergeTree ORDER BY (catalog_version, code)
 ;
+ALTER TABLE {db}.catalog_metrics ADD COLUMN IF NOT EXISTS unit Nullable(String) AFTER group_by
+;
+ALTER TABLE {db}.catalog_metrics
+    ADD COLUMN IF NOT EXISTS percentile Nullable(Decimal(9, 6)) AFTER unit
+;
+ALTER TABLE {db}.catalog_metrics ADD COLUMN IF NOT EXISTS bucket Nullable(String) AFTER percentile
+;
 CREATE TABLE IF NOT EXISTS {db}.catalog_plan_versions (
     catalog_version UInt32,
     plan String,

@@ -54,7 +54,14 @@ from billing_dagster.catalog.yaml_source import (
 )
 from billing_dagster.gateways.config import CURRENCIES, GATEWAYS
 
-AGGREGATIONS = ("count", "sum", "count_unique", "max", "latest")
+AGGREGATIONS = ("count", "sum", "count_unique", "max", "latest", "time_weighted_sum", "percentile")
+TIME_UNITS = ("hour", "day")
+#: The keys only one aggregation takes: key -> (that aggregation, what the key holds).
+AGGREGATION_OPTIONS = {
+    "unit": ("time_weighted_sum", "hour or day"),
+    "percentile": ("percentile", "a number above 0 and at most 100"),
+    "bucket": ("percentile", "minutes or hours dividing a day, such as 5m"),
+}
 ENTITLEMENT_PERIODS = ("billing_period", "day", "hour")
 #: Fields each charge model requires, and those it may have.
 MODEL_FIELDS: dict[str, tuple[set[str], set[str]]] = {
@@ -68,6 +75,7 @@ DISCOUNT_FIELDS = {"percentage": "value", "fixed": "amount"}
 PRICE_FIELDS = set().union(*(required | optional for required, optional in MODEL_FIELDS.values()))
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_BUCKET = re.compile(r"([1-9][0-9]{0,3})([mh])")
 
 
 class _Missing:
@@ -251,7 +259,10 @@ class _Validator:
 
     def metric(self, path: YamlPath, raw: Any) -> Metric | None:
         spec = self.mapping(
-            path, raw, {"code", "event_name", "aggregation"}, {"property", "filters", "group_by"}
+            path,
+            raw,
+            {"code", "event_name", "aggregation"},
+            {"property", "filters", "group_by", *AGGREGATION_OPTIONS},
         )
         if spec is None:
             return None
@@ -269,11 +280,69 @@ class _Validator:
             self.string((*path, "group_by"), spec["group_by"]) if "group_by" in spec else None
         )
         filters = self.filters((*path, "filters"), spec.get("filters", {}))
+        options = self.aggregation_options(path, spec, aggregation)
         invalid_property = prop is None and aggregation != "count"
         invalid_group_by = group_by is None and "group_by" in spec
-        if None in (code, event_name, aggregation, filters) or invalid_property or invalid_group_by:
+        if (
+            None in (code, event_name, aggregation, filters)
+            or invalid_property
+            or invalid_group_by
+            or options is None
+        ):
             return None
-        return Metric(code, event_name, aggregation, prop, filters, group_by)
+        return Metric(code, event_name, aggregation, prop, filters, group_by, **options)
+
+    def aggregation_options(
+        self, path: YamlPath, spec: dict, aggregation: str | None
+    ) -> dict[str, Any] | None:
+        """The keys only one aggregation takes (AGGREGATION_OPTIONS): required by it, refused
+        by the others; None when one is wrong."""
+        parse = {
+            "unit": lambda raw: self.choice((*path, "unit"), raw, TIME_UNITS),
+            "percentile": lambda raw: self.percentile((*path, "percentile"), raw),
+            "bucket": lambda raw: self.bucket((*path, "bucket"), raw),
+        }
+        options: dict[str, Any] = {}
+        valid = True
+        for key, (owner, what) in AGGREGATION_OPTIONS.items():
+            if aggregation != owner:
+                if key in spec and aggregation:
+                    self.error(
+                        (*path, key),
+                        f"only a {owner} takes a {key}; remove it from this {aggregation}",
+                    )
+                    valid = False
+            elif key not in spec:
+                self.error(path, f"missing key '{key}' ({what}) required by {owner}")
+                valid = False
+            else:
+                options[key] = parse[key](spec[key])
+                valid = valid and options[key] is not None
+        return options if valid else None
+
+    def percentile(self, path: YamlPath, raw: Any) -> Decimal | None:
+        """Which percentile: above 0, at most 100, at most 6 decimals."""
+        value = self.quantity(path, raw, positive=True)
+        if value is None:
+            return None
+        if value > 100 or -int(value.as_tuple().exponent) > 6:
+            self.error(
+                path, f"must be above 0 and at most 100, with at most 6 decimals, got {value}"
+            )
+            return None
+        return value
+
+    def bucket(self, path: YamlPath, raw: Any) -> str | None:
+        """A bucket's length, `<minutes>m` or `<hours>h`, dividing a UTC day exactly."""
+        match = _BUCKET.fullmatch(raw) if isinstance(raw, str) else None
+        minutes = int(match[1]) * (60 if match[2] == "h" else 1) if match else 0
+        if not minutes or (24 * 60) % minutes:
+            self.error(
+                path,
+                f"must be minutes or hours that divide a day, such as 5m, 15m or 1h, got {raw!r}",
+            )
+            return None
+        return raw
 
     def filters(self, path: YamlPath, raw: Any) -> dict[str, tuple[str, ...]] | None:
         if not isinstance(raw, dict):
@@ -581,6 +650,14 @@ class _Validator:
                 f"metric: CODE"
             )
             self.unknown(where, "metrics", counted, message)
+            return None
+        if counted and self.metrics[counted].aggregation in ("time_weighted_sum", "percentile"):
+            self.error(
+                (*path, "metric") if metric else (*path, "feature"),
+                f'metric "{counted}" is a {self.metrics[counted].aggregation}, which is known '
+                f"only once its period ends; an entitlement limits a count, sum, count_unique, "
+                f"max or latest",
+            )
             return None
         if feature is None or enforcement is None or period is None:
             return None

@@ -99,6 +99,9 @@ def _metric(m: Metric) -> dict:
             "property": m.property,
             "filters": filters,
             "group_by": m.group_by,
+            "unit": m.unit,
+            "percentile": None if m.percentile is None else _quantity(m.percentile),
+            "bucket": m.bucket,
         }
     )
 

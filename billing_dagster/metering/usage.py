@@ -55,7 +55,8 @@ def daily_usage(
     client: Client, database: str, period: str, customer_id: str
 ) -> dict[str, dict[date, Decimal]]:
     """A customer's quantity of each metric per day of a period (groups together), from the
-    daily usage as the last metering run left it: what a day alone would count."""
+    daily usage as the last metering run left it: what a day alone would count. Time-weighted
+    sums and percentiles are left out: a day alone does not hold them (docs/invoicing.md)."""
     start, end = period_bounds(period)
     rows = client.query(
         f"SELECT metric_code, usage_date, multiIf("
@@ -67,7 +68,9 @@ def daily_usage(
         f"toDecimal128(uniqExactMerge(distinct_values), 12)) "
         f"FROM `{database}`.fct_metric_usage_daily "
         f"WHERE customer_id = {{customer:String}} AND usage_date >= {{start:Date}} "
-        f"AND usage_date < {{end:Date}} GROUP BY metric_code, usage_date "
+        f"AND usage_date < {{end:Date}} "
+        f"AND aggregation NOT IN ('time_weighted_sum', 'percentile') "
+        f"GROUP BY metric_code, usage_date "
         f"ORDER BY metric_code, usage_date",
         parameters={"customer": customer_id, "start": start, "end": end},
     ).result_rows

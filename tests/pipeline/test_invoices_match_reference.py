@@ -1,7 +1,8 @@
 """`billing invoices` agrees to the cent with the pure-Python reference rater on randomized
 catalogs and events: every charge model, group prices, overrides, proration, plan changes
-mid-month, minimums, discounts, tax, credits carried across periods, USD, EUR and JPY, and
-several products at once (a storage plan beside the API plans, grants limited to a product).
+mid-month, minimums, discounts, tax, credits carried across periods, USD, EUR and JPY, a
+time-weighted metric whose values carry over between periods, a percentile, and several
+products at once (a storage plan beside the API plans, grants limited to a product).
 
 Each example runs the real pipeline (Dagster, dbt, ClickHouse) on a catalog that holds
 several independent scenarios (plans, currency, customers), and bills two periods in reverse
@@ -47,6 +48,8 @@ METRICS = (
     Metric("storage", "disk", "max", "gb"),
     Metric("seats", "seat", "latest", "n"),
     Metric("users", "api", "count_unique", "user"),
+    Metric("disk_hours", "disk", "time_weighted_sum", "gb", unit="hour"),
+    Metric("disk_peak", "disk", "percentile", "gb", percentile=D(100), bucket="1h"),
 )
 #: Charged by the storage product's plans only: concurrent products never share a metric.
 STORED = Metric("stored", "obj", "sum", "n")

@@ -39,6 +39,11 @@ METRICS = (
     Metric("volume", "gen", "sum", "n", group_by="model"),
     Metric("peak", "gen", "max", "n"),
     Metric("level", "seat", "latest", "n"),
+    Metric("held", "seat", "time_weighted_sum", "n", group_by="model", unit="hour"),
+    Metric("disk", "gen", "time_weighted_sum", "n", unit="day"),
+    Metric("top", "gen", "percentile", "n", group_by="model", percentile=Decimal(100), bucket="1h"),
+    Metric("p99", "gen", "percentile", "n", percentile=Decimal("99.8"), bucket="1h"),
+    Metric("low", "seat", "percentile", "n", percentile=Decimal("0.01"), bucket="5m"),
 )
 #: A second product: it charges `peak` and its feature counts `users`.
 STORE = Plan(

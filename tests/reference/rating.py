@@ -39,7 +39,6 @@ from billing_dagster.catalog.model import (
     CreditGrant,
     Customer,
     Discount,
-    Metric,
     PlanVersion,
     Price,
     Subscription,
@@ -51,7 +50,7 @@ from tests.reference.usage import (
     decimal_text,
     effective_events,
     period_bounds,
-    quantities,
+    window_quantities,
 )
 
 ZERO = Decimal(0)
@@ -272,13 +271,11 @@ def _charge_price(subscription: Subscription, charge: Charge, group: str | None)
 def _usage_lines(
     subscription: Subscription,
     version: PlanVersion,
-    metric: Metric,
     charge: Charge,
-    window_events: list[Event],
+    measured: dict[str | None, Decimal],
 ) -> list[tuple[dict, Decimal]]:
     """One line per group with a counted event, ordered by group text; a charge with no
     counted event at all still gets one line, quantity 0 and group None."""
-    measured = quantities(metric, window_events)
     if not measured:
         measured = {None: ZERO}
     lines = []
@@ -334,14 +331,13 @@ def _subscription_part(
     currency = version.currency
     window = active_window(subscription, period)
     assert window is not None, "only subscriptions active in the period are billed"
-    lower, upper = window
-    window_events = [e for e in customer_events if lower <= e.timestamp < upper]
     metrics = {metric.code: metric for metric in catalog.metrics}
 
     part = _SubscriptionPart()
     priced = _fixed_fee_lines(subscription, version, period)
     for charge in version.charges:
-        priced += _usage_lines(subscription, version, metrics[charge.metric], charge, window_events)
+        measured = window_quantities(metrics[charge.metric], customer_events, window)
+        priced += _usage_lines(subscription, version, charge, measured)
     for line, amount in priced:
         part.lines.append(line | {"amount": amount})
         part.charges += amount

@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, Context, Decimal, Inexact
 from typing import Any
 
 from billing_dagster.catalog.model import Catalog, Customer, Metric, Subscription
@@ -390,8 +390,71 @@ def aggregate(metric: Metric, measured: list[tuple[Event, str]]) -> Decimal:
     raise ValueError(f"unknown aggregation {metric.aggregation!r}")
 
 
-def quantities(metric: Metric, events: list[Event]) -> dict[str | None, Decimal]:
-    """Quantity per group (None without `group_by`) for every group with a counted event."""
+#: Milliseconds in each unit a time-weighted sum counts in.
+_UNIT_MILLISECONDS = {"hour": 3_600_000, "day": 86_400_000}
+
+
+def held_over(
+    metric: Metric, measured: list[tuple[Event, str]], lower: datetime, upper: datetime
+) -> Decimal:
+    """A time-weighted sum over [lower, upper) (docs/invoicing.md): each event's value is held
+    from its instant until the next event's (ties ordered by event_id), 0 before the first;
+    value x milliseconds summed exactly, divided by the unit once and rounded half away from
+    zero to 12 places. `measured` may hold events before `lower` (what they left held)."""
+    assert metric.unit is not None, f"metric {metric.code} has no unit"
+    ordered = sorted(measured, key=lambda pair: (pair[0].timestamp, pair[0].event_id))
+    total = Decimal(0)
+    for i, (event, value) in enumerate(ordered):
+        following = ordered[i + 1][0].timestamp if i + 1 < len(ordered) else upper
+        start, end = max(event.timestamp, lower), min(following, upper)
+        if end > start:
+            milliseconds = (end - start) // timedelta(milliseconds=1)
+            total = _EXACT.add(total, _EXACT.multiply(Decimal(value), Decimal(milliseconds)))
+    return _divided(total, _UNIT_MILLISECONDS[metric.unit])
+
+
+def _divided(value: Decimal, divisor: int) -> Decimal:
+    """`value` / `divisor` rounded to 12 places half away from zero, in whole numbers of
+    10⁻¹² (`value` has at most 12 decimals), so nothing else rounds."""
+    units = _EXACT.scaleb(value, 12)
+    assert units == units.to_integral_value(), f"more than 12 decimals: {value}"
+    quotient, remainder = divmod(abs(int(units)), divisor)
+    if 2 * remainder >= divisor:
+        quotient += 1
+    return Decimal(quotient if units >= 0 else -quotient).scaleb(-12)
+
+
+#: Milliseconds in each unit a percentile's bucket is written in.
+_BUCKET_MILLISECONDS = {"m": 60_000, "h": 3_600_000}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def percentile_over(
+    metric: Metric, measured: list[tuple[Event, str]], lower: datetime, upper: datetime
+) -> Decimal:
+    """A percentile over [lower, upper) (docs/invoicing.md): buckets of `metric.bucket`
+    aligned to UTC multiples of it since the epoch, each the sum of its events' values; all
+    n buckets of the window count, an empty one as 0; the nearest rank: the
+    ceil(p / 100 × n)-th smallest. `measured` are the events inside the window."""
+    assert metric.bucket is not None and metric.percentile is not None, metric.code
+    size = timedelta(milliseconds=int(metric.bucket[:-1]) * _BUCKET_MILLISECONDS[metric.bucket[-1]])
+    sums: dict[int, Decimal] = {}
+    for event, value in measured:
+        index = (event.timestamp - _EPOCH) // size
+        sums[index] = _EXACT.add(sums.get(index, Decimal(0)), Decimal(value))
+    count = (upper - lower) // size
+    ordered = sorted([*sums.values(), *[Decimal(0)] * (count - len(sums))])
+    rank = _EXACT.divide(_EXACT.multiply(metric.percentile, Decimal(count)), Decimal(100))
+    return ordered[int(rank.to_integral_value(rounding=ROUND_CEILING)) - 1]
+
+
+def quantities(
+    metric: Metric, events: list[Event], window: tuple[datetime, datetime] | None = None
+) -> dict[str | None, Decimal]:
+    """Quantity per group (None without `group_by`) for every group with a counted event.
+
+    A time-weighted sum needs the `window` it integrates over, and `events` up to its end; a
+    percentile, the `window` whose buckets it counts."""
     by_group: dict[str | None, list[tuple[Event, str]]] = {}
     for event in events:
         if not matches(metric, event):
@@ -405,6 +468,10 @@ def quantities(metric: Metric, events: list[Event]) -> dict[str | None, Decimal]
         if value is None:
             continue
         by_group.setdefault(group, []).append((event, value))
+    if metric.aggregation in ("time_weighted_sum", "percentile"):
+        assert window is not None, f"metric {metric.code} needs a window"
+        over = held_over if metric.aggregation == "time_weighted_sum" else percentile_over
+        return {group: over(metric, measured, *window) for group, measured in by_group.items()}
     return {group: aggregate(metric, measured) for group, measured in by_group.items()}
 
 
@@ -435,6 +502,18 @@ def active_window(subscription: Subscription, period: str) -> tuple[datetime, da
     if lower >= upper:
         return None
     return _midnight(lower), _midnight(upper)
+
+
+def window_quantities(
+    metric: Metric, events: list[Event], window: tuple[datetime, datetime]
+) -> dict[str | None, Decimal]:
+    """Quantity per group of one customer's effective `events` over `window` (the period ∩
+    [start, end)): the events inside it; for a time-weighted sum also those before it, whose
+    values are still held (docs/invoicing.md)."""
+    lower, upper = window
+    held = metric.aggregation == "time_weighted_sum"
+    counted = [e for e in events if e.timestamp < upper and (held or lower <= e.timestamp)]
+    return quantities(metric, counted, window)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,16 +551,13 @@ def usage_of_events(events: list[Event], catalog: Catalog, period: str) -> list[
             window = active_window(subscription, period)
             if window is None:
                 continue
-            lower, upper = window
-            in_window = [
-                e for e in counting if e.customer_id == customer.id and lower <= e.timestamp < upper
-            ]
+            customer_events = [e for e in counting if e.customer_id == customer.id]
             shown = catalog.metrics
             if _overlaps_another(subscription, customer):  # several products at once
                 own = _own_metrics(subscription, catalog)
                 shown = tuple(m for m in catalog.metrics if m.code in own)
             for metric in shown:
-                for group, quantity in quantities(metric, in_window).items():
+                for group, quantity in window_quantities(metric, customer_events, window).items():
                     row = {
                         "customer_id": customer.id,
                         "metric": metric.code,
@@ -499,9 +575,10 @@ def reference_usage(loads: list[list[str]], catalog: Catalog, period: str) -> li
     """What `billing usage --period P --format json` must print after ingesting `loads`.
 
     One row per (subscription active in the period, metric, group) with at least one counted
-    event, measured over the period ∩ the subscription's [start, end); a subscription that
-    overlaps another of its customer's (several products) has rows only of the metrics its
-    plan charges or its features count. Rows are
+    event, measured over the period ∩ the subscription's [start, end); for a time-weighted
+    sum, with a counted event before the window's end; a subscription that overlaps another of
+    its customer's (several products) has rows only of the metrics its plan charges or its
+    features count. Rows are
     `{"customer_id", "metric", "group", "period", "quantity"}`, quantity a decimal string,
     sorted by customer_id, metric, group (None as ""), subscription start.
     """

@@ -175,7 +175,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "aggregation": (
         change("aggregation: sum", "aggregation: avg"),
         [
-            "catalog.yaml:8: metrics[1].aggregation: must be one of count, sum, count_unique, max, latest, got 'avg'"
+            "catalog.yaml:8: metrics[1].aggregation: must be one of count, sum, count_unique, max, latest, time_weighted_sum, percentile, got 'avg'"
         ],
     ),
     "property required except for count": (
@@ -201,9 +201,87 @@ CASES: dict[str, tuple[str, list[str]]] = {
         ["catalog.yaml:10: metrics[1].group_by: must be a non-empty string"],
     ),
     "unknown metric key": (
-        change("    group_by: model\n", "    group_by: model\n    unit: tokens\n"),
+        change("    group_by: model\n", "    group_by: model\n    units: tokens\n"),
         [
-            "catalog.yaml:11: metrics[1].unit: unknown key 'unit' (allowed here: aggregation, code, event_name, filters, group_by, property)"
+            "catalog.yaml:11: metrics[1].units: unknown key 'units' (allowed here: aggregation, "
+            "bucket, code, event_name, filters, group_by, percentile, property, unit)"
+        ],
+    ),
+    "a unit only on a time_weighted_sum": (
+        change("    group_by: model\n", "    group_by: model\n    unit: hour\n"),
+        [
+            "catalog.yaml:11: metrics[1].unit: only a time_weighted_sum takes a unit; remove it "
+            "from this sum"
+        ],
+    ),
+    "a time_weighted_sum needs a unit": (
+        change("aggregation: max", "aggregation: time_weighted_sum"),
+        [
+            "catalog.yaml:11: metrics[2]: missing key 'unit' (hour or day) required by "
+            "time_weighted_sum"
+        ],
+    ),
+    "a time_weighted_sum's unit is hour or day": (
+        change("aggregation: max", "aggregation: time_weighted_sum\n    unit: minute"),
+        ["catalog.yaml:14: metrics[2].unit: must be one of hour, day, got 'minute'"],
+    ),
+    "a time_weighted_sum needs a property": (
+        change(
+            "aggregation: max\n    property: gb", "aggregation: time_weighted_sum\n    unit: hour"
+        ),
+        [
+            "catalog.yaml:11: metrics[2]: missing key 'property' (required by the "
+            "time_weighted_sum aggregation)"
+        ],
+    ),
+    "a percentile needs its percentile and bucket": (
+        change("aggregation: max", "aggregation: percentile"),
+        [
+            "catalog.yaml:11: metrics[2]: missing key 'percentile' (a number above 0 and at most "
+            "100) required by percentile",
+            "catalog.yaml:11: metrics[2]: missing key 'bucket' (minutes or hours dividing a day, "
+            "such as 5m) required by percentile",
+        ],
+    ),
+    "a percentile is at most 100": (
+        change(
+            "aggregation: max", 'aggregation: percentile\n    percentile: "100.5"\n    bucket: 5m'
+        ),
+        [
+            "catalog.yaml:14: metrics[2].percentile: must be above 0 and at most 100, with at "
+            "most 6 decimals, got 100.5"
+        ],
+    ),
+    "a percentile is no float": (
+        change("aggregation: max", "aggregation: percentile\n    percentile: 99.9\n    bucket: 5m"),
+        [
+            "catalog.yaml:14: metrics[2].percentile: must be a whole number or a decimal string "
+            'such as "99.9", not the float 99.9'
+        ],
+    ),
+    "a bucket divides a day": (
+        change("aggregation: max", "aggregation: percentile\n    percentile: 95\n    bucket: 7m"),
+        [
+            "catalog.yaml:15: metrics[2].bucket: must be minutes or hours that divide a day, such "
+            "as 5m, 15m or 1h, got '7m'"
+        ],
+    ),
+    "a bucket only on a percentile": (
+        change("    property: gb\n", "    property: gb\n    bucket: 5m\n"),
+        [
+            "catalog.yaml:15: metrics[2].bucket: only a percentile takes a bucket; remove it from this max"
+        ],
+    ),
+    "a time_weighted_sum is no entitlement's metric": (
+        change(
+            "{feature: api_calls, limit",
+            "{feature: storage, metric: storage_gb, limit",
+            change("aggregation: max", "aggregation: time_weighted_sum\n    unit: day"),
+        ),
+        [
+            'catalog.yaml:44: plans[0].versions[0].entitlements[0].metric: metric "storage_gb" is '
+            "a time_weighted_sum, which is known only once its period ends; an entitlement "
+            "limits a count, sum, count_unique, max or latest"
         ],
     ),
     # -- decimals and quantities --
@@ -722,7 +800,7 @@ def test_a_broken_definition_is_not_reported_again_where_it_is_used():
     """The metric's own problem is the one to fix; its charges are not 'unknown metric'."""
     text = change("aggregation: max", "aggregation: maximum")
     assert problems(text) == [
-        "catalog.yaml:13: metrics[2].aggregation: must be one of count, sum, count_unique, max, latest, got 'maximum'"
+        "catalog.yaml:13: metrics[2].aggregation: must be one of count, sum, count_unique, max, latest, time_weighted_sum, percentile, got 'maximum'"
     ]
 
 

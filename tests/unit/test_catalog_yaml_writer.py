@@ -37,6 +37,14 @@ def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
             "          - {feature: tokens, limit: null}\n",
         )
         .replace(
+            "plans:\n",
+            "  - {code: disk, event_name: disk_reported, aggregation: time_weighted_sum, "
+            "property: gb, group_by: region, unit: hour}\n"
+            "  - {code: p95, event_name: bytes_sent, aggregation: percentile, property: bytes, "
+            'percentile: "99.5", bucket: 1h}\nplans:\n',
+            1,
+        )
+        .replace(
             "    name: Globex\n",
             '    name: Globex\n    gateway: stripe\n    tax_rate: "0.0000001"\n',
         )
@@ -54,6 +62,8 @@ def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
     catalog = validate_catalog_file(source, "stripe")
     assert catalog.alerts and catalog.partners and catalog.quota_grants
     assert catalog.plans[0].product == catalog.credit_grants[0].product == "api"
+    assert catalog.metrics[-2].unit == "hour"
+    assert (catalog.metrics[-1].percentile, catalog.metrics[-1].bucket) == (Decimal("99.5"), "1h")
     written = tmp_path / "written.yaml"
 
     write_catalog_yaml(catalog, written, "# written back\n", "stripe")

@@ -744,3 +744,110 @@ def test_sum_equals_the_exact_sum(values):
     lines = [event(f"e{i}", "gen", props=f'{{"n": {v}}}') for i, v in enumerate(values)]
     expected = [row("tokens", decimal_text(sum(values, Decimal(0))))] if values else []
     assert usage(lines, (TOKENS,)) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Time-weighted sums (docs/invoicing.md, "Time-weighted sums")
+
+HELD = Metric("held", "disk", "time_weighted_sum", "gb", unit="hour")
+HELD_DAYS = Metric("held_days", "disk", "time_weighted_sum", "gb", group_by="region", unit="day")
+
+
+def disk(event_id: str, timestamp: str, gb: str, region: str = "eu") -> str:
+    return event(event_id, "disk", timestamp, f'{{"gb": {gb}, "region": "{region}"}}')
+
+
+def test_a_value_is_held_until_the_next_event_and_to_the_window_end():
+    lines = [
+        disk("e1", "2026-10-01T00:00:00Z", "2"),
+        disk("e2", "2026-10-02T12:00:00Z", "0.5"),  # 2 GB for 36 h
+        disk("e3", "2026-10-31T00:00:00Z", "-1"),  # 0.5 GB for 684 h; then -1 for 24 h
+    ]
+    assert usage(lines, (HELD,)) == [row("held", "390")]  # 72 + 342 - 24
+
+
+def test_the_value_before_a_period_carries_over_and_nothing_is_held_before_the_first():
+    lines = [disk("e1", "2026-09-30T23:00:00Z", "3"), disk("e2", "2026-10-16T00:00:00Z", "1")]
+    # October: 3 GB for 15 days, then 1 GB for 16 days; September: 3 GB for its last hour.
+    assert usage(lines, (HELD_DAYS,)) == [row("held_days", "61", "eu")]
+    assert quantities(usage(lines, (HELD,), "2026-09")) == {("acme", "held", None): "3"}
+    # November has no event: October's last value is held all month.
+    assert quantities(usage(lines, (HELD,), "2026-11")) == {("acme", "held", None): "720"}
+    # Nothing reported yet by August: no row.
+    assert usage(lines, (HELD,), "2026-08") == []
+
+
+def test_a_window_clips_the_intervals_and_groups_are_apart():
+    windows = {"acme": [(date(2026, 10, 10), date(2026, 10, 20))]}
+    lines = [
+        disk("e1", "2026-10-01T00:00:00Z", "5"),
+        disk("e2", "2026-10-15T00:00:00Z", "7", "us"),
+        disk("e3", "2026-10-25T00:00:00Z", "9"),  # after the window: not held in it
+    ]
+    assert quantities(usage(lines, (HELD_DAYS,), windows=windows)) == {
+        ("acme", "held_days", "eu"): "50",
+        ("acme", "held_days", "us"): "35",
+    }
+
+
+def test_equal_timestamps_hold_the_greater_event_id():
+    lines = [disk("e2", "2026-10-31T00:00:00Z", "4"), disk("e1", "2026-10-31T00:00:00Z", "100")]
+    assert usage(lines, (HELD,)) == [row("held", "96")]
+
+
+def test_the_quantity_is_divided_once_and_rounded_half_away_from_zero():
+    # 1 ms of 0.0000018 GB = 0.0000018 / 3,600,000 h = 5e-13: rounds away to 1e-12.
+    lines = [
+        disk("e1", "2026-10-31T23:59:59.999Z", "0.0000018"),
+        disk("e2", "2026-10-31T23:59:59.998Z", "0"),
+    ]
+    assert usage(lines, (HELD,)) == [row("held", "0.000000000001")]
+    lines = [disk("e1", "2026-10-31T23:59:59.999Z", "-0.0000018")]
+    assert usage(lines, (HELD,)) == [row("held", "-0.000000000001")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Percentiles (docs/invoicing.md, "Percentiles")
+
+
+def percentile(p: str, bucket: str = "1h") -> Metric:
+    return Metric("p", "disk", "percentile", "gb", percentile=Decimal(p), bucket=bucket)
+
+
+def test_a_percentile_ranks_every_bucket_of_the_window_empty_ones_as_zero():
+    windows = {"acme": [(date(2026, 10, 31), None)]}  # 24 one-hour buckets in October
+    lines = [
+        disk("e1", "2026-10-31T00:10:00Z", "1"),
+        disk("e2", "2026-10-31T00:50:00Z", "2.5"),  # same bucket: 3.5
+        disk("e3", "2026-10-31T05:00:00Z", "7"),
+        disk("e4", "2026-10-31T23:59:59.999Z", "-2"),
+        disk("e5", "2026-10-30T12:00:00Z", "100"),  # before the window
+    ]
+
+    def at(p: str) -> str:
+        rows = usage(lines, (percentile(p),), windows=windows)
+        return rows[0]["quantity"]
+
+    # Sorted: -2, 0 (x21), 3.5, 7. Rank ceil(p / 100 x 24).
+    assert at("100") == "7"  # rank 24
+    assert at("95.9") == "7"  # 23.016 -> 24
+    assert at("95.8") == "3.5"  # 22.992 -> 23
+    assert at("4.2") == "0"  # 1.008 -> 2
+    assert at("4.1") == "-2"  # 0.984 -> 1
+    assert at("0.000001") == "-2"
+
+
+def test_percentile_buckets_are_utc_aligned_and_groups_apart():
+    metric = Metric(
+        "p", "disk", "percentile", "gb", group_by="region", percentile=Decimal(100), bucket="5m"
+    )
+    lines = [
+        disk("e1", "2026-10-15T10:04:59.999Z", "1"),
+        disk("e2", "2026-10-15T10:05:00Z", "2"),  # the next bucket
+        disk("e3", "2026-10-15T10:09:00Z", "2"),
+        disk("e4", "2026-10-15T10:09:00Z", "9", "us"),
+    ]
+    assert quantities(usage(lines, (metric,))) == {
+        ("acme", "p", "eu"): "4",
+        ("acme", "p", "us"): "9",
+    }

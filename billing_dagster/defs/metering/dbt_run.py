@@ -14,6 +14,7 @@ variables (window.py), read when a model is compiled, so one parse serves every 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -30,6 +31,7 @@ from dbt.contracts.graph.manifest import Manifest
 from dbt_common.events.base_types import EventMsg
 from dbt_common.events.functions import msg_to_dict
 
+from billing_dagster.defs.metering.project import metering_project
 from billing_dagster.defs.resources import ClickHouseResource
 from billing_dagster.metering.dbt_project import project_digest
 from billing_dagster.metering.window import window_env
@@ -81,9 +83,19 @@ def dbt_build(
 def create_empty(
     dbt: DbtCliResource, clickhouse: ClickHouseResource, home: Path, model: str
 ) -> None:
-    """Create the incremental `model`'s table with no rows, when it does not exist yet: views
-    over it can then be deployed before the first metering run (an empty window)."""
-    if clickhouse.get_client().command(f"EXISTS TABLE `{clickhouse.database}`.`{model}`"):
+    """Create the incremental `model`'s table with no rows when it does not exist yet, so views
+    over it can be deployed before the first metering run (an empty window); give an older
+    table the columns its contract added since, with their defaults (docs/invoicing.md)."""
+    client = clickhouse.get_client()
+    table = f"`{clickhouse.database}`.`{model}`"
+    if client.command(f"EXISTS TABLE {table}"):
+        present = client.query(
+            "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}",
+            parameters={"db": clickhouse.database, "t": model},
+        ).result_columns[0]
+        for name, data_type in _declared_columns(model).items():
+            if name not in present:
+                client.command(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS `{name}` {data_type}")
         return
     workspace = home / "dbt"
     workspace.mkdir(parents=True, exist_ok=True)
@@ -95,6 +107,14 @@ def create_empty(
         outcome = _invoke(dbtRunner(manifest=manifest), "run", project, target, "-s", model)
     if not outcome.success:
         raise dg.Failure(f"dbt could not create {model}: {_failure(outcome, [])}")
+
+
+def _declared_columns(model: str) -> dict[str, str]:
+    """Name -> type of the columns the project's contract gives `model`, in order (from the
+    manifest `make install` built)."""
+    nodes = json.loads(Path(metering_project.manifest_path).read_text())["nodes"]
+    columns = nodes[f"model.billing.{model}"]["columns"]
+    return {name: column["data_type"] for name, column in columns.items()}
 
 
 def _parsed(project: list[str], workspace: Path, target: Path) -> Manifest:

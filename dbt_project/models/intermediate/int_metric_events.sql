@@ -1,6 +1,6 @@
 -- Each effective event under each metric that counts it: event name matches, every filter
--- holds, and the properties the aggregation needs are present (and numeric for sum, max
--- and latest). Values compare as text; numbers become exact decimals, never floats.
+-- holds, and the properties the aggregation needs are present (and numeric for sum, max,
+-- latest, time_weighted_sum and percentile). Values compare as text; numbers become exact decimals, never floats.
 with
 
 events as (
@@ -19,6 +19,7 @@ matched as (
         events.event_timestamp,
         metrics.metric_code,
         metrics.aggregation,
+        metrics.bucket_ms,
         metrics.group_by is not null as is_grouped,
         if(metrics.group_by is null, '', events.properties[assumeNotNull(metrics.group_by)]) as group_value,
         metrics.group_by is null or mapContains(events.properties, assumeNotNull(metrics.group_by)) as has_group,
@@ -40,12 +41,13 @@ select
     event_timestamp,
     metric_code,
     aggregation,
+    bucket_ms,
     is_grouped,
     group_value,
     value_text,
-    if(aggregation in ('sum', 'max', 'latest'), toDecimal128(value_text, 12), toDecimal128(0, 12)) as value
+    if(aggregation in ('sum', 'max', 'latest', 'time_weighted_sum', 'percentile'), toDecimal128(value_text, 12), toDecimal128(0, 12)) as value
 from matched
 where passes_filters
     and has_group
     and has_value
-    and (aggregation not in ('sum', 'max', 'latest') or match(value_text, '{{ decimal_pattern() }}'))
+    and (aggregation not in ('sum', 'max', 'latest', 'time_weighted_sum', 'percentile') or match(value_text, '{{ decimal_pattern() }}'))

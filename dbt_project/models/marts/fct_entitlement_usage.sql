@@ -39,13 +39,7 @@ by_days as (
             'UTC'
         ) as window_start,
         any(daily.aggregation) as aggregation,
-        multiIf(
-            aggregation = 'count', toDecimal128(sum(daily.event_count), 12),
-            aggregation = 'sum', sum(daily.value_sum),
-            aggregation = 'max', max(daily.value_max),
-            aggregation = 'latest', argMax(daily.latest_value, (daily.latest_timestamp, daily.latest_event_id)),
-            toDecimal128(uniqExactMerge(daily.distinct_values), 12)
-        ) as quantity
+        {{ daily_quantity('daily') }} as quantity
     from daily
     inner join entitlements
         on daily.customer_id = entitlements.customer_id

@@ -14,6 +14,12 @@
 -- a period's quantity never rescans raw events: counts and sums add, maxima take the max,
 -- `latest` keeps its event's (timestamp, event_id) to compare, and distinct values are kept
 -- as an exact uniqExact state that merges without double counting.
+-- A time_weighted_sum keeps its day's first event time, its latest value (as `latest`) and
+-- `held_value_ms`: the integral of the value from the day's first event to the day's end,
+-- in value x milliseconds, exact (76 digits: a value of 26 digits held a month fits). What was held before the first event comes from earlier
+-- days, at period level (fct_subscription_usage), so a day's row depends on its events only
+-- and re-metering a late event's day is enough. A percentile keeps the sums of the day's
+-- non-empty buckets (their order does not matter: the period sorts them).
 -- The latest value and the distinct-value state are kept only for the metrics whose
 -- aggregation reads them (the others leave defaults): a state of every token count of a
 -- `sum` metric would double the cost of metering for nothing.
@@ -26,21 +32,60 @@ metric_events as (
     from {{ ref('int_metric_events') }}
     -- The window of this run (Dagster's partitions): the pre-hook emptied exactly these days.
     where {{ metering_window('event_date') }}
+),
+
+daily as (
+    select
+        event_date as usage_date,
+        customer_id,
+        metric_code,
+        any(metric_aggregation) as aggregation,
+        any(is_grouped) as is_grouped,
+        group_value,
+        count() as event_count,
+        sum(value) as value_sum,
+        max(value) as value_max,
+        argMaxIf(value, (event_timestamp, event_id), metric_aggregation in ('latest', 'time_weighted_sum')) as latest_value,
+        max(event_timestamp) as latest_timestamp,
+        argMaxIf(event_id, (event_timestamp, event_id), metric_aggregation in ('latest', 'time_weighted_sum')) as latest_event_id,
+        uniqExactStateIf(value_text, metric_aggregation = 'count_unique') as distinct_values,
+        minIf(event_timestamp, metric_aggregation = 'time_weighted_sum') as first_timestamp,
+        -- (time in ms, event_id, value) in event order: ties on time go by event_id, as `latest`.
+        arraySort(groupArrayIf(
+            (toUnixTimestamp64Milli(event_timestamp), event_id, value),
+            metric_aggregation = 'time_weighted_sum'
+        )) as held_points,
+        sumMapIf(
+            [{{ bucket_of('event_timestamp', 'greatest(bucket_ms, 1)') }}],
+            [value],
+            metric_aggregation = 'percentile'
+        ) as buckets
+    from metric_events
+    group by usage_date, customer_id, metric_code, group_value
 )
 
 select
-    event_date as usage_date,
+    usage_date,
     customer_id,
     metric_code,
-    any(metric_aggregation) as aggregation,
-    any(is_grouped) as is_grouped,
+    aggregation,
+    is_grouped,
     group_value,
-    count() as event_count,
-    sum(value) as value_sum,
-    max(value) as value_max,
-    argMaxIf(value, (event_timestamp, event_id), metric_aggregation = 'latest') as latest_value,
-    max(event_timestamp) as latest_timestamp,
-    argMaxIf(event_id, (event_timestamp, event_id), metric_aggregation = 'latest') as latest_event_id,
-    uniqExactStateIf(value_text, metric_aggregation = 'count_unique') as distinct_values
-from metric_events
-group by usage_date, customer_id, metric_code, group_value
+    event_count,
+    value_sum,
+    value_max,
+    latest_value,
+    latest_timestamp,
+    latest_event_id,
+    distinct_values,
+    first_timestamp,
+    -- Each value holds until the next event of the day, the last one until the day's end.
+    toDecimal256(arraySum(arrayMap(
+        (point, i) -> toDecimal256(point.3, 12) * (
+            if(i < length(held_points), held_points[i + 1].1, {{ day_start_ms('usage_date + 1') }}) - point.1
+        ),
+        held_points,
+        arrayEnumerate(held_points)
+    )), 12) as held_value_ms,
+    arrayMap(bucket_sum -> toDecimal128(bucket_sum, 12), buckets.2) as bucket_sums
+from daily

@@ -3,7 +3,8 @@
 -- The usage of the period containing a day, projected to the period's end: a parameterized
 -- view, read as fct_subscription_usage_projected(as_of = 'YYYY-MM-DD'). Counts and sums
 -- scale by the days of the subscription's window in the period over its days gone (the
--- as-of day counted); maxima, latest values and distinct counts stay as they are. The
+-- as-of day counted); maxima, latest values, distinct counts, percentiles and time-weighted
+-- sums (held to the window's end already, docs/invoicing.md) stay as they are. The
 -- projected quantities are then priced like any usage (fct_projected_rated_usage): never
 -- extrapolate an amount, tiers are not linear.
 with
