@@ -126,21 +126,10 @@ class JobRunner:
 
     def failing_checks(self) -> list[dict]:
         """The asset checks whose latest evaluation did not pass, from this instance."""
-        failing = []
+        from billing_dagster.defs.quality.failing import failing_checks
+
         graph = self.definitions.resolve_asset_graph()
-        for key in sorted(graph.asset_check_keys, key=lambda k: k.to_user_string()):
-            record = self.instance.get_latest_asset_check_evaluation_record(key)
-            evaluation = record.evaluation if record else None
-            if evaluation and not evaluation.passed:
-                failing.append(
-                    {
-                        "check": key.to_user_string(),
-                        "severity": evaluation.severity.value,
-                        "partition": record.partition,
-                        "description": evaluation.description,
-                    }
-                )
-        return failing
+        return failing_checks(self.instance, graph.asset_check_keys)
 
     def report_catalog_applied(self, version: int) -> None:
         """The catalog tables are assets; an apply is their materialization in the UI."""
