@@ -42,8 +42,8 @@ def pull_disputes(client: Client, database: str, gateway: Gateway, retry: RetryP
     asked: a payment must exist to be disputed."""
     ledger = SyncLedger(client, database, gateway.name)
     paid = {invoice for invoice, status in ledger.statuses().items() if status == "paid"}
-    known = latest_states(client, database, gateway.name).values()
-    disputed = {state.invoice_id for state in known}
+    known = latest_states(client, database, gateway.name)
+    disputed = {state.invoice_id for state in known.values()}
     entries = [
         entry
         for entry in ledger.entries(document_ids=sorted(paid | disputed)).values()
@@ -70,4 +70,4 @@ def pull_disputes(client: Client, database: str, gateway: Gateway, retry: RetryP
             f"disputes of invoice {entry.document_id}",
         )
     ]
-    return record_changes(client, database, observed)
+    return record_changes(client, database, observed, known)

@@ -39,29 +39,31 @@ class DisputeState:
 
 
 _COLUMNS = [f.name for f in fields(DisputeState)]
+#: A dispute's latest state, grouped by (gateway, dispute_id): `_state` reads a row of it.
+_LATEST = "gateway, dispute_id, " + ", ".join(f"argMax({c}, observed_at)" for c in _COLUMNS[2:])
+
+
+def _state(row) -> DisputeState:
+    return DisputeState(*row[:11], as_utc(row[11]))
 
 
 def latest_states(client: Client, database: str, gateway: str) -> dict[str, DisputeState]:
     """The last recorded state of each dispute of the gateway, by dispute id."""
-    latest = ", ".join(f"argMax({c}, observed_at)" for c in _COLUMNS[2:])
     rows = client.query(
-        f"SELECT gateway, dispute_id, {latest} FROM `{database}`.disputes "
+        f"SELECT {_LATEST} FROM `{database}`.disputes "
         f"WHERE gateway = {{gateway:String}} GROUP BY gateway, dispute_id",
         parameters={"gateway": gateway},
     ).result_rows
-    return {row[1]: DisputeState(*row[:11], as_utc(row[11])) for row in rows}
+    return {row[1]: _state(row) for row in rows}
 
 
-def record_changes(client: Client, database: str, observed: list[DisputeState]) -> int:
-    """Append the observed states that differ from the last recorded ones (the caller holds
-    the home's disputes lock, so two pulls never record one change twice); how many."""
-    recorded: dict[str, dict[str, DisputeState]] = {}
-    changed = []
-    for state in observed:
-        if state.gateway not in recorded:
-            recorded[state.gateway] = latest_states(client, database, state.gateway)
-        if state.changed_from(recorded[state.gateway].get(state.dispute_id)):
-            changed.append(state)
+def record_changes(
+    client: Client, database: str, observed: list[DisputeState], recorded: dict[str, DisputeState]
+) -> int:
+    """Append the observed states of one gateway that differ from `recorded`, its last
+    recorded ones (`latest_states`, read under the home's disputes lock the caller holds, so
+    two pulls never record one change twice); how many."""
+    changed = [state for state in observed if state.changed_from(recorded.get(state.dispute_id))]
     if changed:
         now = datetime.now(UTC)
         client.insert(
@@ -75,10 +77,9 @@ def record_changes(client: Client, database: str, observed: list[DisputeState]) 
 def dispute_history(client: Client, database: str, period: str | None = None) -> list[dict]:
     """Each dispute's latest state (of invoices of `period`, or all), with when it was
     opened on the gateway and when we first saw it decided; oldest first (then by invoice)."""
-    latest = ", ".join(f"argMax({c}, observed_at)" for c in _COLUMNS[2:])
     having = "HAVING argMax(period, observed_at) = {period:String}" if period else ""
     rows = client.query(
-        f"SELECT gateway, dispute_id, {latest}, "
+        f"SELECT {_LATEST}, "
         f"minIf(observed_at, status != 'opened'), countIf(status != 'opened') "
         f"FROM `{database}`.disputes GROUP BY gateway, dispute_id {having} "
         f"ORDER BY argMax(opened_at, observed_at), argMax(invoice_id, observed_at), dispute_id",
@@ -86,7 +87,7 @@ def dispute_history(client: Client, database: str, period: str | None = None) ->
     ).result_rows
     history = []
     for *columns, closed_at, decided in rows:
-        state = DisputeState(*columns[:11], as_utc(columns[11]))
+        state = _state(columns)
         history.append(
             {
                 **{c: getattr(state, c) for c in _COLUMNS},
