@@ -1059,7 +1059,7 @@ def cmd_partner_statements(args, home: Path) -> int:
 def cmd_erase(args, home: Path) -> int:
     """The erasure job, then the customer's days metered again: a unique count combines the
     days' states, which must all hold erased values."""
-    from billing_dagster.erasure.erase import ErasureRefused, check_request, erasures
+    from billing_dagster.erasure.erase import ErasureRefused, check_request, erasure_of_run
     from billing_dagster.erasure.events import event_days
     from billing_dagster.metering.days import BRIDGE_DAYS, day_ranges
 
@@ -1078,7 +1078,7 @@ def cmd_erase(args, home: Path) -> int:
             runner.ensure_models_deployed(client, settings.database)
             for first, last in day_ranges(days, bridge=BRIDGE_DAYS):
                 runner.meter_days(first, last)
-    [audit] = [e for e in erasures(client, settings.database) if e["run_id"] == run.run_id]
+    audit = erasure_of_run(client, settings.database, run.run_id)
     print(json.dumps(audit | {"days_metered": len(days)}))
     return 0
 

@@ -101,18 +101,19 @@ def erase_customer(
     return erasure
 
 
-def erasures(client: Client, database: str) -> list[dict]:
-    """The audit, oldest first."""
+def erasure_of_run(client: Client, database: str, run_id: str) -> dict:
+    """The audit row the Dagster run `run_id` wrote."""
     result = client.query(
         f"SELECT erasure_id, customer_id, reason, pii_properties, events, quarantined_lines, "
         f"landing_files, catalog_versions, gateways, run_id, erased_at "
-        f"FROM `{database}`.erasures ORDER BY erased_at, erasure_id"
+        f"FROM `{database}`.erasures WHERE run_id = {{run:String}}",
+        parameters={"run": run_id},
     )
-    return [
-        dict(zip(result.column_names, row, strict=True))
-        | {"gateways": json.loads(row[8]), "erased_at": row[10].isoformat()}
-        for row in result.result_rows
-    ]
+    [row] = result.result_rows
+    return dict(zip(result.column_names, row, strict=True)) | {
+        "gateways": json.loads(row[8]),
+        "erased_at": row[10].isoformat(),
+    }
 
 
 def check_request(client: Client, database: str, customer_id: str, reason: str) -> None:
