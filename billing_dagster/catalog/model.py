@@ -1,6 +1,7 @@
 """The validated catalog as immutable Python values.
 
-Everything money-like is a `Decimal`; dates are `datetime.date` (UTC). The validator
+Everything money-like is a `Decimal`; dates are `datetime.date` on the customer's calendar
+(its `timezone`, UTC by default). The validator
 (`validate.py`) is the only producer of these objects, so code that receives a `Catalog`
 may rely on every rule of CONTRACT.md §2 holding.
 """
@@ -187,6 +188,8 @@ class Customer:
     subscriptions: tuple[Subscription, ...] = ()
     #: The payment gateway its documents are synced to; None: the project's default.
     gateway: str | None = field(default=None, metadata=ADDED)
+    #: The IANA zone whose calendar its periods, metering days and proration run on.
+    timezone: str = field(default="UTC", metadata=ADDED)
 
 
 @dataclass(frozen=True)

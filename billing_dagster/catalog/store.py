@@ -261,8 +261,11 @@ def _insert_rows(client: Client, db: str, version: int, catalog: Catalog) -> Non
     _insert_if_any(
         client,
         f"{db}.catalog_customers",
-        [[version, c.id, c.name, c.tax_rate, c.gateway or ""] for c in catalog.customers],
-        column_names=["catalog_version", "customer_id", "name", "tax_rate", "gateway"],
+        [
+            [version, c.id, c.name, c.tax_rate, c.gateway or "", c.timezone]
+            for c in catalog.customers
+        ],
+        column_names=["catalog_version", "customer_id", "name", "tax_rate", "gateway", "timezone"],
     )
     _insert_if_any(
         client,

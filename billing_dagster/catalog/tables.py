@@ -7,7 +7,7 @@ CATALOG_TABLES = {
     "catalog_versions": "One row per applied catalog; the highest version is in force.",
     "catalog_metrics": "Metric definitions (immutable per code).",
     "catalog_plan_versions": "Plan versions (immutable) with their prices as canonical JSON.",
-    "catalog_customers": "Customers, their tax rates and payment gateways (empty: default).",
+    "catalog_customers": "Customers: tax rates, payment gateways (empty: default), time zones.",
     "catalog_subscriptions": "Subscriptions with the plan version they are pinned to.",
     "catalog_credit_grants": "Prepaid credit grants.",
     "catalog_entitlements": "Features of each subscription: its plan version's, overridden.",
@@ -86,6 +86,9 @@ CREATE TABLE IF NOT EXISTS {db}.catalog_customers (
 ) ENGINE = MergeTree ORDER BY (catalog_version, customer_id)
 ;
 ALTER TABLE {db}.catalog_customers ADD COLUMN IF NOT EXISTS gateway LowCardinality(String)
+;
+ALTER TABLE {db}.catalog_customers
+    ADD COLUMN IF NOT EXISTS timezone LowCardinality(String) DEFAULT 'UTC'
 ;
 CREATE TABLE IF NOT EXISTS {db}.catalog_subscriptions (
     catalog_version UInt32,

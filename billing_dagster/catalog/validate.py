@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing_dagster.catalog.gc_pause import gc_paused
 from billing_dagster.catalog.model import (
@@ -666,13 +667,16 @@ class _Validator:
     # -- customers, subscriptions, grants -----------------------------------------------
 
     def customer(self, path: YamlPath, raw: Any) -> Customer | None:
-        spec = self.mapping(path, raw, {"id", "name"}, {"tax_rate", "subscriptions", "gateway"})
+        spec = self.mapping(
+            path, raw, {"id", "name"}, {"tax_rate", "subscriptions", "gateway", "timezone"}
+        )
         if spec is None:
             return None
         customer_id = self.string((*path, "id"), spec["id"])
         name = self.string((*path, "name"), spec["name"])
         tax_rate = self.money((*path, "tax_rate"), spec.get("tax_rate", "0"), maximum=Decimal(1))
         gateway = self.choice((*path, "gateway"), spec.get("gateway", _MISSING), GATEWAYS)
+        timezone = self.timezone((*path, "timezone"), spec.get("timezone", "UTC"))
         items = self.sequence((*path, "subscriptions"), spec.get("subscriptions", []))
         subscriptions = [
             self.subscription((*path, "subscriptions", i), item, customer_id or "")
@@ -684,10 +688,26 @@ class _Validator:
         if gateway_valid:
             self.check_gateway_currency(path, subscriptions, gateway)
         valid = [s for s in subscriptions if s is not None]
-        parts = (customer_id, name, tax_rate)
+        parts = (customer_id, name, tax_rate, timezone)
         if None in parts or not gateway_valid or len(valid) != len(items):
             return None
-        return Customer(customer_id, name, tax_rate, tuple(valid), gateway)
+        return Customer(customer_id, name, tax_rate, tuple(valid), gateway, timezone)
+
+    def timezone(self, path: YamlPath, raw: Any) -> str | None:
+        """An IANA zone name (`Asia/Kolkata`): the customer's calendar, with its DST rules."""
+        name = self.string(path, raw)
+        if name is None:
+            return None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(
+                path,
+                f"unknown time zone {name!r}: give an IANA zone name such as "
+                f"America/Los_Angeles or Asia/Kolkata (default UTC)",
+            )
+            return None
+        return name
 
     def subscription(self, path: YamlPath, raw: Any, customer: str) -> Subscription | None:
         spec = self.mapping(

@@ -197,6 +197,7 @@ def _customer(c: Customer) -> dict:
             "name": c.name,
             "tax_rate": _money(c.tax_rate),
             "gateway": c.gateway,
+            "timezone": None if c.timezone == "UTC" else c.timezone,
             "subscriptions": [_subscription(s) for s in c.subscriptions],
         }
     )

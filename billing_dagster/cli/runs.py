@@ -19,8 +19,9 @@ from billing_dagster.invoicing.store import billed_periods, finalizations
 from billing_dagster.metering.backfill import periods_to_rebill, ranges_to_meter
 from billing_dagster.metering.days import BRIDGE_DAYS
 from billing_dagster.metering.dbt_project import models_deployed
+from billing_dagster.metering.local_days import local_day_slack, periods_of_utc_days
 from billing_dagster.metering.window import metering_range_tags
-from billing_dagster.periods import partition_key, period_bounds, period_of
+from billing_dagster.periods import partition_key, period_bounds
 
 _INSTANCE_CONFIG = """\
 # The Dagster instance of this billing home; `make dev` shows its runs.
@@ -104,20 +105,27 @@ class JobRunner:
     def bill(self, client, database: str, period: str) -> None:
         """Meter the days that loads changed since they were metered (the period's and those
         of finalized periods it may adjust), then bill it (draft invoices)."""
-        self.meter_stale_days(client, database, period_bounds(period)[1] - timedelta(days=1))
+        self.meter_stale_days(client, database, self._last_utc_day(client, database, period))
         self.run("billing_job", partition_key=partition_key(period))
 
     def finalize(self, client, database: str, period: str) -> None:
         """Bill the period from the data as it is now, then finalize it (one Dagster run)."""
-        self.meter_stale_days(client, database, period_bounds(period)[1] - timedelta(days=1))
+        self.meter_stale_days(client, database, self._last_utc_day(client, database, period))
         self.run("finalize_job", partition_key=partition_key(period))
+
+    @staticmethod
+    def _last_utc_day(client, database: str, period: str) -> date:
+        """The last UTC day whose events may fall in `period` (local days, docs/invoicing.md)."""
+        slack = local_day_slack(client, database)
+        return period_bounds(period)[1] - timedelta(days=1) + timedelta(days=slack)
 
     def backfill(self, client, database: str, first: date, last: date) -> list[str]:
         """Re-meter every day of [first, last], then re-bill the billed periods they belong
         to (a finalized one through the open period that carries its adjustments).
         Returns the periods billed."""
         self.meter_days(first, last)
-        touched = {period_of(first + timedelta(days=n)) for n in range((last - first).days + 1)}
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        touched = periods_of_utc_days(days, local_day_slack(client, database))
         finalized = [f.period for f in finalizations(client, database)]
         periods = sorted(periods_to_rebill(billed_periods(client, database), finalized, touched))
         for period in periods:

@@ -21,6 +21,7 @@ from billing_dagster.catalog.model import Customer
 from billing_dagster.formatting import decimal_text
 from billing_dagster.invoicing.assemble import PeriodUsage, RatedUsage
 from billing_dagster.invoicing.documents import CreditNote, Invoice, InvoiceLine
+from billing_dagster.metering.local_days import local_day_slack
 from billing_dagster.periods import next_period, period_of
 
 #: The fields of `fct_rated_usage.tiers` (a named tuple), in invoice lines' order.
@@ -460,10 +461,13 @@ def billed_versions(client: Client, database: str, period: str) -> dict[str, Inv
 
 
 def newest_loads(client: Client, database: str) -> dict[str, int]:
-    """Per billing period, the newest committed load that changed one of its days."""
+    """Per billing period, the newest committed load that changed one of its days (its local
+    days: a UTC day reaches the periods of the local days its events may fall on)."""
+    slack = local_day_slack(client, database)
     return dict(
         client.query(
-            f"SELECT formatDateTime(day, '%Y-%m') AS period, max(load_seq) "
+            f"SELECT formatDateTime(arrayJoin([day - {slack}, day, day + {slack}]), '%Y-%m') "
+            f"AS period, max(load_seq) "
             f"FROM `{database}`.event_loads ARRAY JOIN event_dates AS day GROUP BY period"
         ).result_rows
     )

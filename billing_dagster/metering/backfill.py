@@ -31,7 +31,7 @@ from billing_dagster.invoicing.store import (
 )
 from billing_dagster.metering.days import day_ranges
 from billing_dagster.metering.ledger import metrics_fingerprint, stale_days
-from billing_dagster.periods import period_of
+from billing_dagster.metering.local_days import local_day_slack, periods_of_utc_days
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def plan_backfill(
         # Days of the loads not seen yet; earlier loads' days were requested by earlier ticks.
         new = days_changed_after(client, database, cursor.metered_up_to)
         runs += _metering([day for day in stale if day in new], loads, metrics)
-    stale_periods = {period_of(day) for day in stale}
+    stale_periods = periods_of_utc_days(stale, local_day_slack(client, database))
     billed = dict(cursor.billed_up_to)
     for period, inputs in _periods_to_bill(client, database).items():
         if billed.get(period, 0) < loads and not stale_periods & inputs:

@@ -20,6 +20,7 @@ from billing_dagster.ingest.ledger import committed_loads
 from billing_dagster.locks import USAGE, home_lock
 from billing_dagster.metering.dbt_project import project_digest, record_deployment
 from billing_dagster.metering.ledger import metrics_fingerprint, record_metering
+from billing_dagster.metering.local_days import local_day_slack, local_window
 from billing_dagster.metering.window import metering_window
 
 VIEW_MODELS = "path:models/staging path:models/intermediate"
@@ -58,7 +59,8 @@ def metering_daily(
         # leaves its days stale, so they are metered again.
         covered_loads = committed_loads(client, clickhouse.database)
         metrics = metrics_fingerprint(client, clickhouse.database)
-        yield from dbt_build(context, dbt, clickhouse, billing_home.path, window)
+        local_days = local_window(window, local_day_slack(client, clickhouse.database))
+        yield from dbt_build(context, dbt, clickhouse, billing_home.path, local_days)
         record_metering(client, clickhouse.database, window, covered_loads, metrics)
 
 

@@ -1,6 +1,8 @@
 -- Each effective event under each metric that counts it: event name matches, every filter
 -- holds, and the properties the aggregation needs are present (and numeric for sum, max,
 -- latest, time_weighted_sum and percentile). Values compare as text; numbers become exact decimals, never floats.
+-- `event_date` is the day on the customer's calendar (its time zone, docs/invoicing.md);
+-- `utc_event_date`, the stored UTC day, prunes the scan (they differ by at most one day).
 with
 
 events as (
@@ -11,10 +13,18 @@ metrics as (
     select * from {{ ref('stg_billing__metrics') }}
 ),
 
+-- Only customers off UTC: the others keep the stored UTC date.
+zoned_customers as (
+    select customer_id, timezone from {{ ref('stg_billing__customers') }}
+    where timezone != 'UTC'
+),
+
 matched as (
     select
-        events.event_date,
-        events.customer_id,
+        events.event_date as utc_event_date,
+        if(zoned_customers.timezone = '', 'UTC', zoned_customers.timezone) as customer_timezone,
+        {{ local_date('events.event_timestamp', 'customer_timezone') }} as event_date,
+        events.customer_id as customer_id,
         events.event_id,
         events.event_timestamp,
         metrics.metric_code,
@@ -32,10 +42,13 @@ matched as (
         ) as passes_filters
     from events
     inner join metrics on events.event_name = metrics.event_name
+    left join zoned_customers on events.customer_id = zoned_customers.customer_id
 )
 
 select
+    utc_event_date,
     event_date,
+    customer_timezone,
     customer_id,
     event_id,
     event_timestamp,
@@ -51,3 +64,5 @@ where passes_filters
     and has_group
     and has_value
     and (aggregation not in ('sum', 'max', 'latest', 'time_weighted_sum', 'percentile') or match(value_text, '{{ decimal_pattern() }}'))
+-- A customer's zone is a column (docs/invoicing.md, "Time zones").
+settings allow_nonconst_timezone_arguments = 1

@@ -14,6 +14,7 @@
 -- a period's quantity never rescans raw events: counts and sums add, maxima take the max,
 -- `latest` keeps its event's (timestamp, event_id) to compare, and distinct values are kept
 -- as an exact uniqExact state that merges without double counting.
+-- Days are the customer's local days (docs/invoicing.md, "Time zones").
 -- A time_weighted_sum keeps its day's first event time, its latest value (as `latest`) and
 -- `held_value_ms`: the integral of the value from the day's first event to the day's end,
 -- in value x milliseconds, exact (76 digits: a value of 26 digits held a month fits). What was held before the first event comes from earlier
@@ -30,14 +31,17 @@ metric_events as (
         *,
         aggregation as metric_aggregation
     from {{ ref('int_metric_events') }}
-    -- The window of this run (Dagster's partitions): the pre-hook emptied exactly these days.
+    -- The window of this run (Dagster's partitions): the pre-hook emptied exactly these
+    -- days, local days of the customers; their events lie on the UTC days one either side.
     where {{ metering_window('event_date') }}
+        and {{ metering_window('utc_event_date', widen_days=1) }}
 ),
 
 daily as (
     select
         event_date as usage_date,
         customer_id,
+        any(customer_timezone) as day_timezone,
         metric_code,
         any(metric_aggregation) as aggregation,
         any(is_grouped) as is_grouped,
@@ -56,7 +60,7 @@ daily as (
             metric_aggregation = 'time_weighted_sum'
         )) as held_points,
         sumMapIf(
-            [{{ bucket_of('event_timestamp', 'greatest(bucket_ms, 1)') }}],
+            [{{ bucket_of('event_timestamp', day_start_ms('event_date', 'customer_timezone'), 'greatest(bucket_ms, 1)') }}],
             [value],
             metric_aggregation = 'percentile'
         ) as buckets
@@ -82,7 +86,7 @@ select
     -- Each value holds until the next event of the day, the last one until the day's end.
     toDecimal256(arraySum(arrayMap(
         (point, i) -> toDecimal256(point.3, 12) * (
-            if(i < length(held_points), held_points[i + 1].1, {{ day_start_ms('usage_date + 1') }}) - point.1
+            if(i < length(held_points), held_points[i + 1].1, {{ day_start_ms('usage_date + 1', 'day_timezone') }}) - point.1
         ),
         held_points,
         arrayEnumerate(held_points)

@@ -1,6 +1,7 @@
 {{ config(materialized='view') }}
 
--- Metered quantity per subscription, billing period (calendar month, UTC), metric and group,
+-- Metered quantity per subscription, billing period (calendar month of the customer's time
+-- zone: its daily rows are local days, docs/invoicing.md), metric and group,
 -- over the part of the period inside the subscription's [start, end) window. Rows exist only
 -- where the metric counted at least one event; for a time_weighted_sum, where the group had
 -- an event before the window's end (its value is held until the next one). Percentiles and
@@ -11,8 +12,16 @@ daily as (
     select * from {{ ref('fct_metric_usage_daily') }}
 ),
 
+customer_zones as (
+    select customer_id, timezone as customer_timezone from {{ ref('stg_billing__customers') }}
+),
+
 subscriptions as (
-    select * from {{ ref('stg_billing__subscriptions') }}
+    select
+        subscriptions.*,
+        customer_zones.customer_timezone as customer_timezone
+    from {{ ref('stg_billing__subscriptions') }} as subscriptions
+    inner join customer_zones on subscriptions.customer_id = customer_zones.customer_id
 ),
 
 -- Several products at once (docs/invoicing.md): a subscription that overlaps another of its
@@ -49,10 +58,14 @@ counted as (
         daily.metric_code as metric_code,
         any(daily.aggregation) as aggregation,
         if(any(daily.is_grouped), daily.group_value, null) as group_value,
+        greatest(period_start, any(subscriptions.start_date)) as window_start,
+        least(addMonths(period_start, 1), ifNull(any(subscriptions.end_date), addMonths(period_start, 1))) as window_end,
+        any(subscriptions.customer_timezone) as window_timezone,
+        any(metrics.bucket_ms) as window_bucket_ms,
         -- Percentiles: every bucket of the window counts, an empty one as 0 (docs/invoicing.md).
         {{ daily_quantity('daily', nearest_rank(
             'arrayFlatten(groupArray(daily.bucket_sums))',
-            "if(any(metrics.bucket_ms) = 0, 0, dateDiff('day', greatest(period_start, any(subscriptions.start_date)), least(addMonths(period_start, 1), ifNull(any(subscriptions.end_date), addMonths(period_start, 1)))) * " ~ buckets_per_day('any(metrics.bucket_ms)') ~ ")",
+            'if(window_bucket_ms = 0, 0, ' ~ buckets_between('window_start', 'window_end', 'window_timezone', 'window_bucket_ms') ~ ')',
             'assumeNotNull(any(metrics.percentile))'
         )) }} as quantity
     from daily
@@ -76,21 +89,22 @@ counted as (
 -- its previous such day left held (0 before the group's first event ever) and that day's end.
 held_days as (
     select
-        customer_id,
+        daily.customer_id as customer_id,
         metric_code,
         is_grouped,
         group_value,
         usage_date,
         toUnixTimestamp64Milli(first_timestamp) as first_ms,
-        {{ day_start_ms('usage_date + 1') }} as day_end_ms,
+        {{ day_start_ms('usage_date + 1', 'customer_zones.customer_timezone') }} as day_end_ms,
         held_value_ms,
         latest_value,
         lagInFrame(toDecimal256(latest_value, 12), 1, toDecimal256(0, 12)) over held_order as previous_value,
         lagInFrame(day_end_ms, 1, toInt64(0)) over held_order as previous_end_ms
     from daily
+    inner join customer_zones on daily.customer_id = customer_zones.customer_id
     where aggregation = 'time_weighted_sum'
     window held_order as (
-        partition by customer_id, metric_code, group_value
+        partition by daily.customer_id, metric_code, group_value
         order by usage_date
         rows between unbounded preceding and current row
     )
@@ -114,8 +128,8 @@ held_windows as (
             addMonths(period_start, 1),
             ifNull(subscriptions.end_date, addMonths(period_start, 1))
         ) as window_end,
-        {{ day_start_ms('window_start') }} as window_start_ms,
-        {{ day_start_ms('window_end') }} as window_end_ms
+        {{ day_start_ms('window_start', 'subscriptions.customer_timezone') }} as window_start_ms,
+        {{ day_start_ms('window_end', 'subscriptions.customer_timezone') }} as window_end_ms
     from (
         select
             customer_id,
@@ -174,31 +188,48 @@ held as (
         held_windows.window_start,
         held_windows.window_start_ms,
         held_windows.window_end_ms
+),
+
+usage_rows as (
+    select
+        subscription_id,
+        customer_id,
+        plan_code,
+        plan_version,
+        period_start,
+        period,
+        metric_code,
+        aggregation,
+        group_value,
+        quantity
+    from counted
+
+    union all
+
+    select
+        held.subscription_id as subscription_id,
+        held.customer_id as customer_id,
+        held.plan_code as plan_code,
+        held.plan_version as plan_version,
+        held.period_start as period_start,
+        formatDateTime(held.period_start, '%Y-%m') as period,
+        held.metric_code as metric_code,
+        'time_weighted_sum' as aggregation,
+        if(held.is_grouped, held.group_value, null) as group_value,
+        -- Divided once, at the end: to 24 places (truncated), then rounded to the quantity's 12
+        -- half away from zero; a tie at 12 places is exact at 24, so the rounding is exact.
+        toDecimal128(
+            round(
+                toDecimal256(held.inside_ms + held.after_ms, 24)
+                / if(metrics.unit = 'day', 86400000, 3600000),
+                12
+            ),
+            12
+        ) as quantity
+    from held
+    inner join metrics on held.metric_code = metrics.metric_code
 )
 
-select * from counted
-
-union all
-
-select
-    held.subscription_id as subscription_id,
-    held.customer_id as customer_id,
-    held.plan_code as plan_code,
-    held.plan_version as plan_version,
-    held.period_start as period_start,
-    formatDateTime(held.period_start, '%Y-%m') as period,
-    held.metric_code as metric_code,
-    'time_weighted_sum' as aggregation,
-    if(held.is_grouped, held.group_value, null) as group_value,
-    -- Divided once, at the end: to 24 places (truncated), then rounded to the quantity's 12
-    -- half away from zero; a tie at 12 places is exact at 24, so the rounding is exact.
-    toDecimal128(
-        round(
-            toDecimal256(held.inside_ms + held.after_ms, 24)
-            / if(metrics.unit = 'day', 86400000, 3600000),
-            12
-        ),
-        12
-    ) as quantity
-from held
-inner join metrics on held.metric_code = metrics.metric_code
+select * from usage_rows
+-- A customer's zone is a column (docs/invoicing.md, "Time zones").
+settings allow_nonconst_timezone_arguments = 1
