@@ -16,6 +16,26 @@ from billing_dagster.catalog.model import (
 )
 from billing_dagster.catalog.store import apply_catalog
 
+#: The time zones randomized tests put customers in (docs/invoicing.md, "Time zones"): a
+#: zone that leaves DST on 2026-11-01, a half-hour offset, a half-hour DST change
+#: (2026-10-04, a 23.5-hour day) and +14.
+ZONES = ("UTC", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Kiritimati")
+#: Instants at those zones' edges in October and November 2026.
+ZONE_EDGES = [
+    "2026-09-30T10:00:00Z",  # Kiritimati: 1 October, 00:00
+    "2026-09-30T13:29:59.999Z",  # Lord Howe: 30 September, 23:59:59.999
+    "2026-09-30T18:30:00Z",  # Kolkata: 1 October, 00:00
+    "2026-10-01T06:59:59.999Z",  # Los Angeles: 30 September, 23:59:59.999
+    "2026-10-03T15:15:00Z",  # Lord Howe: 4 October, 01:45 (+10:30), before its clocks jump
+    "2026-10-03T15:45:00Z",  # Lord Howe: 4 October, 02:45 (+11)
+    "2026-10-31T09:59:59.999Z",  # Kiritimati: 31 October, 23:59:59.999
+    "2026-10-31T13:00:00Z",  # Lord Howe: 1 November, 00:00
+    "2026-10-31T18:29:59.999Z",  # Kolkata: 31 October, 23:59:59.999
+    "2026-11-01T06:30:00Z",  # Los Angeles: 31 October, 23:30 (PDT)
+    "2026-11-01T08:30:00Z",  # Los Angeles: 1 November, 01:30 PDT
+    "2026-11-01T09:30:00Z",  # Los Angeles: 1 November, 01:30 PST, an hour later
+]
+
 BASIC_PLAN = Plan("basic", "Basic", (PlanVersion("basic", 1, date(2020, 1, 1), "USD"),))
 
 

@@ -23,7 +23,7 @@ from billing_dagster.catalog.model import (
 )
 from billing_dagster.formatting import decimal_text
 from billing_dagster.invoicing.documents import Invoice, InvoiceLine, TierAmount
-from billing_dagster.periods import next_period, period_bounds, period_of
+from billing_dagster.periods import next_period, period_bounds, period_fields, period_of
 
 ZERO = Decimal(0)
 
@@ -297,6 +297,7 @@ class InvoiceBook:
             "invoice_id": f"INV-{period}-{customer.id}",
             "customer_id": customer.id,
             "period": period,
+            **period_fields(period, customer.timezone),
             "currency": currency,
             "status": "draft",
             "lines": lines,

@@ -63,6 +63,12 @@ class Invoice(TypedDict):
     invoice_id: str
     customer_id: str
     period: str
+    # A customer off UTC (docs/invoicing.md, "Time zones"): its zone and the period's bounds.
+    timezone: NotRequired[str]
+    period_start: NotRequired[str]  # local, with its offset: 2026-10-01T00:00:00-07:00
+    period_end: NotRequired[str]
+    period_start_utc: NotRequired[str]  # 2026-10-01T07:00:00Z
+    period_end_utc: NotRequired[str]
     currency: str
     status: str  # draft, finalized (and void, as shown once voided)
     lines: list[InvoiceLine]

@@ -29,6 +29,11 @@ def invoice_tables(invoices: list[Invoice]) -> str:
             {**{c: line.get(c) for c in LINES}, "plan": _plan(line)} for line in invoice["lines"]
         ]
         title = f"{invoice['invoice_id']}  {invoice['customer_id']}  {invoice['status']}"
+        if "timezone" in invoice:
+            title += (
+                f"  {invoice['period_start']} .. {invoice['period_end']} {invoice['timezone']}"
+                f" ({invoice['period_start_utc']} .. {invoice['period_end_utc']})"
+            )
         parts.append(f"\n{title}\n{table(lines, LINES)}")
     return "\n".join(parts)
 

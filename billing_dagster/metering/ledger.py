@@ -19,11 +19,18 @@ from billing_dagster.ingest.ledger import committed_loads
 
 
 def metrics_fingerprint(client: Client, database: str) -> str:
-    """The metric definitions of the catalog in force, as one value ('' before any)."""
+    """The metric definitions and the customers' time zones of the catalog in force, as one
+    value ('' before any): a change to either makes every day stale. Customers on UTC add
+    nothing, so a catalog without zones has the fingerprint it had before zones existed."""
     db = f"`{database}`"
+    in_force = IN_FORCE.format(db=db)
     return client.command(
-        f"SELECT hex(sipHash128(arrayStringConcat(groupArraySorted(1000000)(definition_sha256)))) "
-        f"FROM {db}.catalog_metrics WHERE {IN_FORCE.format(db=db)}"
+        f"SELECT hex(sipHash128(concat("
+        f"arrayStringConcat(groupArraySorted(1000000)(definition_sha256)), "
+        f"(SELECT arrayStringConcat(groupArraySorted(10000000)("
+        f"concat(customer_id, '\\0', timezone, '\\0'))) FROM {db}.catalog_customers "
+        f"WHERE timezone != 'UTC' AND {in_force})))) "
+        f"FROM {db}.catalog_metrics WHERE {in_force}"
     )
 
 

@@ -2,7 +2,9 @@
 catalogs and events: every charge model, group prices, overrides, proration, plan changes
 mid-month, minimums, discounts, tax, credits carried across periods, USD, EUR and JPY, a
 time-weighted metric whose values carry over between periods, a percentile, and several
-products at once (a storage plan beside the API plans, grants limited to a product).
+products at once (a storage plan beside the API plans, grants limited to a product), and
+customers in five time zones across DST changes (periods, proration and credit validity on
+their calendars).
 
 Each example runs the real pipeline (Dagster, dbt, ClickHouse) on a catalog that holds
 several independent scenarios (plans, currency, customers), and bills two periods in reverse
@@ -36,7 +38,7 @@ from billing_dagster.catalog.model import (
     Subscription,
     Tier,
 )
-from tests.catalogs import store
+from tests.catalogs import ZONE_EDGES, ZONES, store
 from tests.reference.rating import reference_invoices
 from tests.reference.usage import reference_ingest
 from tests.support import run, start_afresh
@@ -73,6 +75,7 @@ INSTANTS = [
     "2026-10-31T23:30:00-01:00",
     "2026-11-01T00:00:00Z",
     "2026-11-20T10:00:00+05:30",
+    *ZONE_EDGES,
 ]
 
 
@@ -165,7 +168,9 @@ def catalogs(draw) -> Catalog:
         products = [None, "storage", *([api] if api else [])]
         for name in CUSTOMERS[scenario * 3 : scenario * 3 + 3]:
             tax = D(draw(st.sampled_from(["0", "0.2", "0.075"])))
-            customers.append(Customer(name, name, tax, draw(subscriptions(name, trio))))
+            zone = draw(st.sampled_from(ZONES))
+            held = draw(subscriptions(name, trio))
+            customers.append(Customer(name, name, tax, held, timezone=zone))
             for number in range(draw(st.integers(0, 2))):
                 grants.append(
                     CreditGrant(
@@ -218,6 +223,8 @@ LINE_KEYS = {
 }
 INVOICE_KEYS = ("customer_id", "period", "currency", "charges", "subtotal", "discount", "tax")
 INVOICE_KEYS += ("credits_applied", "total")
+#: A customer off UTC: its zone and the period's bounds, local and UTC.
+ZONE_KEYS = ("timezone", "period_start", "period_end", "period_start_utc", "period_end_utc")
 
 
 def comparable(invoice: dict) -> dict:
@@ -226,7 +233,8 @@ def comparable(invoice: dict) -> dict:
         kept = {key: line[key] for key in LINE_KEYS[line["kind"]]}
         kept |= {key: line[key] for key in ("quantity", "amount") if key in line}
         lines.append(kept)
-    return {**{key: invoice[key] for key in INVOICE_KEYS}, "lines": lines}
+    zoned = {key: invoice[key] for key in ZONE_KEYS if key in invoice}
+    return {**{key: invoice[key] for key in INVOICE_KEYS}, **zoned, "lines": lines}
 
 
 @settings(

@@ -3,7 +3,9 @@
 Each example is a whole catalog and two event files built from the awkward cases: period
 edges, offsets, duplicates with and without conflicts, corrections and voids, numbers
 that a float would round, unknown customers and bad lines, and customers holding a second
-product at the same time (whose subscriptions then count only their own metrics). Every example runs the real
+product at the same time (whose subscriptions then count only their own metrics), customers
+in five time zones (days and periods on their calendars, across DST changes). Every example
+runs the real
 pipeline (Dagster, ClickHouse, dbt), so examples are few but each covers a lot.
 """
 
@@ -28,7 +30,7 @@ from billing_dagster.catalog.model import (
     Price,
     Subscription,
 )
-from tests.catalogs import catalog_of, store
+from tests.catalogs import ZONE_EDGES, ZONES, catalog_of, store
 from tests.reference.usage import reference_ingest, usage_of_events
 from tests.support import run, start_afresh
 
@@ -74,6 +76,7 @@ INSTANTS = [
     "2026-10-31T23:30:00-01:00",
     "2026-11-01T00:00:00Z",
     "2026-11-02T00:00:00z",
+    *ZONE_EDGES,
 ]
 NUMBERS = ["0.1", "0.2", "1", "2.50", "-3", "7", "12345678901234567.123456789", "1e2"]
 WINDOWS = [
@@ -126,6 +129,7 @@ scenarios = st.tuples(
     st.lists(event_lines(), min_size=1, max_size=60),
     st.lists(event_lines(), min_size=0, max_size=30),
     st.lists(st.booleans(), min_size=len(CUSTOMERS), max_size=len(CUSTOMERS)),
+    st.lists(st.sampled_from(ZONES), min_size=len(CUSTOMERS), max_size=len(CUSTOMERS)),
 )
 
 
@@ -139,19 +143,17 @@ scenarios = st.tuples(
 )
 @given(scenario=scenarios)
 def test_usage_equals_the_reference(scenario, client, database, home, tmp_path, capsys):
-    windows, first_lines, second_lines, stores = scenario
+    windows, first_lines, second_lines, stores, zones = scenario
     catalog = catalog_of(METRICS, {c: WINDOWS[w] for c, w in zip(CUSTOMERS, windows, strict=True)})
     start = date(2026, 10, 5)
     catalog = replace(
         catalog,
         plans=(*catalog.plans, STORE),
         customers=tuple(
-            replace(c, subscriptions=(*c.subscriptions, Subscription(
+            replace(c, timezone=zone, subscriptions=(*c.subscriptions, Subscription(
                 f"{c.id}:store:{start}", c.id, "store", 1, start, None
-            )))
-            if stored
-            else c
-            for c, stored in zip(catalog.customers, stores, strict=True)
+            )) if stored else c.subscriptions)
+            for c, stored, zone in zip(catalog.customers, stores, zones, strict=True)
         ),
     )  # fmt: skip
     files = ["\n".join(first_lines) + "\n", "\n".join(second_lines) + "\n"]

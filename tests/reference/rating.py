@@ -18,7 +18,7 @@ Entry points:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -31,6 +31,7 @@ from decimal import (
 )
 from functools import wraps
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from billing_dagster.catalog.model import (
     CURRENCY_MINOR_UNITS,
@@ -329,7 +330,8 @@ def _subscription_part(
     """Fixed fees, usage, minimum commitment and discounts of one subscription."""
     version = catalog.plan_version(subscription.plan, subscription.version)
     currency = version.currency
-    window = active_window(subscription, period)
+    [customer] = [c for c in catalog.customers if c.id == subscription.customer]
+    window = active_window(subscription, period, customer.timezone)
     assert window is not None, "only subscriptions active in the period are billed"
     metrics = {metric.code: metric for metric in catalog.metrics}
 
@@ -491,6 +493,21 @@ def _first_period(customer: Customer) -> str | None:
 
 
 @_exact
+def _period_in_zone(period: str, timezone: str) -> dict:
+    """A customer off UTC: its zone and the period's bounds, local (with the offset) and UTC."""
+    if timezone == "UTC":
+        return {}
+    first, following = period_bounds(period)
+    bounds = [datetime.combine(day, time(), ZoneInfo(timezone)) for day in (first, following)]
+    return {
+        "timezone": timezone,
+        "period_start": bounds[0].isoformat(),
+        "period_end": bounds[1].isoformat(),
+        "period_start_utc": bounds[0].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "period_end_utc": bounds[1].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
 def _customer_invoice(
     customer: Customer, catalog: Catalog, customer_events: list[Event], period: str
 ) -> dict | None:
@@ -518,7 +535,7 @@ def _customer_invoice(
         if _active_subscriptions(customer, current, catalog):
             invoice, taken = _invoice(customer, catalog, customer_events, current, balances)
             if current == period:
-                return invoice
+                return invoice | _period_in_zone(period, customer.timezone)
             for grant_id, amount in taken:
                 balances[grant_id] -= amount
         current = _next_period(current)

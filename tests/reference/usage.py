@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, Context, Decimal, Inexact
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from billing_dagster.catalog.model import Catalog, Customer, Metric, Subscription
 
@@ -402,6 +403,8 @@ def held_over(
     value x milliseconds summed exactly, divided by the unit once and rounded half away from
     zero to 12 places. `measured` may hold events before `lower` (what they left held)."""
     assert metric.unit is not None, f"metric {metric.code} has no unit"
+    # In UTC: Python subtracts two times of one zone by their wall clocks, ignoring DST.
+    lower, upper = lower.astimezone(UTC), upper.astimezone(UTC)
     ordered = sorted(measured, key=lambda pair: (pair[0].timestamp, pair[0].event_id))
     total = Decimal(0)
     for i, (event, value) in enumerate(ordered):
@@ -426,23 +429,29 @@ def _divided(value: Decimal, divisor: int) -> Decimal:
 
 #: Milliseconds in each unit a percentile's bucket is written in.
 _BUCKET_MILLISECONDS = {"m": 60_000, "h": 3_600_000}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def percentile_over(
     metric: Metric, measured: list[tuple[Event, str]], lower: datetime, upper: datetime
 ) -> Decimal:
     """A percentile over [lower, upper) (docs/invoicing.md): buckets of `metric.bucket`
-    aligned to UTC multiples of it since the epoch, each the sum of its events' values; all
-    n buckets of the window count, an empty one as 0; the nearest rank: the
+    from the start of each local day of the window's zone (that of `lower`), none spanning
+    two days (the last of a 23- or 25-hour day is shorter), each the sum of its events'
+    values; all n buckets of the window count, an empty one as 0; the nearest rank: the
     ceil(p / 100 × n)-th smallest. `measured` are the events inside the window."""
     assert metric.bucket is not None and metric.percentile is not None, metric.code
     size = timedelta(milliseconds=int(metric.bucket[:-1]) * _BUCKET_MILLISECONDS[metric.bucket[-1]])
-    sums: dict[int, Decimal] = {}
+    zone = lower.tzinfo
+    sums: dict[tuple[date, int], Decimal] = {}
     for event, value in measured:
-        index = (event.timestamp - _EPOCH) // size
+        day = event.timestamp.astimezone(zone).date()
+        index = (day, (event.timestamp - local_midnight(day, zone)) // size)
         sums[index] = _EXACT.add(sums.get(index, Decimal(0)), Decimal(value))
-    count = (upper - lower) // size
+    days = [lower.date() + timedelta(days=n) for n in range((upper.date() - lower.date()).days)]
+    count = sum(
+        -(-(local_midnight(day + timedelta(days=1), zone) - local_midnight(day, zone)) // size)
+        for day in days
+    )
     ordered = sorted([*sums.values(), *[Decimal(0)] * (count - len(sums))])
     rank = _EXACT.divide(_EXACT.multiply(metric.percentile, Decimal(count)), Decimal(100))
     return ordered[int(rank.to_integral_value(rounding=ROUND_CEILING)) - 1]
@@ -490,18 +499,24 @@ def period_bounds(period: str) -> tuple[date, date]:
     return first, following
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+def local_midnight(day: date, zone: Any) -> datetime:
+    """The first instant of a local day, in UTC (zoneinfo's fold 0: where midnight falls in
+    a DST gap, the instant the clocks jump)."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
-def active_window(subscription: Subscription, period: str) -> tuple[datetime, datetime] | None:
-    """The period ∩ [start, end) as UTC instants [lower, upper); None when it is empty."""
+def active_window(
+    subscription: Subscription, period: str, timezone: str = "UTC"
+) -> tuple[datetime, datetime] | None:
+    """The period ∩ [start, end) on the calendar of `timezone` (the customer's), as instants
+    [lower, upper) in that zone; None when it is empty."""
     first, following = period_bounds(period)
     lower = max(first, subscription.start)
     upper = following if subscription.end is None else min(following, subscription.end)
     if lower >= upper:
         return None
-    return _midnight(lower), _midnight(upper)
+    zone = ZoneInfo(timezone)
+    return tuple(local_midnight(day, zone).astimezone(zone) for day in (lower, upper))
 
 
 def window_quantities(
@@ -548,7 +563,7 @@ def usage_of_events(events: list[Event], catalog: Catalog, period: str) -> list[
     keyed_rows: list[tuple[tuple[str, str, str, date], dict]] = []
     for customer in catalog.customers:
         for subscription in customer.subscriptions:
-            window = active_window(subscription, period)
+            window = active_window(subscription, period, customer.timezone)
             if window is None:
                 continue
             customer_events = [e for e in counting if e.customer_id == customer.id]

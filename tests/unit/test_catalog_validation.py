@@ -558,6 +558,17 @@ CASES: dict[str, tuple[str, list[str]]] = {
         change("    name: Globex\n", ""),
         ["catalog.yaml:75: customers[1]: missing key 'name'"],
     ),
+    "time zone known": (
+        change('tax_rate: "0.20"', 'tax_rate: "0.20"\n    timezone: Mars/Olympus'),
+        [
+            "catalog.yaml:60: customers[0].timezone: unknown time zone 'Mars/Olympus': give an "
+            "IANA zone name such as America/Los_Angeles or Asia/Kolkata (default UTC)"
+        ],
+    ),
+    "time zone a string": (
+        change('tax_rate: "0.20"', 'tax_rate: "0.20"\n    timezone: 5'),
+        ['catalog.yaml:60: customers[0].timezone: must be a string: write it in quotes ("5")'],
+    ),
     "tax rate at most 1": (
         change('tax_rate: "0.20"', 'tax_rate: "20"'),
         ["catalog.yaml:59: customers[0].tax_rate: must be at most 1, got 20"],
@@ -791,7 +802,7 @@ def test_every_problem_is_reported_at_once_in_file_order():
         "catalog.yaml:31: plans[0].versions[0].charges[0].tiers[2].unit_price: must not be negative, got -1",
         "catalog.yaml:47: plans[0].versions[1].currency: must be one of USD, EUR, GBP, INR, JPY, got 'XYZ'",
         "catalog.yaml:77: customers[1].name: duplicate key; write each key once",
-        "catalog.yaml:78: customers[1].vip: unknown key 'vip' (allowed here: gateway, id, name, subscriptions, tax_rate)",
+        "catalog.yaml:78: customers[1].vip: unknown key 'vip' (allowed here: gateway, id, name, subscriptions, tax_rate, timezone)",
         'catalog.yaml:83: credit_grants[1].amount: must be a decimal string: write "10" in quotes',
     ]
 

@@ -46,7 +46,8 @@ def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
         )
         .replace(
             "    name: Globex\n",
-            '    name: Globex\n    gateway: stripe\n    tax_rate: "0.0000001"\n',
+            '    name: Globex\n    gateway: stripe\n    tax_rate: "0.0000001"\n'
+            "    timezone: Australia/Lord_Howe\n",
         )
         .replace(
             "        currency: USD\n",
@@ -63,6 +64,7 @@ def test_every_part_of_a_catalog_reads_back_the_same(tmp_path):
     assert catalog.alerts and catalog.partners and catalog.quota_grants
     assert catalog.plans[0].product == catalog.credit_grants[0].product == "api"
     assert catalog.metrics[-2].unit == "hour"
+    assert [c.timezone for c in catalog.customers] == ["UTC", "Australia/Lord_Howe"]
     assert (catalog.metrics[-1].percentile, catalog.metrics[-1].bucket) == (Decimal("99.5"), "1h")
     written = tmp_path / "written.yaml"
 

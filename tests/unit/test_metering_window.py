@@ -9,6 +9,7 @@ from billing_dagster.defs.metering.dbt_run import (
     _keep_parse_state,
 )
 from billing_dagster.metering.days import day_ranges
+from billing_dagster.metering.local_days import local_window, periods_of_utc_days
 from billing_dagster.metering.window import metering_window, window_env
 from tests.conftest import REPO
 
@@ -60,3 +61,17 @@ def test_changed_days_join_into_ranges_across_small_gaps_when_asked():
         (date(2026, 10, 1), date(2026, 10, 20)),
         (date(2026, 12, 5), date(2026, 12, 5)),
     ]
+
+
+def test_a_window_of_utc_days_widens_to_the_local_days_their_events_fall_on():
+    window = {"min_date": "2026-10-01", "max_date": "2026-10-31"}
+    assert local_window(window, 0) == window
+    assert local_window(window, 1) == {"min_date": "2026-09-30", "max_date": "2026-11-01"}
+
+
+def test_a_utc_day_reaches_the_periods_of_the_local_days_beside_it():
+    first_of_november = [date(2026, 11, 1)]
+    assert periods_of_utc_days(first_of_november, 0) == {"2026-11"}
+    assert periods_of_utc_days(first_of_november, 1) == {"2026-10", "2026-11"}
+    assert periods_of_utc_days([date(2026, 10, 31)], 1) == {"2026-10", "2026-11"}
+    assert periods_of_utc_days([date(2026, 10, 15)], 1) == {"2026-10"}

@@ -40,8 +40,10 @@ EMPTY = {"accepted": 0, "duplicates": 0, "quarantined": 0}
 def catalog(
     metrics: tuple[Metric, ...],
     windows: dict[str, list[tuple[date, date | None]]] | None = None,
+    timezone: str = "UTC",
 ) -> Catalog:
-    """Customers on the basic plan over (start, end) windows; default: acme from January on."""
+    """Customers on the basic plan over (start, end) windows, in `timezone`; default: acme
+    from January on."""
     windows = {"acme": [(date(2026, 1, 1), None)]} if windows is None else windows
     customers = tuple(
         Customer(
@@ -51,6 +53,7 @@ def catalog(
                 Subscription(f"{name}:basic:{start}", name, "basic", 1, start, end)
                 for start, end in spans
             ),
+            timezone=timezone,
         )
         for name, spans in windows.items()
     )
@@ -851,3 +854,54 @@ def test_percentile_buckets_are_utc_aligned_and_groups_apart():
         ("acme", "p", "eu"): "4",
         ("acme", "p", "us"): "9",
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Time zones (docs/invoicing.md, "Time zones")
+
+
+def test_a_period_is_the_customers_local_month():
+    lines = [
+        event("e1", timestamp="2026-11-01T06:30:00Z"),  # 31 October, 23:30 in Los Angeles
+        event("e2", timestamp="2026-09-30T18:30:00Z"),  # 1 October, 00:00 in Kolkata
+    ]
+    la = usage(lines, (CALLS,), timezone="America/Los_Angeles")
+    kolkata = usage(lines, (CALLS,), timezone="Asia/Kolkata")
+    assert (quantities(la), quantities(kolkata)) == (
+        {("acme", "calls", None): "1"},
+        {("acme", "calls", None): "1"},
+    )
+    # In UTC, e2 is on 30 September and e1 on 1 November.
+    assert usage(lines, (CALLS,)) == []
+    assert quantities(usage(lines, (CALLS,), "2026-11")) == {("acme", "calls", None): "1"}
+
+
+def test_a_value_held_over_a_25_hour_day_counts_25_hours():
+    # Los Angeles leaves DST on 1 November 2026: that local day has 25 hours.
+    windows = {"acme": [(date(2026, 11, 1), date(2026, 11, 2))]}
+    lines = [disk("e1", "2026-10-20T00:00:00Z", "2")]
+    held = usage(lines, (HELD,), "2026-11", windows=windows, timezone="America/Los_Angeles")
+    assert quantities(held) == {("acme", "held", None): "50"}
+
+
+def test_percentile_buckets_start_at_each_local_midnight_and_a_short_day_has_fewer():
+    # Lord Howe, 4 October 2026: clocks jump from 02:00 to 02:30, a 23.5-hour day; one-hour
+    # buckets from its midnight (13:30 UTC the day before): 24, the last one 30 minutes.
+    windows = {"acme": [(date(2026, 10, 4), date(2026, 10, 5))]}
+    lines = [
+        disk("e1", "2026-10-03T13:30:00Z", "1"),  # 00:00, bucket 0
+        disk("e2", "2026-10-03T14:29:59.999Z", "2"),  # 00:59:59.999, bucket 0
+        disk("e3", "2026-10-03T14:30:00Z", "4"),  # 01:00, bucket 1
+        disk("e4", "2026-10-04T12:59:59.999Z", "5"),  # 23:59:59.999, bucket 23
+    ]
+    ranked = {
+        p: usage(
+            lines,
+            (percentile(p),),
+            windows=windows,
+            timezone="Australia/Lord_Howe",
+        )[0]["quantity"]
+        for p in ("100", "91.7", "87.6", "87.5")
+    }
+    # Sorted: 0 (x21), 3, 4, 5 over 24 buckets; rank ceil(p / 100 x 24).
+    assert ranked == {"100": "5", "91.7": "4", "87.6": "3", "87.5": "0"}
