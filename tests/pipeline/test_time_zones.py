@@ -56,8 +56,8 @@ def test_23_30_on_the_last_local_day_is_billed_in_that_month_only_in_that_zone(
 
     # Los Angeles: 31 October, so October; UTC: 1 November, so November.
     assert (usage_quantities(october["la"]), october["la"]["total"]) == (["3"], "0.03")
-    assert (usage_quantities(november["la"]), november["la"]["total"]) == ([], "0.00")
-    assert (usage_quantities(october["utc"]), october["utc"]["total"]) == ([], "0.00")
+    assert (usage_quantities(november["la"]), november["la"]["total"]) == (["0"], "0.00")
+    assert (usage_quantities(october["utc"]), october["utc"]["total"]) == (["0"], "0.00")
     assert (usage_quantities(november["utc"]), november["utc"]["total"]) == (["2"], "0.02")
 
     # The period in local time and in UTC; November starts in PDT and ends in PST.
@@ -103,6 +103,6 @@ def test_a_late_event_on_the_last_local_day_adjusts_the_finalized_month(
     assert (adjustment["billed_total"], adjustment["corrected_total"]) == ("0.01", "0.05")
     assert (adjustment["amount"], usage_quantities(november), november["total"]) == (
         "0.04",
-        [],
+        ["0"],
         "0.04",
     )
