@@ -35,9 +35,13 @@ PLANS = ["starter", "pro", "scale_eu"]
 CATALOG_HEAD = Path(__file__).resolve().parents[1] / "billing_dagster/demo/sample_catalog.yaml"
 
 
-def catalog_text(customers: int, catalog_head: Path = CATALOG_HEAD) -> str:
+#: Where `--zoned` puts a third of the customers: DST in each hemisphere, half-hour offsets, +14.
+ZONES = ("America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Kiritimati")
+
+
+def catalog_text(customers: int, catalog_head: Path = CATALOG_HEAD, zoned: bool = False) -> str:
     """The demo catalog's metrics and plans (or another catalog's), with `customers` generated
-    customers."""
+    customers; `zoned`: every third of them in one of ZONES, the others in UTC."""
     head = catalog_head.read_text().split("\ncustomers:")[0]
     lines = [head, "customers:"]
     for number in range(customers):
@@ -45,6 +49,8 @@ def catalog_text(customers: int, catalog_head: Path = CATALOG_HEAD) -> str:
         lines.append(f"  - id: c{number:05d}")
         lines.append(f"    name: Customer {number}")
         lines.append(f'    tax_rate: "{"0.20" if number % 2 else "0"}"')
+        if zoned and number % 3 == 1:
+            lines.append(f"    timezone: {ZONES[number // 3 % len(ZONES)]}")
         lines.append(
             f"    subscriptions: [{{plan: {plan}, version: 1, start: 2026-0{1 + number % 9}-01}}]"
         )
@@ -111,7 +117,9 @@ class BenchHome:
 
 
 @contextlib.contextmanager
-def bench_home(name: str, customers: int, catalog_head: Path = CATALOG_HEAD) -> Iterator[BenchHome]:
+def bench_home(
+    name: str, customers: int, catalog_head: Path = CATALOG_HEAD, zoned: bool = False
+) -> Iterator[BenchHome]:
     """A new billing home under benchmarks/data with its warehouse running and the catalog of
     `customers` written beside it; stopped and removed afterwards."""
     home = DATA / name
@@ -122,7 +130,7 @@ def bench_home(name: str, customers: int, catalog_head: Path = CATALOG_HEAD) -> 
         client = settings.client()
         ensure_schema(client, settings.database)
         catalog = home / "catalog.yaml"
-        catalog.write_text(catalog_text(customers, catalog_head))
+        catalog.write_text(catalog_text(customers, catalog_head, zoned))
         yield BenchHome(home, endpoint, client, settings.database, catalog)
     finally:
         embedded.stop(home)
@@ -156,13 +164,19 @@ def main() -> None:
         help="take the metrics and plans of this catalog (an older demo catalog, to compare)",
     )
     parser.add_argument(
+        "--zoned",
+        action="store_true",
+        help="put a third of the customers in other time zones (docs/invoicing.md)",
+    )
+    parser.add_argument(
         "--invoices-out",
         type=Path,
         help="write the month's invoices (JSON) here: two checkouts' files compare byte for byte",
     )
     args = parser.parse_args()
 
-    with bench_home(f"billing-{args.events}", args.customers, args.catalog_head) as bench:
+    home_name = f"billing-{args.events}{'-zoned' if args.zoned else ''}"
+    with bench_home(home_name, args.customers, args.catalog_head, args.zoned) as bench:
         home, client = bench.path, bench.client
         started = time.monotonic()
         quiet_billing("--home", str(home), "catalog", "apply", str(bench.catalog))

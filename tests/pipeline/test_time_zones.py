@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.catalogs import calls_catalog
 from tests.support import run
 
@@ -22,12 +24,25 @@ ZONE_KEYS = ("timezone", "period_start", "period_end", "period_start_utc", "peri
 HALF_PAST_23_IN_LA = "2026-11-01T06:30:00Z"
 
 
+def ingest(capsys, path, *files: str) -> None:
+    """`billing ingest` of one file holding these JSONL texts."""
+    path.write_text("".join(files))
+    run(capsys, "ingest", str(path))
+
+
 def calls(customer: str, prefix: str, count: int, timestamp: str) -> str:
     return "".join(
         json.dumps({"event_id": f"{prefix}-{n}", "customer_id": customer,
                     "event_name": "api_request", "timestamp": timestamp}) + "\n"
         for n in range(count)
     )  # fmt: skip
+
+
+@pytest.fixture
+def zoned_catalog(database, home, tmp_path, capsys):
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    run(capsys, "catalog", "apply", str(catalog))
 
 
 def invoices(capsys, period: str) -> dict[str, dict]:
@@ -40,16 +55,14 @@ def usage_quantities(invoice: dict) -> list[str]:
 
 
 def test_23_30_on_the_last_local_day_is_billed_in_that_month_only_in_that_zone(
-    database, home, tmp_path, capsys
+    zoned_catalog, tmp_path, capsys
 ):
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(CATALOG)
-    run(capsys, "catalog", "apply", str(catalog))
-    events = tmp_path / "events.jsonl"
-    events.write_text(
-        calls("la", "la", 3, HALF_PAST_23_IN_LA) + calls("utc", "utc", 2, HALF_PAST_23_IN_LA)
+    ingest(
+        capsys,
+        tmp_path / "events.jsonl",
+        calls("la", "la", 3, HALF_PAST_23_IN_LA),
+        calls("utc", "utc", 2, HALF_PAST_23_IN_LA),
     )
-    run(capsys, "ingest", str(events))
     for period in ("2026-10", "2026-11"):
         run(capsys, "bill", "--period", period)
     october, november = invoices(capsys, "2026-10"), invoices(capsys, "2026-11")
@@ -79,21 +92,14 @@ def test_23_30_on_the_last_local_day_is_billed_in_that_month_only_in_that_zone(
 
 
 def test_a_late_event_on_the_last_local_day_adjusts_the_finalized_month(
-    database, home, tmp_path, capsys
+    zoned_catalog, tmp_path, capsys
 ):
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(CATALOG)
-    run(capsys, "catalog", "apply", str(catalog))
-    on_time = tmp_path / "on-time.jsonl"
-    on_time.write_text(calls("la", "la", 1, "2026-10-15T12:00:00Z"))
-    run(capsys, "ingest", str(on_time))
+    ingest(capsys, tmp_path / "on-time.jsonl", calls("la", "la", 1, "2026-10-15T12:00:00Z"))
     run(capsys, "bill", "--period", "2026-10")
     run(capsys, "finalize", "--period", "2026-10")
 
     # Stored under UTC day 1 November, it belongs to Los Angeles' 31 October.
-    late = tmp_path / "late.jsonl"
-    late.write_text(calls("la", "late", 4, HALF_PAST_23_IN_LA))
-    run(capsys, "ingest", str(late))
+    ingest(capsys, tmp_path / "late.jsonl", calls("la", "late", 4, HALF_PAST_23_IN_LA))
     status = json.loads(run(capsys, "status", "--format", "json"))
     assert status["adjustments"]["unbilled_late_periods"] == ["2026-10"]
     run(capsys, "bill", "--period", "2026-11")
