@@ -272,7 +272,9 @@ SELECT
     line_no,
     JSONExtract(line, 'Tuple(event_id Dynamic, customer_id Dynamic, event_name Dynamic,
         timestamp Dynamic, source Dynamic, replaces Dynamic, void Dynamic)') AS fields,
-    JSONExtractKeysAndValuesRaw(line, 'properties') AS raw_properties,
+    -- Read as the exact path reads a plain object, through the raw text of `properties`:
+    -- each reading re-prints numbers (`-0.0` gives "-0", then "0"), so both read it twice.
+    JSONExtractKeysAndValuesRaw(JSONExtractRaw(line, 'properties')) AS raw_properties,
     ifNull(fields.event_id.String, '') AS event_id_text,
     ifNull(fields.customer_id.String, '') AS customer,
     ifNull(fields.event_name.String, '') AS event_name_text,
@@ -289,26 +291,22 @@ SELECT
         AND (isNull(fields.void) OR fields.void.Bool IS NOT NULL)
         -- Every key of the line is one of the fields above, once, not null; `properties`,
         -- when there, a non-empty object.
-        AND JSONLength(line) = 4 + NOT isNull(fields.source) + NOT isNull(fields.replaces)
-            + NOT isNull(fields.void) + notEmpty(raw_properties)
+        AND JSONLength(line) = 4 + isNotNull(fields.source) + isNotNull(fields.replaces)
+            + isNotNull(fields.void) + notEmpty(raw_properties)
         AND NOT long_numbers
         AND valid_values
         AS proven,
     if(proven, '', {unproven}) AS reason,
     {staged_columns}
 FROM ({lines})
+-- A JSON string is read as a string, never as the date or number it may look like (a field
+-- read as any other type is left to the exact path: slower, never wrong).
+SETTINGS input_format_try_infer_dates = 0, input_format_try_infer_datetimes = 0,
+    input_format_json_try_infer_numbers_from_strings = 0
 """
 
 #: The reason of a line the fast path leaves to the exact path: never seen outside a load.
 UNPROVEN = "left to the exact path"
-
-#: Settings of the fast path's typed parse: a JSON string is read as a string, never as the
-#: date or number it may look like (a field of any type but String is left to the exact path).
-_TYPED_PARSE_SETTINGS = {
-    "input_format_try_infer_dates": 0,
-    "input_format_try_infer_datetimes": 0,
-    "input_format_json_try_infer_numbers_from_strings": 0,
-}
 
 _STAGE_COLUMNS = (
     "load_seq, line_no, reason, customer_id, event_id, event_name, timestamp, properties, "
@@ -569,7 +567,6 @@ class EventLoader:
                 # Read the file, do not map it: a mapped 2 GB file counts in the server's
                 # RSS.
                 "storage_file_read_method": "pread",
-                **_TYPED_PARSE_SETTINGS,
             },
         )
 
