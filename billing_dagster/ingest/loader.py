@@ -3,7 +3,9 @@
 Valid lines are parsed by the engine, not row by row in Python (DESIGN.md §2). One load is
 one file; its steps are:
 
-1. parse every line into a staging table `load_<seq>` with its problem, if any;
+1. parse every line into a staging table `load_<seq>` with its problem, if any: the fast
+   path (one typed parse) stages the lines it proves valid, and the exact path (every field
+   read and checked, the first problem named) stages every other line;
 2. decide first copies: the first line of a key in this file, unless the key is already in
    the store (earlier loads win);
 3. insert first copies into `raw_events`, later copies into `event_duplicates` (with a
