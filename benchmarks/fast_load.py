@@ -6,9 +6,10 @@ fresh database of one embedded warehouse.
 
 The file is the ingest benchmark's month of events (benchmarks/ingest_and_metering.py:
 resends, conflicts, corrections, an unknown customer). Prints each load's seconds, the
-1-minute load average before it, its counts, and the median per path; exits 1 if the two
-paths' counts differ. Everything lives under `benchmarks/data/fast-load/` (git-ignored)
-and is removed at the end.
+warehouse server's CPU seconds (user + system: less sensitive than wall time to the other
+work on a shared machine), the 1-minute load average before it, its counts and slowest
+statements, and the medians per path; exits 1 if the two paths' counts differ. Everything
+lives under `benchmarks/data/fast-load/` (git-ignored) and is removed at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import psutil
 from ingest_and_metering import CATALOG, DATA, MONTH, generate_month
 
 from billing_dagster.catalog.store import apply_catalog
@@ -45,15 +47,19 @@ def load_once(endpoint: embedded.Endpoint, events: Path, fast: bool, run: int) -
     ).version
     statements = timed_statements(client)
     loader = EventLoader(client, database, settings.file_path, fast_path=fast)
+    server = psutil.Process(endpoint.pid)
     load_average = os.getloadavg()[0]
+    cpu_before = sum(server.cpu_times()[:2])
     started = time.perf_counter()
     result = loader.load(events, "bench", events.name, date(2026, 11, 1), version)
     seconds = time.perf_counter() - started
+    cpu = sum(server.cpu_times()[:2]) - cpu_before
     client.command(f"DROP DATABASE `{database}` SYNC")
     counts = (result.lines, result.accepted, result.duplicates, result.conflicts)
     slowest = sorted(statements, reverse=True)[:3]
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "load": load_average,
         "counts": (*counts, result.quarantined),
         "slowest": ", ".join(f"{label} {spent:.1f} s" for spent, label in slowest),
@@ -89,6 +95,7 @@ def main() -> int:
     print(f"{args.events:,} events, {events.stat().st_size / (1 << 20):,.0f} MiB", flush=True)
     endpoint = embedded.ensure_running(WORK / "home", idle_timeout_s=0, files_root=WORK)
     times: dict[str, list[float]] = {"exact": [], "fast": []}
+    cpu: dict[str, list[float]] = {"exact": [], "fast": []}
     counts: dict[str, set] = {"exact": set(), "fast": set()}
     try:
         for run in range(args.runs):
@@ -96,11 +103,13 @@ def main() -> int:
                 path = "fast" if fast else "exact"
                 measured = load_once(endpoint, events, fast, run)
                 times[path].append(measured["seconds"])
+                cpu[path].append(measured["cpu"])
                 counts[path].add(measured["counts"])
                 print(
-                    f"run {run + 1} {path:5}: {measured['seconds']:6.1f} s  "
-                    f"(load {measured['load']:.1f})  lines, accepted, duplicates, conflicts, "
-                    f"quarantined = {measured['counts']}\n    slowest: {measured['slowest']}",
+                    f"run {run + 1} {path:5}: {measured['seconds']:6.1f} s, server CPU "
+                    f"{measured['cpu']:.1f} s (load {measured['load']:.1f})\n"
+                    f"    lines, accepted, duplicates, conflicts, quarantined = "
+                    f"{measured['counts']}\n    slowest: {measured['slowest']}",
                     flush=True,
                 )
     finally:
@@ -110,7 +119,8 @@ def main() -> int:
         median = statistics.median(seconds)
         print(
             f"{path:5}: median {median:.1f} s = {args.events / median / 1000:,.0f} k events/s "
-            f"(min {min(seconds):.1f}, max {max(seconds):.1f})"
+            f"(min {min(seconds):.1f}, max {max(seconds):.1f}); server CPU median "
+            f"{statistics.median(cpu[path]):.1f} s"
         )
     ratio = statistics.median(times["fast"]) / statistics.median(times["exact"])
     print(f"fast / exact (medians): {ratio:.2f}")
