@@ -188,13 +188,13 @@ def tables(client, database: str) -> dict[str, list[tuple]]:
 
 
 def test_both_paths_leave_identical_tables_on_hostile_files(
-    client, database, settings, exact_database, warehouse, tmp_path
+    client, database, exact_database, warehouse, tmp_path
 ):
     exact_name, exact_client = exact_database
     files = [
         write(tmp_path / "first.jsonl", PROVABLE + HOSTILE, RAW_LINES),
-        # A second load: copies of events stored by the first, corrections of them, and
-        # a duplicate that only one path could read.
+        # A second load: copies of events stored by the first (one written with escapes,
+        # left to the exact path by the fast one) and a correction of a correction.
         write(
             tmp_path / "second.jsonl",
             [
@@ -231,9 +231,9 @@ def test_the_fast_path_proves_only_plain_lines(client, database, settings, tmp_p
     naming an unknown event is found later, from the stage, on both paths)."""
     version = store(client, database, CATALOG)
     path = write(tmp_path / "events.jsonl", PROVABLE + HOSTILE, RAW_LINES)
+    select = fast_lines_sql(f"`{database}`", settings.file_path(path), version, seq=1)
     rows = client.query(
-        f"SELECT event_id, reason FROM ({fast_lines_sql(f'`{database}`', settings.file_path(path), version, 1)}) "
-        f"ORDER BY line_no",
+        f"SELECT event_id, reason FROM ({select}) ORDER BY line_no",
         settings={"short_circuit_function_evaluation": "force_enable"},
     ).result_rows
     proven = sorted(event_id for event_id, reason in rows if reason == "")
