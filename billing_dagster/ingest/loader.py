@@ -804,7 +804,9 @@ def number_out_of_range(line: str) -> str | None:
     found: list[str] = []
 
     def number(text: str) -> str:
-        if not found and abs(Decimal(text)) > _DOUBLE_MAX:
+        # copy_abs, not abs(): exact, so an exponent beyond the decimal context's (1e1000000)
+        # does not raise Overflow and fail the whole load.
+        if not found and Decimal(text).copy_abs() > _DOUBLE_MAX:
             found.append(text)
         return text
 
