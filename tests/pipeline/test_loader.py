@@ -116,6 +116,10 @@ BAD_LINES = [
         "the number 1e400 is beyond what can be read (about ±1.8e308); send it as a string",
     ),
     (
+        event("s2", properties={"n": 1})[:-3] + "-1e1000000}}",
+        "the number -1e1000000 is beyond what can be read (about ±1.8e308); send it as a string",
+    ),
+    (
         event("t", timestamp="2016-12-31T23:59:60Z"),
         'field "timestamp" is a leap second ("2016-12-31T23:59:60Z"), which UTC timestamps '
         "here do not have: send :59.999 of that minute",
