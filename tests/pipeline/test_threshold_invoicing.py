@@ -1,0 +1,139 @@
+"""Threshold invoicing end to end on the real warehouse, dbt and Dagster: billing runs of the
+open October issue acme's interim invoices as its calls accrue (never the same one twice),
+the period's invoice deducts them, all of them agree with the reference rater to the cent and
+sum to what one invoice of the period bills; globex, on a plan without a threshold, gets the
+invoice it always did. Interim invoices are announced and synced while the period is open;
+finalizing it syncs the rest."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from billing_dagster.catalog.validate import validate_catalog_file
+from billing_dagster.gateways.config import Gateways
+from billing_dagster.gateways.file_gateway import FileGateway
+from billing_dagster.gateways.retry import RetryPolicy
+from billing_dagster.gateways.sync import sync_period
+from tests.catalogs import THRESHOLD_CATALOG
+from tests.pipeline.test_invoices_match_reference import comparable
+from tests.reference.rating import reference_invoices, reference_threshold_invoices
+from tests.reference.usage import reference_ingest
+from tests.support import run
+
+#: The fields of an invoice from before threshold invoicing, which globex's keeps exactly.
+INVOICE_FIELDS = [
+    "invoice_id",
+    "customer_id",
+    "period",
+    "currency",
+    "status",
+    "lines",
+    "charges",
+    "subtotal",
+    "discount",
+    "tax",
+    "credits_applied",
+    "adjustments",
+    "total",
+    "plan_versions",
+]
+
+
+def calls(customer: str, first: int, count: int) -> str:
+    """`count` calls of October, one a minute, numbered from `first`."""
+    return "".join(
+        json.dumps(
+            {
+                "event_id": f"{customer}-{n}",
+                "customer_id": customer,
+                "event_name": "api_request",
+                "timestamp": f"2026-10-{1 + n // 1440:02d}T{n // 60 % 24:02d}:{n % 60:02d}:00Z",
+            }
+        )
+        + "\n"
+        for n in range(first, first + count)
+    )
+
+
+def test_interim_invoices_then_the_period_invoice(client, database, home, tmp_path, capsys):
+    catalog_file = tmp_path / "catalog.yaml"
+    catalog_file.write_text(THRESHOLD_CATALOG)
+    run(capsys, "catalog", "apply", str(catalog_file))
+    loads = [
+        calls("acme", 0, 250) + calls("globex", 0, 600),
+        calls("acme", 250, 220),
+        calls("acme", 470, 31),
+    ]
+    seen: list[str] = []  # the loads each billing run saw
+    for number, load in enumerate(loads):
+        events_file = tmp_path / f"events-{number}.jsonl"
+        events_file.write_text(load)
+        run(capsys, "ingest", str(events_file))
+        run(capsys, "bill", "--period", "2026-10")
+        seen.append(load)
+        if number == 0:  # billed again with nothing new: no second interim invoice
+            run(capsys, "bill", "--period", "2026-10")
+            seen.append("")
+
+    documents = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+
+    assert [(d["invoice_id"], d["status"], d["total"]) for d in documents] == [
+        ("INV-2026-10-acme-I1", "finalized", "137.50"),  # 250 calls: 125.00 and tax
+        ("INV-2026-10-acme-I2", "finalized", "121.00"),  # 220 more: 110.00 and tax
+        ("INV-2026-10-acme", "draft", "38.01"),
+        ("INV-2026-10-globex", "draft", "345.51"),  # 349.00 − 34.90, and tax
+    ]
+    first, second, acme, globex = documents
+    assert [(li["kind"], li["amount"]) for li in acme["lines"]] == [
+        ("fixed_fee", "49.00"),
+        ("usage", "250.50"),
+        ("discount", "-29.95"),
+        ("interim_invoiced", "-235.00"),
+        ("tax", "3.46"),
+    ]
+    catalog = validate_catalog_file(catalog_file)
+    snapshots = [
+        reference_ingest([[text for text in seen[: n + 1] if text]], catalog).events
+        for n in range(len(seen))
+    ]
+    expected = reference_threshold_invoices(snapshots, catalog, "2026-10")
+    assert [_compared(d) for d in (first, second, acme)] == [_compared(d) for d in expected["acme"]]
+    # Together they bill what one invoice of the period bills, to the cent.
+    single = reference_invoices(snapshots[-1], catalog, "2026-10")
+    assert sum(Decimal(d["total"]) for d in (first, second, acme)) == Decimal("296.51")
+    assert single[0]["total"] == "296.51"
+    # A plan without a threshold: the invoice it always had, field for field.
+    assert list(globex) == INVOICE_FIELDS
+    assert comparable(globex) == comparable(single[1])
+    assert expected["globex"] == [single[1]]
+
+    announced = client.query(
+        f"SELECT event_type, JSONExtractString(payload, 'data', 'invoice_id') "
+        f"FROM `{database}`.webhook_events ORDER BY 2"
+    ).result_rows
+    assert [tuple(row) for row in announced] == [
+        ("invoice.finalized", "INV-2026-10-acme-I1"),
+        ("invoice.finalized", "INV-2026-10-acme-I2"),
+    ]
+
+    gateways, retry = Gateways.only(FileGateway(tmp_path / "out")), RetryPolicy(attempts=1)
+    while_open = sync_period(client, database, gateways, "2026-10", retry)
+    assert while_open.synced == ["INV-2026-10-acme-I1", "INV-2026-10-acme-I2"]
+    run(capsys, "finalize", "--period", "2026-10")
+    finalized = sync_period(client, database, gateways, "2026-10", retry)
+    assert finalized.already_synced == while_open.synced
+    assert finalized.synced == ["INV-2026-10-acme", "INV-2026-10-globex"]
+    written = json.loads((tmp_path / "out" / "invoices" / "INV-2026-10-acme.json").read_text())
+    assert written["total"] == "38.01"
+
+
+def _compared(document: dict) -> dict:
+    """What the reference rater makes too (it leaves out ids of period invoices, tiers and
+    proration details)."""
+    keys = ("kind", "code", "group", "subscription_id", "quantity", "amount")
+    keys += ("amount_to_date", "interim_invoices")
+    lines = [{key: line.get(key) for key in keys} for line in document["lines"]]
+    totals = ("charges", "subtotal", "discount", "tax", "credits_applied", "total")
+    totals += ("interim", "interim_invoiced")
+    return {"lines": lines} | {key: document.get(key) for key in totals}
