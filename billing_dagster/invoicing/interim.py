@@ -60,8 +60,11 @@ def due_interims(catalog: Catalog, book: InvoiceBook, period: str) -> list[Invoi
     return sorted((invoice for invoice in due if invoice), key=lambda i: i["customer_id"])
 
 
-def write_interim_invoices(client: Client, database: str, invoices: list[Invoice]) -> None:
-    """Issue these interim invoices: one insert, so all of them or none."""
+def write_interim_invoices(
+    client: Client, database: str, invoices: list[Invoice], catalog_version: int
+) -> None:
+    """Issue these interim invoices (made with that catalog version): one insert, so all of
+    them or none."""
     if not invoices:
         return
     now = datetime.now(UTC)
@@ -70,7 +73,7 @@ def write_interim_invoices(client: Client, database: str, invoices: list[Invoice
         [
             [
                 *(i["period"], i["customer_id"], i["invoice_id"], i["interim"], i["currency"]),
-                *(Decimal(i["total"]), invoice_json(i), now),
+                *(Decimal(i["total"]), catalog_version, invoice_json(i), now),
             ]
             for i in invoices
         ],
@@ -81,6 +84,7 @@ def write_interim_invoices(client: Client, database: str, invoices: list[Invoice
             "number",
             "currency",
             "total",
+            "catalog_version",
             "document",
             "issued_at",
         ],

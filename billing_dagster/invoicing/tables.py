@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS {db}.interim_invoices (
     number UInt32,
     currency LowCardinality(String),
     total {invoice_money},
+    catalog_version UInt32,
     document String,
     issued_at DateTime64(3, 'UTC')
 ) ENGINE = MergeTree ORDER BY (period, customer_id, number)

@@ -127,6 +127,20 @@ def test_interim_invoices_then_the_period_invoice(client, database, home, tmp_pa
     written = json.loads((tmp_path / "out" / "invoices" / "INV-2026-10-acme.json").read_text())
     assert written["total"] == "38.01"
 
+    # Finance counts the interim invoices once: revenue is what the documents billed, and
+    # the pro plan's usage is its 501 calls, not the interim invoices' usage again.
+    report = json.loads(run(capsys, "report", "revenue", "--period", "2026-10", "--format", "json"))
+    assert report["totals"] == [
+        {"currency": "USD", "revenue": "642.02", "revenue_status": "final"}
+    ]  # 296.51 + 345.51
+    rows = {row["plan_code"]: row for row in report["by_plan"]}
+    assert (rows["pro"]["invoices"], rows["pro"]["usage"], rows["pro"]["revenue"]) == (
+        3,
+        "250.50",
+        "296.51",
+    )
+    assert rows["basic"]["revenue"] == "345.51"
+
 
 def _compared(document: dict) -> dict:
     """What the reference rater makes too (it leaves out ids of period invoices, tiers and

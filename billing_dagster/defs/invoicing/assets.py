@@ -79,7 +79,7 @@ def _bill(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, per
     except NoCatalog as error:
         raise dg.Failure(str(error)) from None
     adjusted = sorted({adjusted for _, adjusted in billing.corrected})
-    write_interim_invoices(client, database, billing.interims)
+    write_interim_invoices(client, database, billing.interims, billing.catalog_version)
     announce_interims(client, database, period)  # also those of a run killed before this
     run_id = write_billing_run(client, database, billing)
     context.log.info(

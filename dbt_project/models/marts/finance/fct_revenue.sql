@@ -75,7 +75,9 @@ select
     uniqExactIf(document_id, line_kind != 'credit_note') as invoices,
     uniqExact(customer_id) as customers,
     sumIf(amount, line_kind = 'fixed_fee') as fixed_fees,
-    sumIf(amount, line_kind = 'usage') as usage,
+    -- Usage billed by interim invoices (threshold invoicing) is deducted again by the
+    -- period's invoice (`interim_invoiced`): the period's usage counts once.
+    sumIf(amount, line_kind in ('usage', 'interim_invoiced')) as usage,
     sumIf(amount, line_kind = 'minimum_commitment') as minimum_commitments,
     sumIf(amount, line_kind = 'discount') as discounts,
     sumIf(amount, line_kind = 'tax') as tax,
