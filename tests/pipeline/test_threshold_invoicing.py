@@ -8,6 +8,9 @@ finalizing it syncs the rest."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 from billing_dagster.catalog.validate import validate_catalog_file
@@ -15,6 +18,8 @@ from billing_dagster.gateways.config import Gateways
 from billing_dagster.gateways.file_gateway import FileGateway
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.gateways.sync import sync_period
+from billing_dagster.invoicing.billing import bill_period
+from billing_dagster.invoicing.interim import write_interim_invoices
 from tests.catalogs import THRESHOLD_CATALOG
 from tests.pipeline.test_invoices_match_reference import comparable
 from tests.reference.rating import reference_invoices, reference_threshold_invoices
@@ -151,3 +156,80 @@ def _compared(document: dict) -> dict:
     totals = ("charges", "subtotal", "discount", "tax", "credits_applied", "total")
     totals += ("interim", "interim_invoiced")
     return {"lines": lines} | {key: document.get(key) for key in totals}
+
+
+def _acme_calls_billed_by(tmp_path, capsys) -> None:
+    """The threshold catalog applied and acme's 250 calls loaded: 125.00 accrued, enough for
+    an interim invoice."""
+    catalog_file = tmp_path / "catalog.yaml"
+    catalog_file.write_text(THRESHOLD_CATALOG)
+    run(capsys, "catalog", "apply", str(catalog_file))
+    events_file = tmp_path / "events.jsonl"
+    events_file.write_text(calls("acme", 0, 250))
+    run(capsys, "ingest", str(events_file))
+
+
+def _issued(client, database: str) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in client.query(
+            f"SELECT invoice_id, total FROM `{database}`.interim_invoices ORDER BY invoice_id"
+        ).result_rows
+    ]
+
+
+def test_two_billing_runs_at_once_issue_the_interim_invoice_once(
+    client, database, home, tmp_path, capsys
+):
+    _acme_calls_billed_by(tmp_path, capsys)
+    environment = os.environ | {"BILLING_HOME": str(home)}
+    bills = [
+        subprocess.Popen(
+            [sys.executable, "-m", "billing_dagster.cli.main", "bill", "--period", "2026-10"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for bill in bills:
+        _, err = bill.communicate(timeout=900)
+        assert bill.returncode == 0, err[-3000:]
+
+    assert _issued(client, database) == [("INV-2026-10-acme-I1", Decimal("137.50"))]
+    documents = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+    assert [(d["invoice_id"], d["total"]) for d in documents] == [
+        ("INV-2026-10-acme-I1", "137.50"),
+        ("INV-2026-10-acme", "34.76"),  # 49.00 + 125.00 − 17.40 − 125.00; tax 15.66 − 12.50
+        ("INV-2026-10-globex", "48.51"),  # no calls: 49.00 − 4.90, and tax
+    ]
+
+
+def test_a_run_killed_after_issuing_leaves_them_issued_once_and_announced(
+    client, database, home, tmp_path, capsys
+):
+    _acme_calls_billed_by(tmp_path, capsys)
+    run(capsys, "bill", "--period", "2026-10")  # meters; issues I1
+    more = tmp_path / "more.jsonl"
+    more.write_text(calls("acme", 250, 220))
+    run(capsys, "ingest", str(more))
+    run(capsys, "usage", "--period", "2026-10")  # meters the new calls
+    # A run that issued I2 and died before its drafts and announcements:
+    killed = bill_period(client, database, "2026-10")
+    write_interim_invoices(client, database, killed.interims, killed.catalog_version)
+    assert [i["invoice_id"] for i in killed.interims] == ["INV-2026-10-acme-I2"]
+
+    run(capsys, "bill", "--period", "2026-10")
+
+    assert _issued(client, database) == [
+        ("INV-2026-10-acme-I1", Decimal("137.50")),
+        ("INV-2026-10-acme-I2", Decimal("121.00")),
+    ]
+    documents = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
+    [acme] = [d for d in documents if d["invoice_id"] == "INV-2026-10-acme"]
+    assert acme["interim_invoiced"] == "235.00"
+    announced = client.query(
+        f"SELECT count() FROM `{database}`.webhook_events WHERE event_type = 'invoice.finalized'"
+    ).result_rows
+    assert announced == [(2,)]
