@@ -19,6 +19,7 @@ from billing_dagster.catalog.model import (
     Catalog,
     CreditGrant,
     Customer,
+    Discount,
     Subscription,
 )
 from billing_dagster.formatting import decimal_text
@@ -101,11 +102,7 @@ def bill_subscription(
     days = active_days(subscription, period)
     first, following = period_bounds(period)
     period_days = (following - first).days
-    where = {
-        "plan": subscription.plan,
-        "plan_version": subscription.version,
-        "subscription_id": subscription.id,
-    }
+    where = subscription_fields(subscription)
     bill = SubscriptionBill()
     for fee in version.fixed_fees:
         amount = subscription.overrides.fixed_fees.get(fee.code, fee.amount)
@@ -140,25 +137,47 @@ def bill_subscription(
             | {"amount": money_text(shortfall, currency)}
         )
         bill.subtotal += shortfall
-    remaining = bill.subtotal
+    bill.discount = apply_discounts(
+        bill.lines, active_discounts(subscription, period), bill.subtotal, where, currency
+    )
+    return bill
+
+
+def subscription_fields(subscription: Subscription) -> dict:
+    """What every line of a subscription says of it."""
+    return {
+        "plan": subscription.plan,
+        "plan_version": subscription.version,
+        "subscription_id": subscription.id,
+    }
+
+
+def active_discounts(subscription: Subscription, period: str) -> list[Discount]:
+    """The subscription's discounts active in `period`, in the order applied: percentages
+    first, then fixed amounts, each in catalog order."""
     index = months_since_start(subscription, period)
     active = [d for d in subscription.discounts if d.months is None or index < d.months]
-    ordered = [d for d in active if d.type == "percentage"] + [
-        d for d in active if d.type == "fixed"
-    ]
-    for discount in ordered:
+    return [d for d in active if d.type == "percentage"] + [d for d in active if d.type == "fixed"]
+
+
+def apply_discounts(
+    lines: list[InvoiceLine], discounts: list[Discount], amount: Decimal, where: dict, currency: str
+) -> Decimal:
+    """Append a `discount` line per discount that takes something of `amount` (each from
+    what the earlier ones left, never below zero); returns their total."""
+    remaining = amount
+    for discount in discounts:
         if discount.type == "percentage":
-            amount = round_money(remaining * discount.value / 100, currency)
+            taken = round_money(remaining * discount.value / 100, currency)
         else:
-            amount = round_money(discount.value, currency)
-        amount = min(amount, remaining)
-        if amount > 0:
-            bill.lines.append(
-                {"kind": "discount", "code": None, **where, "amount": money_text(-amount, currency)}
+            taken = round_money(discount.value, currency)
+        taken = min(taken, remaining)
+        if taken > 0:
+            lines.append(
+                {"kind": "discount", "code": None, **where, "amount": money_text(-taken, currency)}
             )
-            remaining -= amount
-            bill.discount += amount
-    return bill
+            remaining -= taken
+    return amount - remaining
 
 
 # -- credits ----------------------------------------------------------------------------
@@ -272,21 +291,31 @@ class InvoiceBook:
         subscriptions = self._subscriptions(customer, period)
         lines: list[InvoiceLine] = []
         taxables: list[tuple[str | None, Decimal]] = []
+        accrued = discount = ZERO
         for subscription in subscriptions:
             bill = bill_subscription(self.catalog, subscription, period, usage)
-            accrued = ZERO
-            for line in (line for line in bill.lines if line["kind"] == "usage"):
+            own = [line for line in bill.lines if line["kind"] == "usage"]
+            own_keys = {_usage_key(line) for line in own}
+            own += [  # billed before, no longer metered (corrected away)
+                line | {"quantity": "0", "amount": money_text(ZERO, currency)}
+                for key, (line, _) in billed.items()
+                if key[2] == subscription.id and key not in own_keys
+            ]
+            first_new = len(lines)
+            for line in own:
                 _, before = billed.pop(_usage_key(line), (line, ZERO))
                 delta = Decimal(line["amount"]) - before
                 if delta:
                     lines.append(_interim_line(line, delta, currency))
-                    accrued += delta
-            taxables.append((self.catalog.product_of(subscription.plan), accrued))
-        for line, before in billed.values():  # billed before, no longer metered (corrected)
-            gone = line | {"amount": money_text(ZERO, currency)}
-            lines.append(_interim_line(gone, -before, currency))
-            taxables.append((self.catalog.product_of(line["plan"]), -before))
-        accrued = sum((amount for _, amount in taxables), ZERO)
+            delta = sum((Decimal(line["amount"]) for line in lines[first_new:]), ZERO)
+            percentages = [
+                d for d in active_discounts(subscription, period) if d.type == "percentage"
+            ]
+            where = subscription_fields(subscription)
+            taken = apply_discounts(lines, percentages, delta, where, currency)
+            taxables.append((self.catalog.product_of(subscription.plan), delta - taken))
+            accrued += delta
+            discount += taken
         if accrued < threshold:
             return None
         balances = {}
@@ -300,7 +329,7 @@ class InvoiceBook:
             period,
             currency,
             lines,
-            {"charges": accrued, "subtotal": accrued, "discount": ZERO},
+            {"charges": accrued, "subtotal": accrued, "discount": discount},
             product_shares(taxables, customer.tax_rate, currency),
             balances,
         )
@@ -390,18 +419,27 @@ class InvoiceBook:
         lines = list(lines)
         taxable = amounts["subtotal"] - amounts["discount"]
         tax = round_money(taxable * customer.tax_rate, currency)
-        interim_total = sum((Decimal(i["subtotal"]) for i in interims), ZERO)
+        interim_usage = sum((Decimal(i["subtotal"]) for i in interims), ZERO)
+        interim_discount = sum((Decimal(i["discount"]) for i in interims), ZERO)
         if interims:
             lines.append(
                 {
                     "kind": "interim_invoiced",
-                    "code": None,
-                    "amount": money_text(-interim_total, currency),
+                    "code": "usage",
+                    "amount": money_text(-interim_usage, currency),
                     "interim_invoices": [i["invoice_id"] for i in interims],
                 }
             )
-            taxable -= interim_total
-            tax -= sum((Decimal(i["tax"]) for i in interims), ZERO)
+        if interim_discount:
+            lines.append(
+                {
+                    "kind": "interim_invoiced",
+                    "code": "discount",
+                    "amount": money_text(interim_discount, currency),
+                }
+            )
+        taxable -= interim_usage - interim_discount
+        tax -= sum((Decimal(i["tax"]) for i in interims), ZERO)
         if customer.tax_rate > 0:
             lines.append({"kind": "tax", "code": None, "amount": money_text(tax, currency)})
         due = taxable + tax
@@ -429,7 +467,7 @@ class InvoiceBook:
             "total": due - credits,
         }
         if interims:
-            totals["interim_invoiced"] = interim_total
+            totals["interim_invoiced"] = interim_usage - interim_discount
         return {
             "invoice_id": f"INV-{period}-{customer.id}",
             "customer_id": customer.id,
@@ -466,7 +504,7 @@ def _interim_shares(
     taxables = [
         (catalog.product_of(plans.get(line["subscription_id"], "")), Decimal(line["amount"]))
         for line in interim["lines"]
-        if line["kind"] == "usage"
+        if line["kind"] in ("usage", "discount")
     ]
     return product_shares(taxables, customer.tax_rate, interim["currency"])
 

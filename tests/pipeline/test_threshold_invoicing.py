@@ -84,9 +84,9 @@ def test_interim_invoices_then_the_period_invoice(client, database, home, tmp_pa
     documents = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
 
     assert [(d["invoice_id"], d["status"], d["total"]) for d in documents] == [
-        ("INV-2026-10-acme-I1", "finalized", "137.50"),  # 250 calls: 125.00 and tax
-        ("INV-2026-10-acme-I2", "finalized", "121.00"),  # 220 more: 110.00 and tax
-        ("INV-2026-10-acme", "draft", "38.01"),
+        ("INV-2026-10-acme-I1", "finalized", "123.75"),  # 250 calls: 125.00 − 10%, and tax
+        ("INV-2026-10-acme-I2", "finalized", "108.90"),  # 220 more: 110.00 − 10%, and tax
+        ("INV-2026-10-acme", "draft", "63.86"),
         ("INV-2026-10-globex", "draft", "345.51"),  # 349.00 − 34.90, and tax
     ]
     first, second, acme, globex = documents
@@ -95,7 +95,8 @@ def test_interim_invoices_then_the_period_invoice(client, database, home, tmp_pa
         ("usage", "250.50"),
         ("discount", "-29.95"),
         ("interim_invoiced", "-235.00"),
-        ("tax", "3.46"),
+        ("interim_invoiced", "23.50"),
+        ("tax", "5.81"),
     ]
     catalog = validate_catalog_file(catalog_file)
     snapshots = [
@@ -130,7 +131,7 @@ def test_interim_invoices_then_the_period_invoice(client, database, home, tmp_pa
     assert finalized.already_synced == while_open.synced
     assert finalized.synced == ["INV-2026-10-acme", "INV-2026-10-globex"]
     written = json.loads((tmp_path / "out" / "invoices" / "INV-2026-10-acme.json").read_text())
-    assert written["total"] == "38.01"
+    assert written["total"] == "63.86"
 
     # Finance counts the interim invoices once: revenue is what the documents billed, and
     # the pro plan's usage is its 501 calls, not the interim invoices' usage again.
@@ -139,9 +140,11 @@ def test_interim_invoices_then_the_period_invoice(client, database, home, tmp_pa
         {"currency": "USD", "revenue": "642.02", "revenue_status": "final"}
     ]  # 296.51 + 345.51
     rows = {row["plan_code"]: row for row in report["by_plan"]}
-    assert (rows["pro"]["invoices"], rows["pro"]["usage"], rows["pro"]["revenue"]) == (
+    pro = rows["pro"]
+    assert (pro["invoices"], pro["usage"], pro["discounts"], pro["revenue"]) == (
         3,
         "250.50",
+        "-29.95",
         "296.51",
     )
     assert rows["basic"]["revenue"] == "345.51"
@@ -197,11 +200,11 @@ def test_two_billing_runs_at_once_issue_the_interim_invoice_once(
         _, err = bill.communicate(timeout=900)
         assert bill.returncode == 0, err[-3000:]
 
-    assert _issued(client, database) == [("INV-2026-10-acme-I1", Decimal("137.50"))]
+    assert _issued(client, database) == [("INV-2026-10-acme-I1", Decimal("123.75"))]
     documents = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
     assert [(d["invoice_id"], d["total"]) for d in documents] == [
-        ("INV-2026-10-acme-I1", "137.50"),
-        ("INV-2026-10-acme", "34.76"),  # 49.00 + 125.00 − 17.40 − 125.00; tax 15.66 − 12.50
+        ("INV-2026-10-acme-I1", "123.75"),
+        ("INV-2026-10-acme", "48.51"),  # 49.00 + 125.00 − 17.40 − 125.00 + 12.50; tax 15.66 − 11.25
         ("INV-2026-10-globex", "48.51"),  # no calls: 49.00 − 4.90, and tax
     ]
 
@@ -223,12 +226,12 @@ def test_a_run_killed_after_issuing_leaves_them_issued_once_and_announced(
     run(capsys, "bill", "--period", "2026-10")
 
     assert _issued(client, database) == [
-        ("INV-2026-10-acme-I1", Decimal("137.50")),
-        ("INV-2026-10-acme-I2", Decimal("121.00")),
+        ("INV-2026-10-acme-I1", Decimal("123.75")),
+        ("INV-2026-10-acme-I2", Decimal("108.90")),
     ]
     documents = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
     [acme] = [d for d in documents if d["invoice_id"] == "INV-2026-10-acme"]
-    assert acme["interim_invoiced"] == "235.00"
+    assert acme["interim_invoiced"] == "211.50"
     announced = client.query(
         f"SELECT count() FROM `{database}`.webhook_events WHERE event_type = 'invoice.finalized'"
     ).result_rows

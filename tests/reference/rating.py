@@ -460,19 +460,24 @@ def _invoice(
 
     taxable = subtotal - discount
     tax = round_money(taxable * customer.tax_rate, currency)
-    interim_billed = sum((Decimal(i["subtotal"]) for i in interims), ZERO)
+    # Threshold invoicing: the usage the interim invoices billed, and the discounts they
+    # gave on it, are deducted before tax; the tax is the period's less theirs.
+    interim_usage = sum((Decimal(i["subtotal"]) for i in interims), ZERO)
+    interim_discount = sum((Decimal(i["discount"]) for i in interims), ZERO)
     if interims:
-        # Threshold invoicing: what the interim invoices billed is deducted before tax, and
-        # the tax is the period's less theirs.
         lines.append(
             {
                 "kind": "interim_invoiced",
-                "code": None,
-                "amount": -interim_billed,
+                "code": "usage",
+                "amount": -interim_usage,
                 "interim_invoices": [i["invoice_id"] for i in interims],
             }
         )
-        taxable -= interim_billed
+        if interim_discount != 0:
+            lines.append(
+                {"kind": "interim_invoiced", "code": "discount", "amount": interim_discount}
+            )
+        taxable -= interim_usage - interim_discount
         tax -= sum((Decimal(i["tax"]) for i in interims), ZERO)
         for interim in interims:
             for product, due in _interim_product_due(catalog, customer, interim).items():
@@ -498,7 +503,7 @@ def _invoice(
         "total": money_text(taxable + tax - credits_applied, currency),
     }
     if interims:
-        invoice["interim_invoiced"] = money_text(interim_billed, currency)
+        invoice["interim_invoiced"] = money_text(interim_usage - interim_discount, currency)
     return invoice, taken
 
 
@@ -597,7 +602,7 @@ def _interim_product_due(catalog: Catalog, customer: Customer, interim: dict) ->
     plan_of = {s.id: s.plan for s in customer.subscriptions}
     taxable: dict[str | None, Decimal] = {}
     for line in interim["lines"]:
-        if line["kind"] == "usage":
+        if line["kind"] in ("usage", "discount"):
             [plan] = [p for p in catalog.plans if p.code == plan_of[line["subscription_id"]]]
             taxable[plan.product] = taxable.get(plan.product, ZERO) + Decimal(line["amount"])
     return _product_due(taxable, customer.tax_rate, interim["currency"])
@@ -626,20 +631,35 @@ def _interim(
             if line["kind"] == "usage":
                 key = (line["code"], line["group"], line["subscription_id"])
                 billed[key] = (line, billed.get(key, (line, ZERO))[1] + Decimal(line["amount"]))
-    deltas: list[tuple[dict, Decimal]] = []
-    for line in to_date["lines"]:
-        if line["kind"] == "usage":
-            key = (line["code"], line["group"], line["subscription_id"])
-            delta = Decimal(line["amount"]) - billed.pop(key, (line, ZERO))[1]
-            if delta != 0:
-                deltas.append((line | {"amount_to_date": line["amount"]}, delta))
-    for line, amount in billed.values():
-        deltas.append((line | {"amount_to_date": money_text(ZERO, currency)}, -amount))
-    accrued = sum((delta for _, delta in deltas), ZERO)
+    lines: list[dict] = []
+    accrued = discounted = ZERO
+    for subscription in _active_subscriptions(customer, period, catalog):
+        deltas: list[tuple[dict, Decimal]] = []
+        for line in to_date["lines"]:
+            if line["kind"] == "usage" and line["subscription_id"] == subscription.id:
+                key = (line["code"], line["group"], line["subscription_id"])
+                delta = Decimal(line["amount"]) - billed.pop(key, (line, ZERO))[1]
+                if delta != 0:
+                    deltas.append((line | {"amount_to_date": line["amount"]}, delta))
+        for key in [key for key in billed if key[2] == subscription.id]:
+            line, amount = billed.pop(key)  # billed before, no longer counted
+            gone = {"quantity": "0", "amount_to_date": money_text(ZERO, currency)}
+            deltas.append((line | gone, -amount))
+        lines += [line | {"amount": delta} for line, delta in deltas]
+        subtotal = sum((delta for _, delta in deltas), ZERO)
+        accrued += subtotal
+        # Percentage discounts only, on the subscription's accrued usage; fixed ones are
+        # the period invoice's.
+        percentages = tuple(d for d in subscription.discounts if d.type == "percentage")
+        index = _period_index(subscription, period)
+        for taken in _discount_amounts(percentages, index, subtotal, currency):
+            if taken != 0:
+                discounted += taken
+                line = {"kind": "discount", "code": None}
+                lines.append(line | _subscription_fields(subscription) | {"amount": -taken})
     if accrued < threshold:
         return None
-    lines = [line | {"amount": delta} for line, delta in deltas]
-    tax = round_money(accrued * customer.tax_rate, currency)
+    tax = round_money((accrued - discounted) * customer.tax_rate, currency)
     if customer.tax_rate > 0:
         lines.append({"kind": "tax", "code": None, "amount": tax})
     number = len(earlier) + 1
@@ -647,7 +667,7 @@ def _interim(
     interim["lines"] = [_render_amounts(line, currency) for line in lines]
     grants = [g for g in catalog.credit_grants if g.customer == customer.id]
     product_due = _interim_product_due(catalog, customer, interim)
-    taken = _credits_taken(grants, balances, accrued + tax, period, product_due)
+    taken = _credits_taken(grants, balances, accrued - discounted + tax, period, product_due)
     for grant_id, amount in taken:
         balances[grant_id] -= amount
         interim["lines"].append(
@@ -659,10 +679,10 @@ def _interim(
         "period": period,
         "charges": money_text(accrued, currency),
         "subtotal": money_text(accrued, currency),
-        "discount": money_text(ZERO, currency),
+        "discount": money_text(discounted, currency),
         "tax": money_text(tax, currency),
         "credits_applied": money_text(credits_applied, currency),
-        "total": money_text(accrued + tax - credits_applied, currency),
+        "total": money_text(accrued - discounted + tax - credits_applied, currency),
         "interim": number,
     }
 

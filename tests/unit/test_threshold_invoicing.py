@@ -65,13 +65,22 @@ def test_an_interim_invoice_is_issued_each_time_the_usage_accrued_reaches_the_th
 
     assert first["invoice_id"] == "INV-2026-10-acme-I1"
     assert (first["status"], first["interim"]) == ("finalized", 1)
-    assert amounts(first) == [("usage", "calls", "125.00"), ("tax", None, "12.50")]
+    assert amounts(first) == [
+        ("usage", "calls", "125.00"),
+        ("discount", None, "-12.50"),  # the 10% percentage discount, on the usage billed
+        ("tax", None, "11.25"),
+    ]
     assert first["lines"][0]["quantity"] == "250"
-    assert (first["subtotal"], first["tax"], first["total"]) == ("125.00", "12.50", "137.50")
+    assert (first["subtotal"], first["discount"], first["tax"]) == ("125.00", "12.50", "11.25")
+    assert first["total"] == "123.75"
     assert second["invoice_id"] == "INV-2026-10-acme-I2"
-    assert amounts(second) == [("usage", "calls", "110.00"), ("tax", None, "11.00")]
+    assert amounts(second) == [
+        ("usage", "calls", "110.00"),
+        ("discount", None, "-11.00"),
+        ("tax", None, "9.90"),
+    ]
     assert second["lines"][0]["amount_to_date"] == "235.00"
-    assert second["total"] == "121.00"
+    assert second["total"] == "108.90"
 
 
 def test_the_period_invoice_deducts_the_interim_invoices_and_all_sum_to_one_invoice():
@@ -85,18 +94,19 @@ def test_the_period_invoice_deducts_the_interim_invoices_and_all_sum_to_one_invo
         ("fixed_fee", "platform", "49.00"),
         ("usage", "calls", "250.50"),
         ("discount", None, "-29.95"),
-        ("interim_invoiced", None, "-235.00"),
-        ("tax", None, "3.46"),  # round(269.55 × 10%) = 26.96, less 12.50 and 11.00
+        ("interim_invoiced", "usage", "-235.00"),
+        ("interim_invoiced", "discount", "23.50"),
+        ("tax", None, "5.81"),  # round(269.55 × 10%) = 26.96, less 11.25 and 9.90
     ]
     assert final["lines"][3]["interim_invoices"] == ["INV-2026-10-acme-I1", "INV-2026-10-acme-I2"]
     assert (final["subtotal"], final["discount"], final["interim_invoiced"]) == (
         "299.50",
         "29.95",
-        "235.00",
+        "211.50",
     )
-    assert final["total"] == "38.01"
+    assert final["total"] == "63.86"
     assert single["total"] == "296.51"
-    assert D("137.50") + D("121.00") + D(final["total"]) == D(single["total"])
+    assert D("123.75") + D("108.90") + D(final["total"]) == D(single["total"])
 
 
 def test_prepaid_credits_pay_interim_invoices_first_and_the_rest_is_left_to_the_period():
@@ -107,12 +117,12 @@ def test_prepaid_credits_pay_interim_invoices_first_and_the_rest_is_left_to_the_
     first, second = runs.bill(250), runs.bill(470)
     final = runs.invoice(501)
 
-    assert amounts(first)[-1] == ("credit", "g1", "-137.50")
+    assert amounts(first)[-1] == ("credit", "g1", "-123.75")
     assert first["total"] == "0.00"
-    assert amounts(second)[-1] == ("credit", "g1", "-12.50")
-    assert second["total"] == "108.50"
+    assert amounts(second)[-1] == ("credit", "g1", "-26.25")
+    assert second["total"] == "82.65"
     assert final["credits_applied"] == "0.00"
-    assert final["total"] == "38.01"
+    assert final["total"] == "63.86"
     # One invoice would have taken 150.00 of 296.51: the same 146.51 is left to pay.
     assert D(first["total"]) + D(second["total"]) + D(final["total"]) == D("146.51")
     assert runs.book(501).balances_after(runs.acme, "2026-10") == {"g1": D("0.00")}
@@ -147,13 +157,13 @@ def compared(document: dict) -> dict:
 
 
 @pytest.mark.parametrize("grant", ["", '"150.00"', '"1000.00"'])
-def test_the_reference_rater_issues_the_same_documents_to_the_cent(grant):
+@pytest.mark.parametrize("seen", [[150, 250, 250, 300, 470, 501], [2000, 4000, 5000]])
+def test_the_reference_rater_issues_the_same_documents_to_the_cent(grant, seen):
     text = THRESHOLD_CATALOG
     if grant:
         text += "credit_grants:\n"
         text += f"  - {{id: g1, customer: acme, amount: {grant}, effective: 2026-10-01}}\n"
     runs = Runs(text)
-    seen = [150, 250, 250, 300, 470, 501]
     for count in seen:
         runs.bill(count)
     product = [*runs.issued, runs.invoice(seen[-1])]
@@ -161,4 +171,21 @@ def test_the_reference_rater_issues_the_same_documents_to_the_cent(grant):
     expected = reference_threshold_invoices([calls(n) for n in seen], runs.catalog, "2026-10")
 
     assert [compared(d) for d in product] == [compared(d) for d in expected["acme"]]
-    assert [d.get("interim_invoiced") for d in product] == [None, None, "235.00"]
+    assert all(D(d["total"]) >= 0 for d in product)
+
+
+def test_usage_far_above_the_fees_leaves_the_period_invoice_positive():
+    """Interim invoices give the percentage discounts on what they bill: the period's
+    invoice is left its fee less its discount, not the discount of all the usage."""
+    runs = Runs()
+    runs.bill(2000)  # 1000.00 less 100.00, and tax
+    runs.bill(4000)
+    final = runs.invoice(4000)
+    assert [d["total"] for d in runs.issued] == ["990.00", "990.00"]
+    assert amounts(final)[2:] == [
+        ("discount", None, "-204.90"),
+        ("interim_invoiced", "usage", "-2000.00"),
+        ("interim_invoiced", "discount", "200.00"),
+        ("tax", None, "4.41"),
+    ]
+    assert final["total"] == "48.51"  # 49.00 − 4.90, and tax: the fee's part

@@ -47,7 +47,10 @@ documents as (
         if(invoice_status = 'draft', 'provisional', 'final') as revenue_status,
         invoice_id as document_id,
         customer_id,
-        line_kind,
+        -- The usage and discounts of interim invoices (threshold invoicing) are deducted
+        -- again by the period's invoice (`interim_invoiced` lines of code `usage` and
+        -- `discount`): counted as such, each counts once.
+        if(line_kind = 'interim_invoiced', code, line_kind) as line_kind,
         amount
     from lines
     where invoice_status != 'void'
@@ -75,9 +78,7 @@ select
     uniqExactIf(document_id, line_kind != 'credit_note') as invoices,
     uniqExact(customer_id) as customers,
     sumIf(amount, line_kind = 'fixed_fee') as fixed_fees,
-    -- Usage billed by interim invoices (threshold invoicing) is deducted again by the
-    -- period's invoice (`interim_invoiced`): the period's usage counts once.
-    sumIf(amount, line_kind in ('usage', 'interim_invoiced')) as usage,
+    sumIf(amount, line_kind = 'usage') as usage,
     sumIf(amount, line_kind = 'minimum_commitment') as minimum_commitments,
     sumIf(amount, line_kind = 'discount') as discounts,
     sumIf(amount, line_kind = 'tax') as tax,
