@@ -282,40 +282,22 @@ class InvoiceBook:
             return None
         earlier = self.interims_of(customer.id, period)
         currency = self._currency(customer, period)
-        billed: dict[tuple, tuple[InvoiceLine, Decimal]] = {}
-        for interim in earlier:
-            for line in (line for line in interim["lines"] if line["kind"] == "usage"):
-                _, amount = billed.get(_usage_key(line), (line, ZERO))
-                billed[_usage_key(line)] = line, amount + Decimal(line["amount"])
+        billed = _billed_usage(earlier)
         usage = self.usage_of(period)
         subscriptions = self._subscriptions(customer, period)
         lines: list[InvoiceLine] = []
         taxables: list[tuple[str | None, Decimal]] = []
         accrued = discount = ZERO
         for subscription in subscriptions:
-            bill = bill_subscription(self.catalog, subscription, period, usage)
-            own = [line for line in bill.lines if line["kind"] == "usage"]
-            own_keys = {_usage_key(line) for line in own}
-            own += [  # billed before, no longer metered (corrected away)
-                line | {"quantity": "0", "amount": money_text(ZERO, currency)}
-                for key, (line, _) in billed.items()
-                if key[2] == subscription.id and key not in own_keys
-            ]
-            first_new = len(lines)
-            for line in own:
-                _, before = billed.pop(_usage_key(line), (line, ZERO))
-                delta = Decimal(line["amount"]) - before
-                if delta:
-                    lines.append(_interim_line(line, delta, currency))
-            delta = sum((Decimal(line["amount"]) for line in lines[first_new:]), ZERO)
-            percentages = [
-                d for d in active_discounts(subscription, period) if d.type == "percentage"
-            ]
-            where = subscription_fields(subscription)
-            taken = apply_discounts(lines, percentages, delta, where, currency)
-            taxables.append((self.catalog.product_of(subscription.plan), delta - taken))
-            accrued += delta
-            discount += taken
+            own, own_accrued, own_discount = self._interim_part(
+                subscription, period, usage, billed, currency
+            )
+            lines += own
+            taxables.append(
+                (self.catalog.product_of(subscription.plan), own_accrued - own_discount)
+            )
+            accrued += own_accrued
+            discount += own_discount
         if accrued < threshold:
             return None
         balances = {}
@@ -339,6 +321,37 @@ class InvoiceBook:
             "plan_versions": sorted({f"{s.plan}:{s.version}" for s in subscriptions}),
             "interim": number,
         }
+
+    def _interim_part(
+        self,
+        subscription: Subscription,
+        period: str,
+        usage: PeriodUsage,
+        billed: dict[tuple, tuple[InvoiceLine, Decimal]],
+        currency: str,
+    ) -> tuple[list[InvoiceLine], Decimal, Decimal]:
+        """One subscription's lines on an interim invoice, its accrued usage and its discount:
+        each usage line's amount to date less what `billed` holds of it (taken out of it),
+        then its percentage discounts on the sum."""
+        bill = bill_subscription(self.catalog, subscription, period, usage)
+        to_date = [line for line in bill.lines if line["kind"] == "usage"]
+        metered = {_usage_key(line) for line in to_date}
+        to_date += [  # billed before, no longer metered (corrected away)
+            line | {"quantity": "0", "amount": money_text(ZERO, currency)}
+            for key, (line, _) in billed.items()
+            if key[2] == subscription.id and key not in metered
+        ]
+        lines = []
+        for line in to_date:
+            _, before = billed.pop(_usage_key(line), (line, ZERO))
+            delta = Decimal(line["amount"]) - before
+            if delta:
+                lines.append(_interim_line(line, delta, currency))
+        accrued = sum((Decimal(line["amount"]) for line in lines), ZERO)
+        percentages = [d for d in active_discounts(subscription, period) if d.type == "percentage"]
+        where = subscription_fields(subscription)
+        discount = apply_discounts(lines, percentages, accrued, where, currency)
+        return lines, accrued, discount
 
     def balances_after(self, customer: Customer, period: str) -> dict[str, Decimal]:
         """Each of `customer`'s grants' balance once `period` and all before it are billed."""
@@ -477,6 +490,16 @@ class InvoiceBook:
             "lines": lines,
             **{name: money_text(value, currency) for name, value in totals.items()},
         }
+
+
+def _billed_usage(interims: list[Invoice]) -> dict[tuple, tuple[InvoiceLine, Decimal]]:
+    """Per usage line, what interim invoices billed of it: (its last line, the sum)."""
+    billed: dict[tuple, tuple[InvoiceLine, Decimal]] = {}
+    for interim in interims:
+        for line in (line for line in interim["lines"] if line["kind"] == "usage"):
+            _, amount = billed.get(_usage_key(line), (line, ZERO))
+            billed[_usage_key(line)] = line, amount + Decimal(line["amount"])
+    return billed
 
 
 def _usage_key(line: InvoiceLine) -> tuple:
