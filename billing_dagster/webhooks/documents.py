@@ -44,7 +44,8 @@ def announce_interims(client: Client, database: str, period: str) -> int:
 def announce_synced(
     client: Client, database: str, gateway: str, period: str, invoice_ids: list[str]
 ) -> int:
-    """These invoices of the period are on the gateway (synced now or before)."""
+    """These invoices of the period (interim invoices among them) are on the gateway (synced
+    now or before)."""
     now = datetime.now(UTC)
     wanted = set(invoice_ids)
     events = [
@@ -54,7 +55,8 @@ def announce_synced(
             now,
             {**_invoice_data(invoice), "gateway": gateway},
         )
-        for invoice in latest_invoices(client, database, period) or []
+        for invoice in interim_invoices(client, database, period)
+        + (latest_invoices(client, database, period) or [])
         if invoice["invoice_id"] in wanted
     ]
     return publish(client, database, events)

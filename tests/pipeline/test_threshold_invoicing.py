@@ -126,6 +126,11 @@ def test_interim_invoices_then_the_period_invoice(client, database, home, tmp_pa
     gateways, retry = Gateways.only(FileGateway(tmp_path / "out")), RetryPolicy(attempts=1)
     while_open = sync_period(client, database, gateways, "2026-10", retry)
     assert while_open.synced == ["INV-2026-10-acme-I1", "INV-2026-10-acme-I2"]
+    synced = client.query(
+        f"SELECT JSONExtractString(payload, 'data', 'invoice_id') FROM `{database}`.webhook_events "
+        f"WHERE event_type = 'invoice.synced' ORDER BY 1"
+    ).result_rows
+    assert [invoice for (invoice,) in synced] == while_open.synced
     run(capsys, "finalize", "--period", "2026-10")
     finalized = sync_period(client, database, gateways, "2026-10", retry)
     assert finalized.already_synced == while_open.synced
