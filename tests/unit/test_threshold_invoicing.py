@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from billing_dagster.invoicing.assemble import InvoiceBook, RatedUsage
 from tests.catalogs import THRESHOLD_CATALOG
-from tests.reference.rating import reference_threshold_invoices
+from tests.reference.rating import reference_invoices, reference_threshold_invoices
 from tests.reference.usage import Event
 from tests.unit.test_catalog_validation import problems_free as validated
 
@@ -189,3 +191,41 @@ def test_usage_far_above_the_fees_leaves_the_period_invoice_positive():
         ("tax", None, "4.41"),
     ]
     assert final["total"] == "48.51"  # 49.00 − 4.90, and tax: the fee's part
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seen=st.lists(st.integers(0, 1500), min_size=1, max_size=6),
+    threshold=st.sampled_from(["0.01", "7.77", "100.00", "333.33"]),
+    percent=st.sampled_from(["0", "10", "33.3", "100"]),
+    tax_rate=st.sampled_from(["0", "0.07", "0.10", "0.215"]),
+    grant=st.sampled_from(["", "50.00", "999.99"]),
+)
+def test_any_runs_agree_with_the_reference_and_sum_to_one_invoice(
+    seen, threshold, percent, tax_rate, grant
+):
+    """Any sequence of billing runs (usage may also go down: corrections), thresholds,
+    discounts, tax rates and grants: the same documents as the reference rater; and while
+    usage only grows, together the total of the period's one invoice."""
+    text = (
+        THRESHOLD_CATALOG.replace(
+            'invoice_at_amount: "100.00"', f'invoice_at_amount: "{threshold}"'
+        )
+        .replace('value: "10"}]}', f'value: "{percent}"}}]}}', 1)
+        .replace('tax_rate: "0.10"', f'tax_rate: "{tax_rate}"', 1)
+    )
+    if grant:
+        text += "credit_grants:\n"
+        text += f'  - {{id: g1, customer: acme, amount: "{grant}", effective: 2026-10-01}}\n'
+    runs = Runs(text)
+    for count in seen:
+        runs.bill(count)
+    product = [*runs.issued, runs.invoice(seen[-1])]
+
+    expected = reference_threshold_invoices([calls(n) for n in seen], runs.catalog, "2026-10")
+    [single] = [i for i in reference_invoices(calls(seen[-1]), runs.catalog, "2026-10")
+                if i["customer_id"] == "acme"]  # fmt: skip
+
+    assert [compared(d) for d in product] == [compared(d) for d in expected["acme"]]
+    if seen == sorted(seen):  # usage corrected down may leave the period's invoice negative
+        assert sum(D(d["total"]) for d in product) == D(single["total"])
