@@ -24,7 +24,7 @@ from tests.catalogs import THRESHOLD_CATALOG
 from tests.pipeline.test_invoices_match_reference import comparable
 from tests.reference.rating import reference_invoices, reference_threshold_invoices
 from tests.reference.usage import reference_ingest
-from tests.support import run
+from tests.support import cli, run
 
 #: The fields of an invoice from before threshold invoicing, which globex's keeps exactly.
 INVOICE_FIELDS = [
@@ -237,6 +237,12 @@ def test_a_run_killed_after_issuing_leaves_them_issued_once_and_announced(
     documents = json.loads(run(capsys, "invoices", "--period", "2026-10", "--format", "json"))
     [acme] = [d for d in documents if d["invoice_id"] == "INV-2026-10-acme"]
     assert acme["interim_invoiced"] == "211.50"
+    assert cli(capsys, "void", "--invoice", "INV-2026-10-acme-I1", "--reason", "x")[::2] == (
+        2,
+        'billing: invoice "INV-2026-10-acme-I1" is an interim invoice: interim invoices cannot '
+        "be voided, since the period's invoice deducts what they billed (docs/invoicing.md, "
+        "Threshold invoicing)\n",
+    )
     announced = client.query(
         f"SELECT count() FROM `{database}`.webhook_events WHERE event_type = 'invoice.finalized'"
     ).result_rows
