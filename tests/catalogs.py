@@ -391,3 +391,41 @@ PRODUCTS_OCTOBER_TOTALS = {
     "credits_applied": "43.00",
     "total": "7.60",
 }
+
+
+#: Threshold invoicing (docs/invoicing.md): a plan that bills its usage at 0.50 a call in
+#: interim invoices once 100.00 have accrued, with a fee, a 10% discount and 10% tax; acme
+#: holds it from October 2026, globex the same plan without a threshold (`basic`).
+THRESHOLD_CATALOG = """\
+metrics:
+  - {code: calls, event_name: api_request, aggregation: count}
+plans:
+  - code: pro
+    name: Pro
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        invoice_at_amount: "100.00"
+        fixed_fees: [{code: platform, amount: "49.00"}]
+        charges: [{metric: calls, model: per_unit, unit_price: "0.50"}]
+  - code: basic
+    name: Basic
+    versions:
+      - version: 1
+        effective_from: 2026-01-01
+        currency: USD
+        fixed_fees: [{code: platform, amount: "49.00"}]
+        charges: [{metric: calls, model: per_unit, unit_price: "0.50"}]
+customers:
+  - id: acme
+    name: Acme
+    tax_rate: "0.10"
+    subscriptions:
+      - {plan: pro, start: 2026-10-01, discounts: [{type: percentage, value: "10"}]}
+  - id: globex
+    name: Globex
+    tax_rate: "0.10"
+    subscriptions:
+      - {plan: basic, start: 2026-10-01, discounts: [{type: percentage, value: "10"}]}
+"""

@@ -124,6 +124,9 @@ class PlanVersion:
     entitlements: tuple[Entitlement, ...] = ()
     #: While one of these holds for a customer, its hard-limited metered features are denied.
     block_on: tuple[BlockCondition, ...] = field(default=(), metadata=ADDED)
+    #: Threshold invoicing: an interim invoice is issued in an open period each time the
+    #: usage accrued since the last one reaches this amount (docs/invoicing.md).
+    invoice_at_amount: Decimal | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True)

@@ -400,7 +400,14 @@ class _Validator:
             path,
             raw,
             {"version", "effective_from", "currency"},
-            {"fixed_fees", "minimum_amount", "charges", "entitlements", "block_on"},
+            {
+                "fixed_fees",
+                "minimum_amount",
+                "charges",
+                "entitlements",
+                "block_on",
+                "invoice_at_amount",
+            },
         )
         if spec is None:
             return None
@@ -412,12 +419,34 @@ class _Validator:
         charges = self.charges((*path, "charges"), spec.get("charges", []))
         entitlements = self.entitlements((*path, "entitlements"), spec.get("entitlements", []))
         block_on = self.block_on((*path, "block_on"), spec.get("block_on", []))
+        threshold = self.invoice_at_amount(path, spec, currency)
         parts = (number, effective_from, currency, fees, charges, entitlements, block_on)
         if None in parts or ("minimum_amount" in spec and minimum is None):
             return None
+        if "invoice_at_amount" in spec and threshold is None:
+            return None
         return PlanVersion(
-            plan, number, effective_from, currency, fees, minimum, charges, entitlements, block_on
+            *(plan, number, effective_from, currency, fees, minimum, charges, entitlements),
+            *(block_on, threshold),
         )
+
+    def invoice_at_amount(self, path: YamlPath, spec: dict, currency: str | None) -> Decimal | None:
+        """The threshold of interim invoices: an amount above 0 in the currency's minor unit."""
+        if "invoice_at_amount" not in spec:
+            return None
+        path = (*path, "invoice_at_amount")
+        amount = self.money(path, spec["invoice_at_amount"], positive=True)
+        if amount is None or currency is None:
+            return None
+        places = CURRENCY_MINOR_UNITS[currency]
+        if amount != amount.quantize(Decimal(1).scaleb(-places)):
+            self.error(
+                path,
+                f"must be a whole amount of {currency}'s minor unit ({places} decimals), got "
+                f"{amount}: an interim invoice is issued when the usage billed reaches it",
+            )
+            return None
+        return amount
 
     def block_on(self, path: YamlPath, raw: Any) -> tuple[str, ...] | None:
         """The conditions that deny the plan's hard-limited features, each named once."""

@@ -157,6 +157,9 @@ def _version(v: PlanVersion) -> dict:
             "charges": [_charge(c) for c in v.charges],
             "entitlements": [_entitlement(e) for e in v.entitlements],
             "block_on": list(v.block_on),
+            "invoice_at_amount": None
+            if v.invoice_at_amount is None
+            else _money(v.invoice_at_amount),
         }
     )
 

@@ -41,6 +41,7 @@ from billing_dagster.invoicing.finalization import (
     carrier_period,
     finalization_problems,
 )
+from billing_dagster.invoicing.interim import interim_invoices
 from billing_dagster.invoicing.printing import invoice_tables
 from billing_dagster.invoicing.refunds import DESTINATIONS
 from billing_dagster.invoicing.store import (
@@ -801,7 +802,13 @@ def cmd_invoices(args, home: Path) -> int:
     invoices = latest_invoices(client, settings.database, period)
     if invoices is None:
         raise BadInput(f"period {period} has not been billed; run `billing bill --period {period}`")
-    invoices = with_void_status(client, settings.database, invoices)
+    # A customer's interim invoices (threshold invoicing), in the order issued, come before
+    # the period's invoice that deducts them.
+    interims = interim_invoices(client, settings.database, period)
+    invoices = sorted(
+        interims + with_void_status(client, settings.database, invoices),
+        key=lambda invoice: (invoice["customer_id"], "interim" not in invoice),
+    )
     return _show(args, invoices, lambda: invoice_tables(invoices))
 
 

@@ -146,8 +146,18 @@ def main() -> None:
             "total": i["total"],
         }
         for i in invoices
+        if "interim" not in i
     ]
     story.say(table(rows, list(rows[0])))
+    interims = [
+        {"invoice": i["invoice_id"], "currency": i["currency"], "usage": i["subtotal"]}
+        | {"tax": i["tax"], "total": i["total"]}
+        for i in invoices
+        if "interim" in i
+    ]
+    if interims:
+        story.say("\nInterim invoices (threshold invoicing), final and deducted by the drafts:")
+        story.say(table(interims, list(interims[0])))
     story.say("\nCredit grants of umbrella after it:")
     story.say(table(credits, ["grant", "amount", "used", "balance", "expires"]))
     checks = status["checks_failing"]

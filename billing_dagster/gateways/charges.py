@@ -18,7 +18,11 @@ from billing_dagster.gateways.describe import MAX_DESCRIPTION, line_description,
 from billing_dagster.gateways.ledger import from_minor
 from billing_dagster.invoicing.documents import Invoice
 
-_DEDUCTION_NAMES = {"discount": "discount", "credit": "prepaid credit"}
+_DEDUCTION_NAMES = {
+    "discount": "discount",
+    "credit": "prepaid credit",
+    "interim_invoiced": "interim invoices",
+}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ def line_description(line: InvoiceLine, currency: str) -> str:
         group = f" [{line['group']}]" if line.get("group") else ""
         tiers = "; ".join(_tier_text(tier) for tier in line.get("tiers") or [])
         text = f"{code}{group}{plan}: {line['quantity']} units" + (f"; {tiers}" if tiers else "")
+        if "amount_to_date" in line:  # an interim invoice bills what is not billed yet
+            text += f"; {line['amount_to_date']} {currency} to date, less earlier interim invoices"
     elif kind == "fixed_fee":
         days = (
             f", {line['active_days']} of {line['period_days']} days"
@@ -30,6 +32,8 @@ def line_description(line: InvoiceLine, currency: str) -> str:
         text = f"Minimum commitment{plan}: difference to the minimum"
     elif kind == "discount":
         text = f"Discount{plan}"
+    elif kind == "interim_invoiced":
+        text = f"Billed by interim invoices {', '.join(line.get('interim_invoices') or [])}"
     elif kind == "tax":
         text = "Tax"
     elif kind == "credit":
@@ -51,6 +55,7 @@ def line_title(line: InvoiceLine) -> str:
         "usage": f"{code}" + (f" [{line['group']}]" if line.get("group") else ""),
         "fixed_fee": f"Fixed fee {code}",
         "minimum_commitment": "Minimum commitment",
+        "interim_invoiced": "Interim invoices",
         "tax": "Tax",
         "adjustment": f"Adjustment of {code}",
     }

@@ -41,6 +41,7 @@ from billing_dagster.gateways.ledger import (
 )
 from billing_dagster.gateways.retry import RetryPolicy
 from billing_dagster.invoicing.documents import CreditNote, Invoice
+from billing_dagster.invoicing.interim import interim_invoices
 from billing_dagster.invoicing.refunds import refunds
 from billing_dagster.invoicing.store import finalization, latest_credit_notes, latest_invoices
 from billing_dagster.invoicing.voids import voids
@@ -87,17 +88,20 @@ def sync_period(
     client: Client, database: str, gateways: Gateways, period: str, retry: RetryPolicy
 ) -> SyncSummary:
     """Push the finalized invoices and credit notes of `period` (refunds of its invoices
-    among them), each to its customer's gateway; safe to run any number of times, and after
+    among them) and its interim invoices, already final while it is open, each to its
+    customer's gateway; safe to run any number of times, and after
     any interruption."""
-    if not finalization(client, database, period):
+    final = finalization(client, database, period)
+    interims = interim_invoices(client, database, period)
+    if not final and not interims:
         raise SyncRefused(
             f"period {period} is not finalized: only finalized invoices are synced; run "
             f"`billing finalize --period {period}` first"
         )
-    invoices = latest_invoices(client, database, period) or []
-    notes = (latest_credit_notes(client, database, period) or []) + refunds(
-        client, database, period
-    )
+    invoices, notes = interims, refunds(client, database, period)
+    if final:
+        invoices = interims + (latest_invoices(client, database, period) or [])
+        notes = (latest_credit_notes(client, database, period) or []) + notes
     routes = _routes(client, database, gateways.default, invoices, notes)
     names = sorted(set(routes.values()))
     summary = SyncSummary(period, ", ".join(names) or gateways.default)

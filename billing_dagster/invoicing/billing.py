@@ -1,6 +1,7 @@
-"""Billing one period: its draft invoices from rated usage and the catalog in force, and, when
-it is the period that carries late data, the corrections of the finalized periods before it
-(docs/invoicing.md, "Finalization")."""
+"""Billing one period: the interim invoices due in it (threshold invoicing), its draft
+invoices from rated usage and the catalog in force, and, when it is the period that carries
+late data, the corrections of the finalized periods before it (docs/invoicing.md,
+"Finalization")."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from billing_dagster.catalog.store import latest_catalog_version, load_catalog
 from billing_dagster.invoicing.adjustments import corrections, credit_note, with_adjustments
 from billing_dagster.invoicing.assemble import InvoiceBook
 from billing_dagster.invoicing.finalization import carrier_period, rerated_periods
+from billing_dagster.invoicing.interim import due_interims, interims_reader
 from billing_dagster.invoicing.store import (
     BillingRun,
     billed_versions,
@@ -44,7 +46,17 @@ def bill_period(client: Client, database: str, period: str) -> BillingRun:
         customers = None if billed == period or billed in late else with_grants
         return rated_usage(client, database, [billed], customers)[billed]
 
-    book = InvoiceBook(catalog, usage_of)
+    issued_before = interims_reader(client, database)
+    interims = []
+    if period not in finalized:
+        interims = due_interims(catalog, InvoiceBook(catalog, usage_of, issued_before), period)
+    due = {invoice["customer_id"]: invoice for invoice in interims}
+
+    def interims_of(customer: str, billed: str):
+        issued = issued_before(customer, billed)
+        return [*issued, due[customer]] if billed == period and customer in due else issued
+
+    book = InvoiceBook(catalog, usage_of, interims_of)
     invoices = book.invoices(period)
     raised, notes, corrected = [], [], {}
     for adjusted in rerated_periods(finalized, late):
@@ -60,5 +72,6 @@ def bill_period(client: Client, database: str, period: str) -> BillingRun:
                 notes.append(credit_note(correction, period))
             corrected[correction.customer_id, adjusted] = correction.corrected
     return BillingRun(
-        period, version, loads, with_adjustments(invoices, raised, period), notes, corrected
+        *(period, version, loads, with_adjustments(invoices, raised, period), notes, corrected),
+        interims,
     )

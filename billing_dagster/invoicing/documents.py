@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Literal, NotRequired, TypedDict
 
 LineKind = Literal[
-    "fixed_fee", "usage", "minimum_commitment", "discount", "tax", "credit", "adjustment"
+    "fixed_fee",
+    "usage",
+    "minimum_commitment",
+    "discount",
+    "interim_invoiced",
+    "tax",
+    "credit",
+    "adjustment",
 ]
 
 
@@ -52,6 +59,8 @@ class InvoiceLine(TypedDict):
     active_days: NotRequired[int]  # fixed fees, prorated over the period's days
     period_days: NotRequired[int]
     tiers: NotRequired[list[TierAmount]]  # usage
+    amount_to_date: NotRequired[str]  # usage lines of an interim invoice
+    interim_invoices: NotRequired[list[str]]  # the interim_invoiced line of a final invoice
     # Adjustment lines, for a finalized period whose data changed:
     adjusts_invoice: NotRequired[str]
     billed_total: NotRequired[str]
@@ -80,6 +89,10 @@ class Invoice(TypedDict):
     adjustments: str
     total: str
     plan_versions: list[str]
+    #: Threshold invoicing: an interim invoice's number in its period, and on the period's
+    #: final invoice the subtotal its interim invoices billed (deducted before tax).
+    interim: NotRequired[int]
+    interim_invoiced: NotRequired[str]
 
 
 class CreditNote(TypedDict):

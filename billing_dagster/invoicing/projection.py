@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from billing_dagster.catalog.model import Catalog, Customer
 from billing_dagster.invoicing.assemble import InvoiceBook, PeriodUsage
 from billing_dagster.invoicing.documents import Invoice
+from billing_dagster.invoicing.interim import interims_reader
 from billing_dagster.invoicing.store import CustomerUsage
 from billing_dagster.periods import period_of
 
@@ -42,7 +43,9 @@ def projected_invoice(
     `usage`: the customer's rated usage already read, if any."""
     customer = _customer(catalog, customer_id)
     usage = usage or CustomerUsage(lambda: client, database, customer, period_of(as_of))
-    invoice = _invoice(catalog, customer_id, period_of(as_of), usage.projected(as_of))
+    invoice = _invoice(
+        client, database, catalog, customer_id, period_of(as_of), usage.projected(as_of)
+    )
     return invoice | {"status": "projected"} if invoice else None
 
 
@@ -58,7 +61,7 @@ def invoice_so_far(
     `billing bill` would write now, line for line (status `so far`)."""
     customer = _customer(catalog, customer_id)
     usage = usage or CustomerUsage(lambda: client, database, customer, period)
-    invoice = _invoice(catalog, customer_id, period, usage)
+    invoice = _invoice(client, database, catalog, customer_id, period, usage)
     return invoice | {"status": "so far"} if invoice else None
 
 
@@ -67,7 +70,14 @@ def _customer(catalog: Catalog, customer_id: str) -> Customer:
 
 
 def _invoice(
-    catalog: Catalog, customer_id: str, period: str, usage_of: Callable[[str], PeriodUsage]
+    client: Client,
+    database: str,
+    catalog: Catalog,
+    customer_id: str,
+    period: str,
+    usage_of: Callable[[str], PeriodUsage],
 ) -> Invoice | None:
-    invoices = InvoiceBook(catalog, usage_of).invoices(period, [customer_id])
+    """The invoice of the period, deducting the interim invoices already issued in it."""
+    book = InvoiceBook(catalog, usage_of, interims_reader(client, database))
+    invoices = book.invoices(period, [customer_id])
     return invoices[0] if invoices else None

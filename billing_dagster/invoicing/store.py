@@ -141,6 +141,9 @@ class BillingRun:
     #: (customer, adjusted period) -> the corrected invoice an adjustment or credit note was
     #: computed from (None: the period no longer has an invoice for the customer)
     corrected: dict[tuple[str, str], Invoice | None] = field(default_factory=dict)
+    #: Interim invoices due now (threshold invoicing), which the invoices deduct: issued
+    #: (interim.write_interim_invoices) before the run is stored.
+    interims: list[Invoice] = field(default_factory=list)
 
 
 def write_billing_run(client: Client, database: str, billing: BillingRun) -> str:

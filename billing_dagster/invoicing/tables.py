@@ -1,6 +1,6 @@
 """Billing runs with their invoices, lines and credit notes, the bases of adjustments,
-finalizations with their frozen documents, voids and refunds (invoicing/store.py, voids.py
-and refunds.py write them)."""
+finalizations with their frozen documents, interim invoices, voids and refunds
+(invoicing/store.py, interim.py, voids.py and refunds.py write them)."""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {db}.billing_runs (
@@ -82,6 +82,18 @@ CREATE TABLE IF NOT EXISTS {db}.invoice_lines (
     quantity Nullable({quantity}),
     amount {invoice_money}
 ) ENGINE = MergeTree ORDER BY (period, billing_run_id, invoice_id, line_no)
+;
+CREATE TABLE IF NOT EXISTS {db}.interim_invoices (
+    period String,
+    customer_id String,
+    invoice_id String,
+    number UInt32,
+    currency LowCardinality(String),
+    total {invoice_money},
+    catalog_version UInt32,
+    document String,
+    issued_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY (period, customer_id, number)
 ;
 CREATE TABLE IF NOT EXISTS {db}.invoice_voids (
     invoice_id String,

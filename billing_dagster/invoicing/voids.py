@@ -39,6 +39,15 @@ def void_invoice(client: Client, database: str, invoice_id: str, reason: str) ->
         f"WHERE d.document_kind = 'invoice' AND d.document_id = {{id:String}} LIMIT 1",
         parameters={"id": invoice_id},
     ).result_rows
+    if not rows and client.command(
+        f"SELECT count() FROM `{database}`.interim_invoices WHERE invoice_id = {{id:String}}",
+        parameters={"id": invoice_id},
+    ):
+        raise VoidRefused(
+            f'invoice "{invoice_id}" is an interim invoice: interim invoices cannot be voided, '
+            f"since the period's invoice deducts what they billed (docs/invoicing.md, Threshold "
+            f"invoicing)"
+        )
     if not rows:
         drafted = client.command(
             f"SELECT count() FROM `{database}`.invoices WHERE invoice_id = {{id:String}}",

@@ -1,5 +1,6 @@
 """Webhook events of documents and checks: `invoice.finalized` and
-`credit_note.issued` when a period is finalized, `invoice.synced` when the gateway holds
+`credit_note.issued` when a period is finalized (and `invoice.finalized` when an interim
+invoice is issued), `invoice.synced` when the gateway holds
 an invoice, `data_quality.failed` when an asset check fails. Their ids are fixed by the
 document (and gateway) or the evaluation, so announcing again, after
 a re-run or a crash between the work and its announcement, writes nothing new."""
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from billing_dagster.invoicing.documents import CreditNote, Invoice
+from billing_dagster.invoicing.interim import interim_invoices
 from billing_dagster.invoicing.store import latest_credit_notes, latest_invoices
 from billing_dagster.webhooks.outbox import OutboxEvent, publish, stable_event_id
 
@@ -29,10 +31,21 @@ def announce_finalized(client: Client, database: str, period: str) -> int:
     return publish(client, database, events)
 
 
+def announce_interims(client: Client, database: str, period: str) -> int:
+    """The interim invoices issued in the open period; how many events were new."""
+    now = datetime.now(UTC)
+    events = [
+        _event("invoice.finalized", invoice["invoice_id"], now, _invoice_data(invoice))
+        for invoice in interim_invoices(client, database, period)
+    ]
+    return publish(client, database, events)
+
+
 def announce_synced(
     client: Client, database: str, gateway: str, period: str, invoice_ids: list[str]
 ) -> int:
-    """These invoices of the period are on the gateway (synced now or before)."""
+    """These invoices of the period (interim invoices among them) are on the gateway (synced
+    now or before)."""
     now = datetime.now(UTC)
     wanted = set(invoice_ids)
     events = [
@@ -42,7 +55,8 @@ def announce_synced(
             now,
             {**_invoice_data(invoice), "gateway": gateway},
         )
-        for invoice in latest_invoices(client, database, period) or []
+        for invoice in interim_invoices(client, database, period)
+        + (latest_invoices(client, database, period) or [])
         if invoice["invoice_id"] in wanted
     ]
     return publish(client, database, events)

@@ -438,9 +438,11 @@ def _invoice(
     customer_events: list[Event],
     period: str,
     balances: dict[str, Decimal],
+    interims: list[dict] = (),
 ) -> tuple[dict, list[tuple[str, Decimal]]]:
     """The customer's invoice of `period` and the credits it takes, given the grants'
-    balances left by earlier periods."""
+    balances left by earlier periods (and by `interims`, the period's interim invoices,
+    which the invoice deducts)."""
     subscriptions = _active_subscriptions(customer, period, catalog)
     currency = catalog.plan_version(subscriptions[0].plan, subscriptions[0].version).currency
     lines: list[dict] = []
@@ -456,13 +458,32 @@ def _invoice(
         product_taxable[product] = product_taxable.get(product, ZERO) + (
             part.subtotal - part.discount
         )
-    product_due = {
-        product: amount + round_money(amount * customer.tax_rate, currency)
-        for product, amount in product_taxable.items()
-    }
+    product_due = _product_due(product_taxable, customer.tax_rate, currency)
 
     taxable = subtotal - discount
     tax = round_money(taxable * customer.tax_rate, currency)
+    # Threshold invoicing: the usage the interim invoices billed, and the discounts they
+    # gave on it, are deducted before tax; the tax is the period's less theirs.
+    interim_usage = sum((Decimal(i["subtotal"]) for i in interims), ZERO)
+    interim_discount = sum((Decimal(i["discount"]) for i in interims), ZERO)
+    if interims:
+        lines.append(
+            {
+                "kind": "interim_invoiced",
+                "code": "usage",
+                "amount": -interim_usage,
+                "interim_invoices": [i["invoice_id"] for i in interims],
+            }
+        )
+        if interim_discount != 0:
+            lines.append(
+                {"kind": "interim_invoiced", "code": "discount", "amount": interim_discount}
+            )
+        taxable -= interim_usage - interim_discount
+        tax -= sum((Decimal(i["tax"]) for i in interims), ZERO)
+        for interim in interims:
+            for product, due in _interim_product_due(catalog, customer, interim).items():
+                product_due[product] = product_due.get(product, ZERO) - due
     if customer.tax_rate > 0:
         lines.append({"kind": "tax", "code": None, "amount": tax})
 
@@ -483,7 +504,19 @@ def _invoice(
         "credits_applied": money_text(credits_applied, currency),
         "total": money_text(taxable + tax - credits_applied, currency),
     }
+    if interims:
+        invoice["interim_invoiced"] = money_text(interim_usage - interim_discount, currency)
     return invoice, taken
+
+
+def _product_due(
+    product_taxable: dict[str | None, Decimal], tax_rate: Decimal, currency: str
+) -> dict[str | None, Decimal]:
+    """What grants limited to each product may pay: its taxable amount and the tax on it."""
+    return {
+        product: amount + round_money(amount * tax_rate, currency)
+        for product, amount in product_taxable.items()
+    }
 
 
 def _first_period(customer: Customer) -> str | None:
@@ -511,15 +544,23 @@ def _period_in_zone(period: str, timezone: str) -> dict:
 def _customer_invoice(
     customer: Customer, catalog: Catalog, customer_events: list[Event], period: str
 ) -> dict | None:
-    """The customer's invoice of `period`, None when no subscription is active in it.
+    """The customer's invoice of `period`, None when no subscription is active in it."""
+    if not _active_subscriptions(customer, period, catalog):
+        return None
+    balances = _balances_before(customer, catalog, customer_events, period)
+    invoice = _invoice(customer, catalog, customer_events, period, balances)[0]
+    return invoice | _period_in_zone(period, customer.timezone)
+
+
+@_exact
+def _balances_before(
+    customer: Customer, catalog: Catalog, customer_events: list[Event], period: str
+) -> dict[str, Decimal]:
+    """The customer's grants' balances at the start of `period`.
 
     Grants' balances depend on every earlier invoice, so the invoices are computed in order
     from the customer's first subscribed period, each period once, carrying the balances.
     """
-    if not _active_subscriptions(customer, period, catalog):
-        return None
-    first = _first_period(customer)
-    assert first is not None
     currency = catalog.plan_version(
         customer.subscriptions[0].plan, customer.subscriptions[0].version
     ).currency
@@ -530,15 +571,14 @@ def _customer_invoice(
         for g in catalog.credit_grants
         if g.customer == customer.id
     }
-    current = first
-    while True:
+    current = _first_period(customer)
+    while current is not None and current < period:
         if _active_subscriptions(customer, current, catalog):
-            invoice, taken = _invoice(customer, catalog, customer_events, current, balances)
-            if current == period:
-                return invoice | _period_in_zone(period, customer.timezone)
+            _, taken = _invoice(customer, catalog, customer_events, current, balances)
             for grant_id, amount in taken:
                 balances[grant_id] -= amount
         current = _next_period(current)
+    return balances
 
 
 def reference_invoices(events: list[Event], catalog: Catalog, period: str) -> list[dict]:
@@ -559,3 +599,141 @@ def reference_invoices(events: list[Event], catalog: Catalog, period: str) -> li
         if invoice is not None:
             invoices.append(invoice)
     return invoices
+
+
+# ---------------------------------------------------------------------------------------------
+# Threshold invoicing (docs/invoicing.md, "Threshold invoicing")
+
+
+def _threshold(customer: Customer, catalog: Catalog, period: str) -> Decimal | None:
+    """The lowest `invoice_at_amount` of the plan versions active in the period, if any."""
+    amounts = [
+        catalog.plan_version(s.plan, s.version).invoice_at_amount
+        for s in _active_subscriptions(customer, period, catalog)
+    ]
+    given = [amount for amount in amounts if amount is not None]
+    return min(given) if given else None
+
+
+def _interim_product_due(catalog: Catalog, customer: Customer, interim: dict) -> dict:
+    """What grants limited to each product could pay of an interim invoice."""
+    plan_of = {s.id: s.plan for s in customer.subscriptions}
+    taxable: dict[str | None, Decimal] = {}
+    for line in interim["lines"]:
+        if line["kind"] in ("usage", "discount"):
+            [plan] = [p for p in catalog.plans if p.code == plan_of[line["subscription_id"]]]
+            taxable[plan.product] = taxable.get(plan.product, ZERO) + Decimal(line["amount"])
+    return _product_due(taxable, customer.tax_rate, interim["currency"])
+
+
+@_exact
+def _interim(
+    customer: Customer,
+    catalog: Catalog,
+    customer_events: list[Event],
+    period: str,
+    earlier: list[dict],
+    balances: dict[str, Decimal],
+) -> dict | None:
+    """The interim invoice a billing run issues when it sees `customer_events`: the usage
+    line amounts to date less what `earlier` interim invoices billed of each line, when
+    their sum reaches the threshold; takes its credits from `balances`."""
+    threshold = _threshold(customer, catalog, period)
+    if threshold is None:
+        return None
+    to_date, _ = _invoice(customer, catalog, customer_events, period, dict(balances))
+    currency = to_date["currency"]
+    billed: dict[tuple, tuple[dict, Decimal]] = {}
+    for interim in earlier:
+        for line in interim["lines"]:
+            if line["kind"] == "usage":
+                key = (line["code"], line["group"], line["subscription_id"])
+                billed[key] = (line, billed.get(key, (line, ZERO))[1] + Decimal(line["amount"]))
+    lines: list[dict] = []
+    accrued = discounted = ZERO
+    for subscription in _active_subscriptions(customer, period, catalog):
+        deltas: list[tuple[dict, Decimal]] = []
+        for line in to_date["lines"]:
+            if line["kind"] == "usage" and line["subscription_id"] == subscription.id:
+                key = (line["code"], line["group"], line["subscription_id"])
+                delta = Decimal(line["amount"]) - billed.pop(key, (line, ZERO))[1]
+                if delta != 0:
+                    deltas.append((line | {"amount_to_date": line["amount"]}, delta))
+        for key in [key for key in billed if key[2] == subscription.id]:
+            line, amount = billed.pop(key)  # billed before, no longer counted
+            gone = {"quantity": "0", "amount_to_date": money_text(ZERO, currency)}
+            deltas.append((line | gone, -amount))
+        lines += [line | {"amount": delta} for line, delta in deltas]
+        subtotal = sum((delta for _, delta in deltas), ZERO)
+        accrued += subtotal
+        # Percentage discounts only, on the subscription's accrued usage; fixed ones are
+        # the period invoice's.
+        percentages = tuple(d for d in subscription.discounts if d.type == "percentage")
+        index = _period_index(subscription, period)
+        for taken in _discount_amounts(percentages, index, subtotal, currency):
+            if taken != 0:
+                discounted += taken
+                line = {"kind": "discount", "code": None}
+                lines.append(line | _subscription_fields(subscription) | {"amount": -taken})
+    if accrued < threshold:
+        return None
+    tax = round_money((accrued - discounted) * customer.tax_rate, currency)
+    if customer.tax_rate > 0:
+        lines.append({"kind": "tax", "code": None, "amount": tax})
+    number = len(earlier) + 1
+    interim = {"invoice_id": f"INV-{period}-{customer.id}-I{number}", "currency": currency}
+    interim["lines"] = [_render_amounts(line, currency) for line in lines]
+    grants = [g for g in catalog.credit_grants if g.customer == customer.id]
+    product_due = _interim_product_due(catalog, customer, interim)
+    taken = _credits_taken(grants, balances, accrued - discounted + tax, period, product_due)
+    for grant_id, amount in taken:
+        balances[grant_id] -= amount
+        interim["lines"].append(
+            {"kind": "credit", "code": grant_id, "amount": money_text(-amount, currency)}
+        )
+    credits_applied = sum((amount for _, amount in taken), ZERO)
+    return interim | {
+        "customer_id": customer.id,
+        "period": period,
+        "charges": money_text(accrued, currency),
+        "subtotal": money_text(accrued, currency),
+        "discount": money_text(discounted, currency),
+        "tax": money_text(tax, currency),
+        "credits_applied": money_text(credits_applied, currency),
+        "total": money_text(accrued - discounted + tax - credits_applied, currency),
+        "interim": number,
+    }
+
+
+@_exact
+def reference_threshold_invoices(
+    snapshots: list[list[Event]], catalog: Catalog, period: str
+) -> dict[str, list[dict]]:
+    """Per customer with a subscription in `period`: the interim invoices that billing runs
+    of the open period issue, one run per snapshot (the accepted events it sees, in order),
+    then the period's invoice billed from the last snapshot, which deducts them.
+
+    Interim invoices of periods before `period` are not modelled: they must have none.
+    """
+    documents: dict[str, list[dict]] = {}
+    for customer in sorted(catalog.customers, key=lambda c: c.id):
+        if not _active_subscriptions(customer, period, catalog):
+            continue
+        interims: list[dict] = []
+        events: list[Event] = []
+        balances: dict[str, Decimal] = {}
+        for snapshot in snapshots:
+            counting = effective_events(snapshot)
+            events = [e for e in counting if e.customer_id == customer.id]
+            balances = _balances_before(customer, catalog, events, period)
+            for interim in interims:  # what the issued ones took
+                for line in interim["lines"]:
+                    if line["kind"] == "credit":
+                        balances[line["code"]] += Decimal(line["amount"])
+            interim = _interim(customer, catalog, events, period, interims, balances)
+            if interim is not None:
+                interims.append(interim)
+        final, _ = _invoice(customer, catalog, events, period, balances, interims)
+        zone = _period_in_zone(period, customer.timezone)
+        documents[customer.id] = [document | zone for document in (*interims, final)]
+    return documents

@@ -98,6 +98,32 @@ def test_adjustment_lines_add_to_the_total():
     )
 
 
+def test_the_interim_invoiced_line_is_deducted_before_tax():
+    """Threshold invoicing: the zeta invoice of the demo, 55.46 of its usage billed by an
+    interim invoice with its tax (10.54) of the 96.04 on the whole."""
+    figures = {
+        "charges": Decimal("505.46"),
+        "subtotal": Decimal("505.46"),
+        "discount": Decimal("0"),
+        "tax": Decimal("85.50"),
+        "credits_applied": Decimal("0"),
+        "total": Decimal("535.50"),
+    }
+    lines = [
+        ("fixed_fee", Decimal("450.00")),
+        ("usage", Decimal("55.46")),
+        ("interim_invoiced", Decimal("-55.46")),
+        ("tax", Decimal("85.50")),
+    ]
+    assert invoice_problems("INV-1", "zeta", "EUR", figures, lines) == []
+    assert invoice_problems("INV-1", "zeta", "EUR", figures | {"total": Decimal("1")}, lines)[
+        0
+    ] == (
+        "invoice INV-1 (customer zeta): total is 1.00 but subtotal - discount - interim_invoiced "
+        "+ tax - credits_applied + adjustments is 535.50"
+    )
+
+
 def test_an_unknown_kind_is_a_problem_only_when_it_breaks_the_sum():
     assert invoice_problems("INV-1", "acme", "USD", FIGURES, [*LINES, ("note", Decimal("0"))]) == []
     assert invoice_problems(

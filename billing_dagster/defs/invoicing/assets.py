@@ -13,6 +13,7 @@ from billing_dagster.defs.resources import (
 )
 from billing_dagster.invoicing.billing import NoCatalog, bill_period
 from billing_dagster.invoicing.finalization import finalization_problems
+from billing_dagster.invoicing.interim import write_interim_invoices
 from billing_dagster.invoicing.store import (
     billed_periods,
     finalization,
@@ -23,13 +24,14 @@ from billing_dagster.invoicing.store import (
 )
 from billing_dagster.locks import USAGE, home_lock
 from billing_dagster.periods import period_of_partition
-from billing_dagster.webhooks.documents import announce_finalized
+from billing_dagster.webhooks.documents import announce_finalized, announce_interims
 
 INVOICE_TABLES = {
     "billing_runs": "One row per billing run; the latest of a period holds its drafts.",
     "invoices": "Invoices with totals and their JSON document, per billing run.",
     "invoice_lines": "Invoice lines (fees, usage, minimums, discounts, tax, credits, adjustments).",
     "credit_notes": "Credit notes for corrections that lower a finalized period's amount.",
+    "interim_invoices": "Interim invoices of open periods (threshold invoicing); never changed.",
 }
 
 FINALIZATION_TABLES = {
@@ -77,16 +79,20 @@ def _bill(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource, per
     except NoCatalog as error:
         raise dg.Failure(str(error)) from None
     adjusted = sorted({adjusted for _, adjusted in billing.corrected})
+    write_interim_invoices(client, database, billing.interims, billing.catalog_version)
+    announce_interims(client, database, period)  # also those of a run killed before this
     run_id = write_billing_run(client, database, billing)
     context.log.info(
         f"{period}: {len(billing.invoices)} draft invoices, {len(billing.credit_notes)} credit "
-        f"notes, corrections of finalized periods {adjusted or 'none'} (billing run {run_id})"
+        f"notes, {len(billing.interims)} interim invoices issued, corrections of finalized "
+        f"periods {adjusted or 'none'} (billing run {run_id})"
     )
     return _results(
         INVOICE_TABLES,
         period=period,
         invoices=len(billing.invoices),
         credit_notes=len(billing.credit_notes),
+        interim_invoices=dg.MetadataValue.json([i["invoice_id"] for i in billing.interims]),
         adjusted_periods=dg.MetadataValue.json(adjusted),
         catalog_version=billing.catalog_version,
         billing_run_id=run_id,

@@ -156,6 +156,9 @@ FIGURE_LINES = {
 }
 #: Lines that add to the total directly, after credits (corrections of earlier periods).
 ADJUSTMENT_KIND = "adjustment"
+#: The line of a period's invoice that deducts its interim invoices before tax (threshold
+#: invoicing).
+INTERIM_KIND = "interim_invoiced"
 
 
 def invoice_problems(
@@ -194,12 +197,14 @@ def invoice_problems(
         + figures["tax"]
         - figures["credits_applied"]
         + lines_sum({ADJUSTMENT_KIND})
+        + lines_sum({INTERIM_KIND})
     )
     total = figures["total"]
     if total != expected:
+        interims = " - interim_invoiced" if lines_sum({INTERIM_KIND}) else ""
         problems.append(
-            f"{where}: total is {text['total']} but subtotal - discount + tax - credits_applied "
-            f"+ adjustments is {money(expected)}"
+            f"{where}: total is {text['total']} but subtotal - discount{interims} + tax - "
+            f"credits_applied + adjustments is {money(expected)}"
         )
     if total != lines_sum():
         problems.append(

@@ -2,7 +2,16 @@
 
 -- The lines of the invoices in force, with the customer, currency and status of their
 -- invoice: sum `amount` per currency, over invoices whose status is not `void`. `group_value`
--- is null on lines without a group (fixed fees, ungrouped usage, tax, credits...).
+-- is null on lines without a group (fixed fees, ungrouped usage, tax, credits...). The
+-- lines of interim invoices are here too (threshold invoicing).
+with
+
+lines as (
+    select * from {{ ref('stg_billing__invoice_lines') }}
+    union all
+    select * from {{ ref('stg_billing__interim_invoice_lines') }}
+)
+
 select
     lines.invoice_id as invoice_id,
     lines.line_no as line_no,
@@ -18,6 +27,6 @@ select
     lines.subscription_id as subscription_id,
     lines.quantity as quantity,
     lines.amount as amount
-from {{ ref('stg_billing__invoice_lines') }} as lines
+from lines
 inner join {{ ref('fct_invoices') }} as invoices
     on lines.billing_run_id = invoices.billing_run_id and lines.invoice_id = invoices.invoice_id

@@ -4,6 +4,9 @@
 -- (its finalized run, else its latest draft), with the status finance reads. A void invoice
 -- stays here with status `void`; sum `total` over the other statuses for what was billed.
 -- A disputed invoice keeps its status; `dispute_status` marks it (opened, won, lost).
+-- Interim invoices (threshold invoicing) are here too, finalized when issued, with an empty
+-- billing_run_id: the period's invoice deducts them, so the totals still sum to what was
+-- billed.
 with
 
 runs as (
@@ -11,9 +14,20 @@ runs as (
 ),
 
 invoices as (
-    select invoices.*
+    select
+        invoices.*,
+        runs.is_finalized as is_finalized,
+        runs.finalized_at as finalized_at
     from {{ ref('stg_billing__invoices') }} as invoices
     inner join runs on invoices.billing_run_id = runs.billing_run_id
+
+    union all
+
+    select
+        * except (issued_at),
+        true as is_finalized,
+        issued_at as finalized_at
+    from {{ ref('stg_billing__interim_invoices') }}
 ),
 
 voids as (
@@ -31,7 +45,7 @@ select
         voids.invoice_id != '', 'void',
         gateway.payment_status = 'paid', 'paid',
         gateway.sync_state = 'synced', 'synced',
-        runs.is_finalized, 'finalized',
+        invoices.is_finalized, 'finalized',
         'draft'
     ) as status,
     invoices.charges as charges,
@@ -43,7 +57,7 @@ select
     invoices.total as total,
     invoices.catalog_version as catalog_version,
     invoices.billing_run_id as billing_run_id,
-    runs.finalized_at as finalized_at,
+    invoices.finalized_at as finalized_at,
     if(voids.invoice_id = '', null, voids.voided_at) as voided_at,
     nullIf(voids.void_reason, '') as void_reason,
     nullIf(gateway.gateway, '') as gateway,
@@ -51,7 +65,6 @@ select
     gateway.payment_status as payment_status,
     nullIf(disputed.dispute_status, '') as dispute_status
 from invoices
-inner join runs on invoices.billing_run_id = runs.billing_run_id
 left join voids on invoices.invoice_id = voids.invoice_id
 left join {{ ref('int_documents__gateway_state') }} as gateway
     on invoices.invoice_id = gateway.document_id

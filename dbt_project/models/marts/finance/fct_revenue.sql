@@ -47,7 +47,10 @@ documents as (
         if(invoice_status = 'draft', 'provisional', 'final') as revenue_status,
         invoice_id as document_id,
         customer_id,
-        line_kind,
+        -- The usage and discounts of interim invoices (threshold invoicing) are deducted
+        -- again by the period's invoice (`interim_invoiced` lines of code `usage` and
+        -- `discount`): counted as such, each counts once.
+        if(line_kind = 'interim_invoiced', code, line_kind) as line_kind,
         amount
     from lines
     where invoice_status != 'void'
