@@ -43,11 +43,11 @@ toInt64(toUnixTimestamp(toDateTime(toString(toDateTime({{ seconds }}, 'UTC'), {{
 toDate(toString(toDateTime({{ seconds }}, 'UTC'), {{ timezone }}))
 {%- endmacro %}
 
-{% macro bucket_of(timestamp_column, day_start_ms, bucket_ms) -%}
-{#- The percentile bucket of an instant within its local day: buckets are aligned to the
-    day's start, so none spans two days; on a day whose length the bucket does not divide
-    (a DST day), the last one is shorter. -#}
-intDiv(toUnixTimestamp64Milli({{ timestamp_column }}) - {{ day_start_ms }}, {{ bucket_ms }})
+{% macro bucket_of(ms, day_start_ms, bucket_ms) -%}
+{#- The percentile bucket of an instant (milliseconds since the epoch) within its local day:
+    buckets are aligned to the day's start, so none spans two days; on a day whose length
+    the bucket does not divide (a DST day), the last one is shorter. -#}
+intDiv({{ ms }} - {{ day_start_ms }}, {{ bucket_ms }})
 {%- endmacro %}
 
 {% macro buckets_between(first_date, end_date, timezone, bucket_ms) -%}

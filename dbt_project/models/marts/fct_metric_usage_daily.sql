@@ -59,13 +59,25 @@ daily as (
             (toUnixTimestamp64Milli(event_timestamp), event_id, value),
             metric_aggregation = 'time_weighted_sum'
         )) as held_points,
-        sumMapIf(
-            [{{ bucket_of('event_timestamp', day_start_ms('event_date', 'customer_timezone'), 'greatest(bucket_ms, 1)') }}],
-            [value],
+        -- (time in ms, value) of a percentile's events, bucketed below once the day's start
+        -- is known: working out a local midnight per event was most of a zoned month's cost.
+        groupArrayIf(
+            (toUnixTimestamp64Milli(event_timestamp), value),
             metric_aggregation = 'percentile'
-        ) as buckets
+        ) as percentile_points,
+        any(bucket_ms) as bucket_ms
     from metric_events
     group by usage_date, customer_id, metric_code, group_value
+),
+
+-- The local day's bounds, once per row of `daily` and only for the aggregations that use
+-- them: in a zone each takes several conversions through text.
+daily_bounds as (
+    select
+        *,
+        if(aggregation = 'percentile', {{ day_start_ms('usage_date', 'day_timezone') }}, 0) as day_start_ms,
+        if(aggregation = 'time_weighted_sum', {{ day_start_ms('usage_date + 1', 'day_timezone') }}, 0) as day_end_ms
+    from daily
 )
 
 select
@@ -86,10 +98,18 @@ select
     -- Each value holds until the next event of the day, the last one until the day's end.
     toDecimal256(arraySum(arrayMap(
         (point, i) -> toDecimal256(point.3, 12) * (
-            if(i < length(held_points), held_points[i + 1].1, {{ day_start_ms('usage_date + 1', 'day_timezone') }}) - point.1
+            if(i < length(held_points), held_points[i + 1].1, day_end_ms) - point.1
         ),
         held_points,
         arrayEnumerate(held_points)
     )), 12) as held_value_ms,
-    arrayMap(bucket_sum -> toDecimal128(bucket_sum, 12), buckets.2) as bucket_sums
-from daily
+    -- The sums of the day's non-empty buckets, by bucket as sumMap leaves them.
+    arrayMap(
+        bucket_sum -> toDecimal128(bucket_sum, 12),
+        arrayReduce(
+            'sumMap',
+            arrayMap(point -> [{{ bucket_of('point.1', 'day_start_ms', 'greatest(bucket_ms, 1)') }}], percentile_points),
+            arrayMap(point -> [point.2], percentile_points)
+        ).2
+    ) as bucket_sums
+from daily_bounds
