@@ -424,7 +424,7 @@ def _divided(value: Decimal, divisor: int) -> Decimal:
     quotient, remainder = divmod(abs(int(units)), divisor)
     if 2 * remainder >= divisor:
         quotient += 1
-    return Decimal(quotient if units >= 0 else -quotient).scaleb(-12)
+    return _EXACT.scaleb(Decimal(quotient if units >= 0 else -quotient), -12)
 
 
 #: Milliseconds in each unit a percentile's bucket is written in.

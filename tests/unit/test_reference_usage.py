@@ -905,3 +905,10 @@ def test_percentile_buckets_start_at_each_local_midnight_and_a_short_day_has_few
     }
     # Sorted: 0 (x21), 3, 4, 5 over 24 buckets; rank ceil(p / 100 x 24).
     assert ranked == {"100": "5", "91.7": "4", "87.6": "3", "87.5": "0"}
+
+
+def test_a_quantity_of_31_digits_keeps_every_digit():
+    # 22 days and 1 ms of 12345678901234567.123456789: 31 significant digits, more than
+    # Python's default decimal context (28) keeps.
+    lines = [disk("e1", "2026-10-09T23:59:59.999Z", "12345678901234567.123456789")]
+    assert usage(lines, (HELD,)) == [row("held", "6518518463281206691.528119904071")]
