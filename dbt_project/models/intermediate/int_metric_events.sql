@@ -5,25 +5,31 @@
 -- `utc_event_date`, the stored UTC day, prunes the scan (they differ by at most one day).
 with
 
-events as (
-    select * from {{ ref('int_events__effective') }}
-),
-
-metrics as (
-    select * from {{ ref('stg_billing__metrics') }}
-),
-
 -- Only customers off UTC: the others keep the stored UTC date.
 zoned_customers as (
     select customer_id, timezone from {{ ref('stg_billing__customers') }}
     where timezone != 'UTC'
 ),
 
+-- The local date once per event, before an event meets each metric that counts it.
+events as (
+    select
+        effective.*,
+        if(zoned_customers.timezone = '', 'UTC', zoned_customers.timezone) as customer_timezone,
+        {{ local_date('effective.event_timestamp', 'customer_timezone') }} as local_event_date
+    from {{ ref('int_events__effective') }} as effective
+    left join zoned_customers on effective.customer_id = zoned_customers.customer_id
+),
+
+metrics as (
+    select * from {{ ref('stg_billing__metrics') }}
+),
+
 matched as (
     select
         events.event_date as utc_event_date,
-        if(zoned_customers.timezone = '', 'UTC', zoned_customers.timezone) as customer_timezone,
-        {{ local_date('events.event_timestamp', 'customer_timezone') }} as event_date,
+        events.customer_timezone as customer_timezone,
+        events.local_event_date as event_date,
         events.customer_id as customer_id,
         events.event_id,
         events.event_timestamp,
@@ -42,7 +48,6 @@ matched as (
         ) as passes_filters
     from events
     inner join metrics on events.event_name = metrics.event_name
-    left join zoned_customers on events.customer_id = zoned_customers.customer_id
 )
 
 select
