@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,8 @@ from pathlib import Path
 
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".ndjson", ".ndjson.gz")
 _CHUNK = 8 << 20
+_stamp_lock = threading.Lock()
+_last_stamp_ns = 0
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,23 @@ def land(home: Path, source: Path, day: date, position: int = 0) -> LandedFile:
         existing = find_landed(home, sha256)
         if existing:
             return existing
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time_ns() % 10**9:09d}"
-        target = directory / f"{stamp}-{position:04d}-{sha256}{suffix}"
+        target = directory / f"{_landing_stamp()}-{position:04d}-{sha256}{suffix}"
         (directory / f"{target.name}.name").write_text(source.name)
         partial.replace(target)
         return LandedFile(target, sha256, source.name, day)
     finally:
         partial.unlink(missing_ok=True)  # a full disk or an error leaves no partial copy
+
+
+def _landing_stamp() -> str:
+    """The landing instant as a name that sorts in landing order: the seconds and the
+    nanoseconds of one clock reading (two readings can straddle a second and sort a later
+    file first), and never behind a stamp this process gave, even if the clock steps back."""
+    global _last_stamp_ns
+    with _stamp_lock:
+        _last_stamp_ns = max(time.time_ns(), _last_stamp_ns + 1)
+        seconds, nanoseconds = divmod(_last_stamp_ns, 10**9)
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f"{nanoseconds:09d}"
 
 
 def find_landed(home: Path, sha256: str) -> LandedFile | None:

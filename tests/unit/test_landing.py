@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import time
 from datetime import date
 
 import pytest
@@ -39,3 +40,24 @@ def test_a_copy_that_fails_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         landing.land(tmp_path / "home", source, DAY)
     assert list(landing.day_directory(tmp_path / "home", DAY).iterdir()) == []
+
+
+def test_files_land_in_order_when_the_clock_straddles_a_second_or_steps_back(
+    tmp_path, monkeypatch
+):
+    """The first file's instant is late in a second; the second file's clock reading is in
+    the same second, then one before it (a clock stepped back): names still sort in order."""
+    second = 1_796_000_000 * 10**9
+    readings = iter([second + 999_999_999, second + 5, second - 10**9])
+    monkeypatch.setattr(time, "time_ns", lambda: next(readings))
+    sources = []
+    for n in range(3):
+        sources.append(tmp_path / f"events-{n}.jsonl")
+        sources[-1].write_text(f'{{"n": {n}}}\n')
+    for source in sources:
+        landing.land(tmp_path / "home", source, DAY)  # the same position: only time orders
+    assert [f.original_name for f in landing.landed_files(tmp_path / "home", DAY)] == [
+        "events-0.jsonl",
+        "events-1.jsonl",
+        "events-2.jsonl",
+    ]
