@@ -28,6 +28,7 @@ from billing_dagster.catalog.store import (
     latest_catalog_version,
     load_catalog,
 )
+from billing_dagster.cli.client import stop_worker
 from billing_dagster.disputes.store import dispute_history
 from billing_dagster.entitlements.live import LiveEntitlements
 from billing_dagster.formatting import table, titled_table
@@ -417,6 +418,7 @@ def cmd_warehouse(args, home: Path) -> int:
             )
         )
     elif args.action == "stop":
+        stop_worker(home)  # it would start the warehouse again for the next command
         print(json.dumps({"status": "stopped" if embedded.stop(home) else "not running"}))
     elif args.action == "credentials" and args.format == "env":
         variables = ClickHouseSettings.of(home, args.config.warehouse).dbt_env()

@@ -22,6 +22,7 @@ from billing_dagster.metering.dbt_project import models_deployed
 from billing_dagster.metering.local_days import local_day_slack, periods_of_utc_days
 from billing_dagster.metering.window import metering_range_tags
 from billing_dagster.periods import partition_key, period_bounds
+from billing_dagster.settings import Settings
 
 _INSTANCE_CONFIG = """\
 # The Dagster instance of this billing home; `make dev` shows its runs.
@@ -61,9 +62,7 @@ class JobRunner:
     def definitions(self) -> dg.Definitions:
         """Built when a job runs: loading the dbt project takes seconds that recording a
         catalog apply does not need."""
-        from billing_dagster.definitions import build_definitions  # after BILLING_HOME is set
-
-        return build_definitions()
+        return warm_definitions(self.home)
 
     def run(self, job_name: str, partition_key: str | None = None, tags=None, ops=None):
         """`ops`: the op config of a job that takes one (`{"erase": {"config": {...}}}`)."""
@@ -154,6 +153,24 @@ class JobRunner:
             self.run("models_job")
         if meter_until:
             self.meter_stale_days(client, database, meter_until)
+
+
+def warm_definitions(home: Path) -> dg.Definitions:
+    """The home's definitions with every job resolved, built once per process, home and
+    settings (what they are built from): a worker builds them before it forks commands
+    (worker.py)."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home(home))
+    os.environ["BILLING_HOME"] = str(home)
+    return _definitions(home, Settings.from_env())
+
+
+@functools.cache
+def _definitions(home: Path, settings: Settings) -> dg.Definitions:
+    from billing_dagster.definitions import build_definitions  # after BILLING_HOME is set
+
+    definitions = build_definitions()
+    definitions.resolve_all_job_defs()  # each job bound to its assets and checks
+    return definitions
 
 
 def import_in_background(module: str) -> None:

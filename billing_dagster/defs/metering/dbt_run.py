@@ -117,14 +117,21 @@ def _declared_columns(model: str) -> dict[str, str]:
     return {name: column["data_type"] for name, column in columns.items()}
 
 
+def parse_ahead(dbt: DbtCliResource, clickhouse: ClickHouseResource, home: Path) -> None:
+    """Parse the project for the home's database now, in a worker that forks the commands
+    that will run it (cli/worker.py)."""
+    workspace = home / "dbt"
+    target = workspace / f"parse-{uuid.uuid4().hex[:7]}"
+    project = ["--project-dir", dbt.project_dir, "--profiles-dir", dbt.profiles_dir or ""]
+    with _environment({"CLICKHOUSE_DATABASE": clickhouse.database}):
+        _parsed(project, workspace, target)
+
+
 def _parsed(project: list[str], workspace: Path, target: Path) -> Manifest:
-    """The project parsed for the warehouse in the environment: once per process, starting
-    from the home's last parse state (dbt re-parses only what changed since)."""
-    key = (
-        *project,
-        *(os.environ.get(name, "") for name in _PROFILE_VARIABLES),
-        project_digest(),
-    )
+    """The project parsed for the database in the environment: once per process, starting
+    from the home's last parse state (dbt re-parses only what changed since). The address
+    and credentials of the warehouse are not part of a parse: dbt reads them per run."""
+    key = (*project, os.environ.get("CLICKHOUSE_DATABASE", ""), project_digest())
     if key not in _PARSED:
         target.mkdir(parents=True, exist_ok=True)
         if (workspace / PARTIAL_PARSE).exists():
@@ -144,16 +151,6 @@ def _invoke(runner: dbtRunner, command: str, project: list[str], target: Path, *
         [command, *project, *selection, *paths, "--quiet", "--no-send-anonymous-usage-stats"]
     )
 
-
-#: The profile's variables (dbt_project/profiles.yml): a parse is made for one warehouse.
-_PROFILE_VARIABLES = (
-    "CLICKHOUSE_HOST",
-    "CLICKHOUSE_PORT",
-    "CLICKHOUSE_USER",
-    "CLICKHOUSE_PASSWORD",
-    "CLICKHOUSE_SECURE",
-    "CLICKHOUSE_DATABASE",
-)
 
 
 def _failure(outcome, events: list[EventMsg]) -> str:
