@@ -42,9 +42,7 @@ def test_a_copy_that_fails_leaves_no_partial_file(tmp_path, monkeypatch):
     assert list(landing.day_directory(tmp_path / "home", DAY).iterdir()) == []
 
 
-def test_files_land_in_order_when_the_clock_straddles_a_second_or_steps_back(
-    tmp_path, monkeypatch
-):
+def test_files_land_in_order_when_the_clock_straddles_a_second_or_steps_back(tmp_path, monkeypatch):
     """The first file's instant is late in a second; the second file's clock reading is in
     the same second, then one before it (a clock stepped back): names still sort in order."""
     second = 1_796_000_000 * 10**9

@@ -152,7 +152,6 @@ def _invoke(runner: dbtRunner, command: str, project: list[str], target: Path, *
     )
 
 
-
 def _failure(outcome, events: list[EventMsg]) -> str:
     """The first error dbt reported, in its words."""
     if outcome.exception is not None:
