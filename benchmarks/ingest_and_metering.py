@@ -79,7 +79,14 @@ FROM (
                 i >= 100 AND i % 100 = 99, 'resend',
                 i % 1000033 = 1234, 'unknown_customer',
                 'new') AS kind,
-        number - multiIf(kind = 'fix', 5000, kind = 'conflict', 11, kind = 'resend', 37, 0)
+        -- A correction names the event of the line 5000 before it, or of the nearest line
+        -- before that one which sent a new event (not a resend, a conflict or an unknown
+        -- customer's): it always names an event ingested before it, as the contract asks.
+        if(kind = 'fix', 5000 + arrayFirst(d -> NOT ((i - 5000 - d) % 100 = 99
+                                                     OR (i - 5000 - d) % 1000003 = 777
+                                                     OR (i - 5000 - d) % 1000033 = 1234),
+                                           [0, 1, 2]), 0) AS fix_back,
+        number - multiIf(kind = 'fix', fix_back, kind = 'conflict', 11, kind = 'resend', 37, 0)
             AS k,
         sipHash64({seed}, k) AS h,
         sipHash64({seed}, k, kind IN ('fix', 'conflict')) AS hp,
