@@ -44,7 +44,7 @@ def serve(home: Path, environment: str) -> int:
     # Commands sent while the worker warms up wait in the backlog, not in a second start-up.
     listener.listen(64)
     code = code_digest()
-    _warm(home)
+    unable = _warm(home)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished commands
     listener.settimeout(IDLE_TIMEOUT_S)
     while True:
@@ -61,9 +61,12 @@ def serve(home: Path, environment: str) -> int:
                 _close(descriptors)
                 connection.send(json.dumps({"declined": "the worker is leaving"}).encode())
                 return 0
-            if environment_digest(request["env"]) != environment:
+            declined = unable or (
+                "another environment" if environment_digest(request["env"]) != environment else ""
+            )
+            if declined:
                 _close(descriptors)
-                connection.send(json.dumps({"declined": "another environment"}).encode())
+                connection.send(json.dumps({"declined": declined}).encode())
                 continue
             pid = os.fork()
             if pid == 0:
@@ -97,18 +100,26 @@ def _close(descriptors: list[int]) -> None:
         os.close(descriptor)
 
 
-def _warm(home: Path) -> None:
-    """Import and build what every command needs, in the state a command would reach."""
-    from billing_dagster.cli import main  # noqa: F401  (the CLI and what it imports)
-    from billing_dagster.cli.runs import warm_definitions
-    from billing_dagster.defs.metering.dbt_run import parse_ahead
+def _warm(home: Path) -> str:
+    """Import and build what every command needs, in the state a command would reach.
+    Returns why it could not (then the worker declines every command until it leaves, so
+    each does not start another worker that fails the same way), or ""."""
+    try:
+        from billing_dagster.cli import main  # noqa: F401  (the CLI and what it imports)
+        from billing_dagster.cli.runs import warm_definitions
+        from billing_dagster.defs.metering.dbt_run import parse_ahead
 
-    definitions = warm_definitions(home)
-    import great_expectations  # noqa: F401  (the schema check's library, ~7 s to import)
+        definitions = warm_definitions(home)
+        import great_expectations  # noqa: F401  (the schema check's library, ~7 s to import)
 
-    resources = definitions.resources
-    parse_ahead(resources["dbt"], resources["clickhouse"], home)
-    logging.shutdown()  # no handler of the warm-up writes from a command's process
+        resources = definitions.resources
+        parse_ahead(resources["dbt"], resources["clickhouse"], home)
+    except Exception as error:
+        traceback.print_exc()
+        return f"the worker could not start: {type(error).__name__}: {error}"
+    finally:
+        logging.shutdown()  # no handler of the warm-up writes from a command's process
+    return ""
 
 
 def _same_user(connection: socket.socket) -> bool:

@@ -28,6 +28,9 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 #: An endpoint started on demand (not by `billing warehouse start`) stops after this idle time.
 ON_DEMAND_IDLE_TIMEOUT_S = 900.0
+#: The engine's memory limit (`BILLING_WAREHOUSE_MEMORY_MB`): with the process's own share,
+#: the server stays under 2 GiB (docs/benchmarks.md).
+DEFAULT_MEMORY_LIMIT_MB = 1400
 
 
 class WarehouseError(RuntimeError):
@@ -192,6 +195,8 @@ def _start(directory: Path, idle_timeout_s: float, files_root: Path) -> Endpoint
         str(files_root),
         "--port",
         str(port),
+        "--memory-limit-mb",
+        str(memory_limit_mb()),
     ]
     with open(log_path, "ab") as log:
         # A new session: the server outlives the command that started it and is not hit
@@ -218,6 +223,19 @@ def _start(directory: Path, idle_timeout_s: float, files_root: Path) -> Endpoint
     raise WarehouseError(
         f"the embedded warehouse did not start within {START_TIMEOUT_S:.0f}s; see {log_path}"
     )
+
+
+def memory_limit_mb() -> int:
+    """`BILLING_WAREHOUSE_MEMORY_MB`, else `DEFAULT_MEMORY_LIMIT_MB`; 0 sets no limit."""
+    text = os.environ.get("BILLING_WAREHOUSE_MEMORY_MB", "").strip()
+    if not text:
+        return DEFAULT_MEMORY_LIMIT_MB
+    if not text.isdigit():
+        raise WarehouseError(
+            f"BILLING_WAREHOUSE_MEMORY_MB={text!r}: expected a whole number of MiB, such as "
+            f"{DEFAULT_MEMORY_LIMIT_MB} (0 for no limit)"
+        )
+    return int(text)
 
 
 def _port(directory: Path) -> int:

@@ -164,3 +164,17 @@ def test_a_command_in_the_worker_gets_ctrl_c_and_dies_with_its_client(home, sign
 
 def _log_lines(home: Path) -> list[str]:
     return [line for line in (home / "worker.log").read_text().splitlines() if " pid " in line]
+
+
+def test_a_worker_that_cannot_warm_up_declines_and_each_command_says_why(home):
+    """Its settings are wrong: each command runs on its own and names the problem; the
+    worker that failed stays to decline, rather than each command starting another."""
+    expected = (2, "", "billing: BILLING_GATEWAY='bogus': expected one of stripe, chargebee, "
+                "razorpay, file\n")  # fmt: skip
+    first = billing(home, "status", BILLING_GATEWAY="bogus")
+    wait_until_listening(home)
+    second = billing(home, "status", BILLING_GATEWAY="bogus")
+    for done in (first, second):
+        assert (done.returncode, done.stdout, done.stderr) == expected
+    assert commands_run_by_worker(home) == []
+    assert "SettingsError: BILLING_GATEWAY='bogus'" in (home / "worker.log").read_text()

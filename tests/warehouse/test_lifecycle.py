@@ -8,8 +8,10 @@ import os
 import signal
 
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from billing_dagster.warehouse import embedded
+from billing_dagster.warehouse.connection import ClickHouseSettings
 
 
 @pytest.fixture
@@ -57,3 +59,30 @@ def test_a_state_file_naming_another_program_is_not_a_server(home):
     restarted = embedded.ensure_running(home, idle_timeout_s=0)
     assert restarted.pid != os.getpid()
     assert restarted.port == endpoint.port
+
+
+def test_a_server_under_a_memory_limit_spills_and_refuses_what_cannot_spill(home, monkeypatch):
+    monkeypatch.setenv("BILLING_WAREHOUSE_MEMORY_MB", "300")
+    client = ClickHouseSettings.embedded(embedded.ensure_running(home, idle_timeout_s=0)).client()
+    assert client.command(
+        "SELECT getSetting('max_bytes_before_external_group_by'), getSetting('join_algorithm')"
+    ) == [str(300 * 2**20 // 5), "auto"]
+    # Ten million groups of a few bytes each: aggregated on disk past 60 MiB.
+    assert client.command(
+        "SELECT count() FROM (SELECT number % 10000000 AS k, count() FROM numbers(20000000) "
+        "GROUP BY k)"
+    ) == 10_000_000
+    # One array of 80 million numbers cannot be spilled: refused, the server lives on.
+    with pytest.raises(DatabaseError, match="MEMORY_LIMIT_EXCEEDED"):
+        client.command("SELECT length(groupArray(number)) FROM numbers(80000000)")
+    assert client.command("SELECT 1") == 1
+
+
+def test_a_memory_limit_that_is_not_a_number_is_named(home, monkeypatch):
+    monkeypatch.setenv("BILLING_WAREHOUSE_MEMORY_MB", "2GB")
+    with pytest.raises(embedded.WarehouseError) as failure:
+        embedded.ensure_running(home, idle_timeout_s=0)
+    assert str(failure.value) == (
+        "BILLING_WAREHOUSE_MEMORY_MB='2GB': expected a whole number of MiB, such as 1400 "
+        "(0 for no limit)"
+    )
