@@ -77,7 +77,7 @@ def query_log(home: Path) -> str:
             for line in log.read_text(errors="replace").splitlines():
                 try:
                     message = json.loads(line)["info"]["msg"]
-                except (ValueError, KeyError):
+                except (ValueError, KeyError, TypeError):  # a text log line, or a bare number
                     continue
                 if message.startswith("dbt_clickhouse adapter: On "):
                     pending = f"{log.parent.name}: {_sql_label(message.split(': ', 2)[-1])}"
