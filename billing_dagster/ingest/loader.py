@@ -700,14 +700,20 @@ class EventLoader:
 
     def _store(self, stage: str, seq: int, file_name: str) -> dict[str, int]:
         db = self.db
-        valid = f"SELECT key_hash FROM {db}.{stage} WHERE reason = ''"
-        # First copies already in the store, from committed loads (earlier loads win).
+        # First copies already in the store, from committed loads (earlier loads win): a
+        # join, which a memory-limited warehouse can spill (an `IN` set of the file's keys
+        # cannot); on a store's first load, nothing to look up.
         existing = (
-            f"SELECT key_hash, true AS found, "
-            f"argMin(content_hash, (load_seq, line_no)) AS first_hash, "
-            f"min((load_seq, line_no)) AS first_position FROM {db}.raw_events "
-            f"WHERE key_hash IN ({valid}) "
-            f"AND load_seq IN (SELECT load_seq FROM {db}.event_loads) GROUP BY key_hash"
+            f"SELECT r.key_hash AS key_hash, true AS found, "
+            f"argMin(r.content_hash, (r.load_seq, r.line_no)) AS first_hash, "
+            f"min((r.load_seq, r.line_no)) AS first_position "
+            f"FROM {db}.raw_events AS r "
+            f"INNER JOIN (SELECT DISTINCT key_hash FROM {db}.{stage} WHERE reason = '') AS s "
+            f"ON r.key_hash = s.key_hash "
+            f"WHERE r.load_seq IN (SELECT load_seq FROM {db}.event_loads) GROUP BY r.key_hash"
+            if self.client.command(f"SELECT count() FROM {db}.event_loads")
+            else f"SELECT key_hash, true AS found, content_hash AS first_hash, "
+            f"(load_seq, line_no) AS first_position FROM {db}.raw_events WHERE false"
         )
         # Keys seen more than once in this file, with their first line.
         repeated = (

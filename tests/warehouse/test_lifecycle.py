@@ -68,10 +68,13 @@ def test_a_server_under_a_memory_limit_spills_and_refuses_what_cannot_spill(home
         "SELECT getSetting('max_bytes_before_external_group_by'), getSetting('join_algorithm')"
     ) == [str(300 * 2**20 // 5), "auto"]
     # Ten million groups of a few bytes each: aggregated on disk past 60 MiB.
-    assert client.command(
-        "SELECT count() FROM (SELECT number % 10000000 AS k, count() FROM numbers(20000000) "
-        "GROUP BY k)"
-    ) == 10_000_000
+    assert (
+        client.command(
+            "SELECT count() FROM (SELECT number % 10000000 AS k, count() FROM numbers(20000000) "
+            "GROUP BY k)"
+        )
+        == 10_000_000
+    )
     # One array of 80 million numbers cannot be spilled: refused, the server lives on.
     with pytest.raises(DatabaseError, match="MEMORY_LIMIT_EXCEEDED"):
         client.command("SELECT length(groupArray(number)) FROM numbers(80000000)")
