@@ -701,8 +701,8 @@ class EventLoader:
     def _store(self, stage: str, seq: int, file_name: str) -> dict[str, int]:
         db = self.db
         # First copies already in the store, from committed loads (earlier loads win): a
-        # join, which a memory-limited warehouse can spill (an `IN` set of the file's keys
-        # cannot); on a store's first load, nothing to look up.
+        # join rather than an `IN` set of the file's keys (a set never spills; a join can
+        # switch to one that does); on a store's first load, nothing to look up.
         existing = (
             f"SELECT r.key_hash AS key_hash, true AS found, "
             f"argMin(r.content_hash, (r.load_seq, r.line_no)) AS first_hash, "
