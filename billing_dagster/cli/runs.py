@@ -164,7 +164,7 @@ def warm_definitions(home: Path) -> dg.Definitions:
     return _definitions(home, Settings.from_env())
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1)  # one home per process: the worker's, or the command's
 def _definitions(home: Path, settings: Settings) -> dg.Definitions:
     from billing_dagster.definitions import build_definitions  # after BILLING_HOME is set
 
