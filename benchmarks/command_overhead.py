@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from billing_dagster.cli.worker import logged_commands
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "data" / "command-overhead"
 BILLING = str(Path(sys.executable).with_name("billing"))
@@ -73,13 +75,6 @@ def timed(home: Path, worker: bool, *args: str) -> float:
     return seconds
 
 
-def worker_commands(home: Path) -> list[str]:
-    """The commands the home's worker ran (its log: `<time> pid N: <command>`)."""
-    log = home / "worker.log"
-    lines = log.read_text().splitlines() if log.exists() else []
-    return [line.split(": ", 1)[1] for line in lines if " pid " in line]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -106,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             figures = ", ".join(f"{s[0]} {t:.2f} s" for s, t in zip(steps, seconds, strict=True))
             print(f"fresh home, {way}: {sum(seconds):.2f} s ({figures})", flush=True)
             if worker:
-                print(f"  run by the worker: {', '.join(worker_commands(home))}", flush=True)
+                served = ", ".join(command for _pid, command in logged_commands(home))
+                print(f"  run by the worker: {served}", flush=True)
         home = WORK / "fresh-worker"
         commands = {
             "ingest": lambda run: ("ingest", str(events_file(run))),

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -74,6 +75,14 @@ def serve(home: Path, environment: str) -> int:
             _close(descriptors)
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             print(f"{stamp} pid {pid}: {command_name(request['argv'])}", flush=True)
+
+
+def logged_commands(home: Path) -> list[tuple[int, str]]:
+    """(pid, command name) of each command the home's workers forked, from their log lines
+    `<date> <time> pid <pid>: <command>`."""
+    log = home / "worker.log"
+    found = re.findall(r"^\S+ \S+ pid (\d+): (.*)$", log.read_text() if log.exists() else "", re.M)
+    return [(int(pid), command) for pid, command in found]
 
 
 def _request(connection: socket.socket) -> tuple[dict | None, list[int]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from billing_dagster.cli.client import worker_address
+from billing_dagster.cli.worker import logged_commands
 from billing_dagster.locks import CATALOG, home_lock
 from tests.catalogs import calls_catalog
 from tests.conftest import REPO
@@ -69,9 +70,7 @@ def wait_until_listening(home: Path) -> None:
 
 
 def commands_run_by_worker(home: Path) -> list[str]:
-    log = home / "worker.log"
-    lines = log.read_text().splitlines() if log.exists() else []
-    return [line.split(": ", 1)[1] for line in lines if " pid " in line]
+    return [command for _pid, command in logged_commands(home)]
 
 
 def wait_for_exit(pid: int) -> None:
@@ -152,7 +151,7 @@ def test_a_command_in_the_worker_gets_ctrl_c_and_dies_with_its_client(home, sign
     with home_lock(home, CATALOG):
         waiting = started(home, "catalog", "apply", str(catalog))
         assert waiting.stderr.readline().startswith("billing: waiting for the catalog lock")
-        (pid,) = [int(line.split()[3].rstrip(":")) for line in _log_lines(home)]
+        ((pid, _command),) = logged_commands(home)
         waiting.send_signal(signal_number)
         wait_for_exit(pid)
         out, err = waiting.communicate(timeout=60)
@@ -160,10 +159,6 @@ def test_a_command_in_the_worker_gets_ctrl_c_and_dies_with_its_client(home, sign
         assert (waiting.returncode, out, err) == (1, "", "billing: interrupted\n")
     else:
         assert waiting.returncode == -signal.SIGKILL
-
-
-def _log_lines(home: Path) -> list[str]:
-    return [line for line in (home / "worker.log").read_text().splitlines() if " pid " in line]
 
 
 def test_a_worker_that_cannot_warm_up_declines_and_each_command_says_why(home):
