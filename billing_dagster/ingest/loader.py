@@ -200,7 +200,8 @@ _CHECKED_COLUMNS = """
         AND (replaces_text IS NULL OR replaces_text NOT IN ('', event_id_text))
         AS valid_values,"""
 
-# What the stage keeps of a line, once its `reason` is known ('' when valid).
+# What the stage keeps of a line, once its `reason` is known ('' when valid); `string_text`
+# reads the text of a property whose raw JSON `kv.2` is a string.
 _STAGED_COLUMNS = """
     if(reason = '', customer, '') AS customer_id,
     if(reason = '', event_id_text, '') AS event_id,
@@ -208,7 +209,7 @@ _STAGED_COLUMNS = """
     if(reason = '', parsed_timestamp, toDateTime64(0, 3, 'UTC')) AS timestamp,
     mapFromArrays(
         arrayMap(kv -> kv.1, raw_properties),
-        arrayMap(kv -> if(startsWith(kv.2, '"'), JSONExtractString(kv.2), kv.2), raw_properties)
+        arrayMap(kv -> if(startsWith(kv.2, '"'), {string_text}, kv.2), raw_properties)
     ) AS properties,
     source_text AS source,
     replaces_text AS replaces,
@@ -277,10 +278,12 @@ SELECT
     {seq} AS load_seq,
     line_no,
     JSONExtract(line, 'Tuple(event_id Dynamic, customer_id Dynamic, event_name Dynamic,
-        timestamp Dynamic, source Dynamic, replaces Dynamic, void Dynamic)') AS fields,
-    -- Read as the exact path reads a plain object, through the raw text of `properties`:
-    -- each reading re-prints numbers (`-0.0` gives "-0", then "0"), so both read it twice.
-    JSONExtractKeysAndValuesRaw(JSONExtractRaw(line, 'properties')) AS raw_properties,
+        timestamp Dynamic, source Dynamic, replaces Dynamic, void Dynamic,
+        properties String)') AS fields,
+    -- Read as the exact path reads a plain object, through the raw text of `properties`
+    -- (an object read as a String is its raw text, as `JSONExtractRaw` gives it): each
+    -- reading re-prints numbers (`-0.0` gives "-0", then "0"), so both read it twice.
+    JSONExtractKeysAndValuesRaw(fields.properties) AS raw_properties,
     ifNull(fields.event_id.String, '') AS event_id_text,
     ifNull(fields.customer_id.String, '') AS customer,
     ifNull(fields.event_name.String, '') AS event_name_text,
@@ -375,7 +378,9 @@ def staged_lines_sql(
     return _STAGE_SELECT.format(
         checked_columns=_CHECKED_COLUMNS.format(**parts),
         reason=reason,
-        staged_columns=_STAGED_COLUMNS.format(raw_line=raw_line, content_hash=_content_hash()),
+        staged_columns=_STAGED_COLUMNS.format(
+            raw_line=raw_line, content_hash=_content_hash(), string_text="JSONExtractString(kv.2)"
+        ),
         lines=lines or _FILE_LINES.format(path=quote_string(file_path)),
         **parts,
     )
@@ -389,7 +394,10 @@ def fast_lines_sql(database: str, file_path: str, catalog_version: int, seq: int
         checked_columns=_CHECKED_COLUMNS.format(**parts),
         unproven=quote_string(UNPROVEN),
         staged_columns=_STAGED_COLUMNS.format(
-            raw_line="if(proven, '', line)", content_hash=_content_hash()
+            raw_line="if(proven, '', line)",
+            content_hash=_content_hash(),
+            # A proven line has no backslash: a string's text is what its quotes enclose.
+            string_text="substring(kv.2, 2, length(kv.2) - 2)",
         ),
         lines=_FILE_LINES.format(path=quote_string(file_path)),
         **parts,
