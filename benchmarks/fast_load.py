@@ -7,9 +7,10 @@ fresh database of one embedded warehouse.
 The file is the ingest benchmark's month of events (benchmarks/ingest_and_metering.py:
 resends, conflicts, corrections, an unknown customer). Prints each load's seconds, the
 warehouse server's CPU seconds (user + system: less sensitive than wall time to the other
-work on a shared machine), the 1-minute load average before it, its counts and slowest
-statements, and the medians per path; exits 1 if the two paths' counts differ. Everything
-lives under `benchmarks/data/fast-load/` (git-ignored) and is removed at the end.
+work on a shared machine) and peak resident memory, the 1-minute load average before it,
+its counts and slowest statements, and the medians per path; exits 1 if the two paths'
+counts differ. Everything lives under `benchmarks/data/fast-load/` (git-ignored) and is
+removed at the end.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import psutil
 from ingest_and_metering import CATALOG, DATA, MONTH, generate_month
+from monthly_billing import peak_rss_mb
 
 from billing_dagster.catalog.store import apply_catalog
 from billing_dagster.catalog.validate import validate_catalog_file
@@ -48,12 +50,14 @@ def load_once(endpoint: embedded.Endpoint, events: Path, fast: bool, run: int) -
     statements = timed_statements(client)
     loader = EventLoader(client, database, settings.file_path, fast_path=fast)
     server = psutil.Process(endpoint.pid)
+    Path(f"/proc/{endpoint.pid}/clear_refs").write_text("5")  # its peak RSS starts over
     load_average = os.getloadavg()[0]
     cpu_before = sum(server.cpu_times()[:2])
     started = time.perf_counter()
     result = loader.load(events, "bench", events.name, date(2026, 11, 1), version)
     seconds = time.perf_counter() - started
     cpu = sum(server.cpu_times()[:2]) - cpu_before
+    peak_mib = round(peak_rss_mb(endpoint.pid))
     client.command(f"DROP DATABASE `{database}` SYNC")
     counts = (result.lines, result.accepted, result.duplicates, result.conflicts)
     slowest = sorted(statements, reverse=True)[:3]
@@ -61,6 +65,7 @@ def load_once(endpoint: embedded.Endpoint, events: Path, fast: bool, run: int) -
         "seconds": seconds,
         "cpu": cpu,
         "load": load_average,
+        "peak_mib": peak_mib,
         "counts": (*counts, result.quarantined),
         "slowest": ", ".join(f"{label} {spent:.1f} s" for spent, label in slowest),
     }
@@ -107,7 +112,8 @@ def main() -> int:
                 counts[path].add(measured["counts"])
                 print(
                     f"run {run + 1} {path:5}: {measured['seconds']:6.1f} s, server CPU "
-                    f"{measured['cpu']:.1f} s (load {measured['load']:.1f})\n"
+                    f"{measured['cpu']:.1f} s, server peak {measured['peak_mib']:,} MiB "
+                    f"(load {measured['load']:.1f})\n"
                     f"    lines, accepted, duplicates, conflicts, quarantined = "
                     f"{measured['counts']}\n    slowest: {measured['slowest']}",
                     flush=True,
