@@ -409,7 +409,8 @@ UNEXPLAINED = "not well formed"
 
 
 # The fast path's UNPROVEN rows have a partition of their own, dropped whole (no mutation)
-# once the exact path has staged their lines.
+# once the exact path has staged their lines. Sorted as `raw_events` is, so the blocks its
+# insert reads come sorted (at 10 M lines that insert took 4.5 s instead of 8.7 s).
 _STAGE_TABLE = """
 CREATE TABLE {db}.{stage} (
     load_seq UInt64, line_no UInt64, reason String, customer_id String, event_id String,
@@ -417,7 +418,8 @@ CREATE TABLE {db}.{stage} (
     source Nullable(String), replaces Nullable(String), void Bool,
     needs_exact_numbers Bool, raw_line String, key_hash FixedString(16),
     content_hash FixedString(16), corrects Nullable(String), unproven Bool DEFAULT false
-) ENGINE = MergeTree PARTITION BY unproven ORDER BY (key_hash, line_no)
+) ENGINE = MergeTree PARTITION BY unproven
+ORDER BY (toDate(timestamp), customer_id, event_name, timestamp, event_id)
 """
 
 #: The stage's columns settled in Python for a few lines, each in a Join table of its own
