@@ -6,7 +6,8 @@ building the Dagster definitions and parsing the dbt project take seconds before
 The worker (`worker.py`) does that once per billing home and forks itself for each command,
 which gets this process's arguments, environment, working directory and standard streams
 (as file descriptors): it prints what it would print here, exits with the same code, gets
-the Ctrl-C sent to this process and dies with it. Nothing here imports more than the
+the Ctrl-C sent to this process, stops and goes on with it (Ctrl-Z, `fg`) and dies with
+it. Nothing here imports more than the
 standard library, so the client itself starts in tens of milliseconds.
 
 `BILLING_WORKER=off` runs every command in this process and starts no worker.
@@ -126,6 +127,7 @@ def _run_in_worker(home: Path, argv: list[str]) -> int:
         pid = started["pid"]
         for number in FORWARDED_SIGNALS:
             signal.signal(number, lambda received, frame: os.kill(pid, received))
+        signal.signal(signal.SIGTSTP, lambda received, frame: _suspend(pid))
         try:
             finished = _receive(connection)
         except ConnectionError:
@@ -137,6 +139,15 @@ def _run_in_worker(home: Path, argv: list[str]) -> int:
             )
             return 1
         return finished["exit"]
+
+
+def _suspend(pid: int) -> None:
+    """Ctrl-Z: the command runs in the worker's session, out of reach of the terminal's
+    signals, so it is stopped with this process, and goes on when this one does (`fg`,
+    `bg`)."""
+    os.kill(pid, signal.SIGSTOP)
+    os.kill(os.getpid(), signal.SIGSTOP)  # returns once continued
+    os.kill(pid, signal.SIGCONT)
 
 
 def _receive(connection: socket.socket) -> dict:

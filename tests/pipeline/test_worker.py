@@ -161,6 +161,50 @@ def test_a_command_in_the_worker_gets_ctrl_c_and_dies_with_its_client(home, sign
         assert waiting.returncode == -signal.SIGKILL
 
 
+def process_state(pid: int) -> str:
+    """R, S, T (stopped)...: the field after the command name in /proc/<pid>/stat."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def wait_for_state(pid: int, state: str) -> None:
+    for _ in range(6000):
+        if process_state(pid) == state:
+            return
+        select.select([], [], [], 0.02)
+    raise AssertionError(f"process {pid} is {process_state(pid)}, not {state}")
+
+
+def wait_for_handler(pid: int, signal_number: int) -> None:
+    """Until the process catches the signal (its SigCgt mask in /proc/<pid>/status)."""
+    for _ in range(6000):
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(status.split("SigCgt:")[1].split()[0], 16)
+        if caught & (1 << (signal_number - 1)):
+            return
+        select.select([], [], [], 0.02)
+    raise AssertionError(f"process {pid} does not catch signal {signal_number}")
+
+
+def test_ctrl_z_stops_the_command_in_the_worker_and_fg_goes_on(home):
+    catalog = home.parent / "catalog.yaml"
+    assert billing(home, "catalog", "apply", str(catalog)).returncode == 0
+    wait_until_listening(home)
+    with home_lock(home, CATALOG):
+        waiting = started(home, "catalog", "apply", str(catalog))
+        assert waiting.stderr.readline().startswith("billing: waiting for the catalog lock")
+        ((pid, _command),) = logged_commands(home)
+        wait_for_handler(waiting.pid, signal.SIGTSTP)
+        waiting.send_signal(signal.SIGTSTP)
+        wait_for_state(waiting.pid, "T")
+        wait_for_state(pid, "T")
+    # The lock is free, but the command stays stopped until its client goes on.
+    assert process_state(pid) == "T"
+    waiting.send_signal(signal.SIGCONT)
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    assert json.loads(out)["customers"] == 1
+
+
 def test_a_worker_that_cannot_warm_up_declines_and_each_command_says_why(home):
     """Its settings are wrong: each command runs on its own and names the problem; the
     worker that failed stays to decline, rather than each command starting another."""
