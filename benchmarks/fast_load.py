@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import psutil
-from ingest_and_metering import CATALOG, DATA, MONTH, generate_month
+from ingest_and_metering import CATALOG, DATA, fresh_month_file
 from monthly_billing import peak_rss_mb
 
 from billing_dagster.catalog.store import apply_catalog
@@ -93,11 +93,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=3, help="loads per path")
     args = parser.parse_args()
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    events = WORK / f"events-{args.events}.jsonl"
-    generate_month(events, *MONTH, args.events, 0)
-    print(f"{args.events:,} events, {events.stat().st_size / (1 << 20):,.0f} MiB", flush=True)
+    events = fresh_month_file(WORK, args.events)
     endpoint = embedded.ensure_running(WORK / "home", idle_timeout_s=0, files_root=WORK)
     times: dict[str, list[float]] = {"exact": [], "fast": []}
     cpu: dict[str, list[float]] = {"exact": [], "fast": []}

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest_and_metering import CATALOG, DATA, MONTH, generate_month
+from ingest_and_metering import CATALOG, DATA, fresh_month_file
 
 from billing_dagster.warehouse.sql_text import quote_string
 
@@ -81,11 +81,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    events = WORK / f"events-{args.events}.jsonl"
-    generate_month(events, *MONTH, args.events, 0)
-    print(f"{args.events:,} events, {events.stat().st_size / (1 << 20):,.0f} MiB", flush=True)
+    events = fresh_month_file(WORK, args.events)
     times: dict[str, list[float]] = {"ours": [], "chdb": []}
     try:
         for run in range(args.runs):

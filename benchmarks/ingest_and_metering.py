@@ -161,6 +161,16 @@ def generate_month(path: Path, year: int, month: int, count: int, offset: int) -
     )
 
 
+def fresh_month_file(work: Path, count: int) -> Path:
+    """An empty `work` directory holding one month of `count` events, its size printed."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    events = work / f"events-{count}.jsonl"
+    generate_month(events, *MONTH, count, 0)
+    print(f"{count:,} events, {events.stat().st_size / (1 << 20):,.0f} MiB", flush=True)
+    return events
+
+
 # --------------------------------------------------------------------------- measuring
 
 

@@ -6,6 +6,7 @@ worker."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -143,8 +145,10 @@ def test_commands_run_in_the_warm_worker_as_in_their_own_process(home):
         probe.connect(worker_address(home))
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL])
-def test_a_command_in_the_worker_gets_ctrl_c_and_dies_with_its_client(home, signal_number):
+@contextlib.contextmanager
+def command_waiting_in_worker(home: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A `catalog apply` run by the worker, waiting for the catalog lock held here until the
+    block ends: its client, and the pid of the command's process."""
     catalog = home.parent / "catalog.yaml"
     assert billing(home, "catalog", "apply", str(catalog)).returncode == 0
     wait_until_listening(home)
@@ -152,6 +156,12 @@ def test_a_command_in_the_worker_gets_ctrl_c_and_dies_with_its_client(home, sign
         waiting = started(home, "catalog", "apply", str(catalog))
         assert waiting.stderr.readline().startswith("billing: waiting for the catalog lock")
         ((pid, _command),) = logged_commands(home)
+        yield waiting, pid
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL])
+def test_a_command_in_the_worker_gets_ctrl_c_and_dies_with_its_client(home, signal_number):
+    with command_waiting_in_worker(home) as (waiting, pid):
         waiting.send_signal(signal_number)
         wait_for_exit(pid)
         out, err = waiting.communicate(timeout=60)
@@ -186,13 +196,7 @@ def wait_for_handler(pid: int, signal_number: int) -> None:
 
 
 def test_ctrl_z_stops_the_command_in_the_worker_and_fg_goes_on(home):
-    catalog = home.parent / "catalog.yaml"
-    assert billing(home, "catalog", "apply", str(catalog)).returncode == 0
-    wait_until_listening(home)
-    with home_lock(home, CATALOG):
-        waiting = started(home, "catalog", "apply", str(catalog))
-        assert waiting.stderr.readline().startswith("billing: waiting for the catalog lock")
-        ((pid, _command),) = logged_commands(home)
+    with command_waiting_in_worker(home) as (waiting, pid):
         wait_for_handler(waiting.pid, signal.SIGTSTP)
         waiting.send_signal(signal.SIGTSTP)
         wait_for_state(waiting.pid, "T")
