@@ -618,13 +618,16 @@ def cmd_ingest(args, home: Path) -> int:
         print(f"billing: {len(landed)} landed files waiting to load", file=sys.stderr)
     summary = dict.fromkeys(LOAD_COUNTS, 0)
     runner = _runner(home)
+    # Views deployed before the load, when their tests read only what is stored already:
+    # after it, a fresh home's first deployment would test every event just loaded.
+    runner.ensure_models_deployed(client, settings.database)
     for day in sorted(days):
         runner.ingest(day)
     if landed:
         summary = load_counts(client, settings.database, [file.sha256 for file in landed])
     # Every day a load changed since it was metered, this load's or one an interrupted
     # command left behind (events may be a day ahead of the clock).
-    runner.ensure_models_deployed(client, settings.database, today + timedelta(days=1))
+    runner.meter_stale_days(client, settings.database, today + timedelta(days=1))
     print(json.dumps(summary))
     return 0
 
