@@ -7,6 +7,11 @@
         order_by='(usage_date, customer_id, metric_code, group_value)',
         pre_hook="{{ delete_metering_window('usage_date') }}",
         on_schema_change='fail',
+        query_settings={
+            'max_bytes_before_external_group_by': 400 * 1024 * 1024,
+            'max_insert_block_size': 128 * 1024,
+            'min_insert_block_size_rows': 128 * 1024,
+        },
     )
 }}
 
@@ -23,7 +28,13 @@
 -- non-empty buckets (their order does not matter: the period sorts them).
 -- The latest value and the distinct-value state are kept only for the metrics whose
 -- aggregation reads them (the others leave defaults): a state of every token count of a
--- `sum` metric would double the cost of metering for nothing.
+-- `sum` metric would double the cost of metering for nothing. They come from arrays of the
+-- day's points and values, not from `argMaxIf` and `uniqExactStateIf`: an `-If` state is
+-- allocated for every group even where its condition never holds (a `uniqExact` set starts at
+-- about 280 bytes), which was 1.1 GB of a 10 M-event month's 2.9 M groups. Without those,
+-- the aggregation spills to disk past 400 MiB at little cost, and inserting blocks of 128 Ki
+-- rows (not the session's 512 Ki: squashing aggregated rows into blocks held most of the
+-- rest) meters that month in 1.3 GiB instead of 4.5 GiB, in the same time (docs/benchmarks.md).
 with
 
 metric_events as (
@@ -49,15 +60,14 @@ daily as (
         count() as event_count,
         sum(value) as value_sum,
         max(value) as value_max,
-        argMaxIf(value, (event_timestamp, event_id), metric_aggregation in ('latest', 'time_weighted_sum')) as latest_value,
         max(event_timestamp) as latest_timestamp,
-        argMaxIf(event_id, (event_timestamp, event_id), metric_aggregation in ('latest', 'time_weighted_sum')) as latest_event_id,
-        uniqExactStateIf(value_text, metric_aggregation = 'count_unique') as distinct_values,
+        groupArrayIf(value_text, metric_aggregation = 'count_unique') as counted_values,
         minIf(event_timestamp, metric_aggregation = 'time_weighted_sum') as first_timestamp,
-        -- (time in ms, event_id, value) in event order: ties on time go by event_id, as `latest`.
+        -- (time in ms, event_id, value) in event order, ties on time by event_id: the last
+        -- one is the latest value.
         arraySort(groupArrayIf(
             (toUnixTimestamp64Milli(event_timestamp), event_id, value),
-            metric_aggregation = 'time_weighted_sum'
+            metric_aggregation in ('latest', 'time_weighted_sum')
         )) as held_points,
         -- (time in ms, value) of a percentile's events, bucketed below once the day's start
         -- is known: working out a local midnight per event was most of a zoned month's cost.
@@ -90,19 +100,19 @@ select
     event_count,
     value_sum,
     value_max,
-    latest_value,
+    held_points[-1].3 as latest_value,
     latest_timestamp,
-    latest_event_id,
-    distinct_values,
+    held_points[-1].2 as latest_event_id,
+    arrayReduce('uniqExactState', counted_values) as distinct_values,
     first_timestamp,
     -- Each value holds until the next event of the day, the last one until the day's end.
-    toDecimal256(arraySum(arrayMap(
+    toDecimal256(if(aggregation != 'time_weighted_sum', 0, arraySum(arrayMap(
         (point, i) -> toDecimal256(point.3, 12) * (
             if(i < length(held_points), held_points[i + 1].1, day_end_ms) - point.1
         ),
         held_points,
         arrayEnumerate(held_points)
-    )), 12) as held_value_ms,
+    ))), 12) as held_value_ms,
     -- The sums of the day's non-empty buckets, by bucket as sumMap leaves them.
     arrayMap(
         bucket_sum -> toDecimal128(bucket_sum, 12),
