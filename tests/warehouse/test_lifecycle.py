@@ -67,9 +67,13 @@ _BLOCKS_AND_SPILL = (
 )
 
 
-def test_a_server_without_a_memory_limit_inserts_in_half_blocks_and_never_spills(home):
+def test_a_server_without_a_memory_limit_inserts_in_half_blocks_and_spills_past_400_mib(home):
     client = ClickHouseSettings.embedded(embedded.ensure_running(home, idle_timeout_s=0)).client()
-    assert client.command(_BLOCKS_AND_SPILL) == ["524288", "0", "direct,parallel_hash,hash,ie_join"]
+    assert client.command(_BLOCKS_AND_SPILL) == [
+        "524288",
+        str(400 * 2**20),
+        "direct,parallel_hash,hash,ie_join",
+    ]
 
 
 def test_a_server_under_a_memory_limit_spills_and_refuses_what_cannot_spill(home, monkeypatch):

@@ -32,9 +32,10 @@
 -- day's points and values, not from `argMaxIf` and `uniqExactStateIf`: an `-If` state is
 -- allocated for every group even where its condition never holds (a `uniqExact` set starts at
 -- about 280 bytes), which was 1.1 GB of a 10 M-event month's 2.9 M groups. Without those,
--- the aggregation spills to disk past 400 MiB at little cost, and inserting blocks of 128 Ki
--- rows (not the session's 512 Ki: squashing aggregated rows into blocks held most of the
--- rest) meters that month in 1.3 GiB instead of 4.5 GiB, in the same time (docs/benchmarks.md).
+-- the aggregation spills to disk past 400 MiB at little cost (set here too, for a warehouse
+-- that is not the embedded one), and inserting blocks of 128 Ki rows (not the session's
+-- 512 Ki: squashing aggregated rows into blocks held most of the rest) meters that month in
+-- 1.3 GiB instead of 4.5 GiB, in the same time (docs/benchmarks.md).
 with
 
 metric_events as (
