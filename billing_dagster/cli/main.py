@@ -31,7 +31,7 @@ from billing_dagster.catalog.store import (
 from billing_dagster.cli.client import stop_worker
 from billing_dagster.disputes.store import dispute_history
 from billing_dagster.entitlements.live import LiveEntitlements
-from billing_dagster.formatting import table, titled_table
+from billing_dagster.formatting import json_text, table, titled_table
 from billing_dagster.ingest import landing
 from billing_dagster.ingest.landing_day import waiting_files
 from billing_dagster.ingest.ledger import LOAD_COUNTS, already_loaded, load_counts
@@ -424,7 +424,7 @@ def cmd_warehouse(args, home: Path) -> int:
         variables = ClickHouseSettings.of(home, args.config.warehouse).dbt_env()
         print("".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items()))
     elif args.action == "credentials":
-        print(json.dumps(_warehouse_credentials(args, home), indent=2))
+        print(json_text(_warehouse_credentials(args, home)))
     else:
         endpoint = embedded.running_endpoint(home)
         status = (
@@ -776,7 +776,7 @@ def cmd_backfill(args, home: Path) -> int:
 
 def _show(args, result, for_people: Callable[[], str]) -> int:
     """Print a command's result: JSON with `--format json`, else text for people."""
-    print(json.dumps(result, indent=2) if args.format == "json" else for_people())
+    print(json_text(result) if args.format == "json" else for_people())
     return 0
 
 
@@ -894,7 +894,7 @@ def cmd_sync(args, home: Path) -> int:
     from billing_dagster.cli.sync import run_sync  # Dagster is slow to import; only when used
 
     summary = run_sync(home, period)
-    print(json.dumps(summary, indent=2))
+    print(json_text(summary))
     return 1 if summary["failed"] or not summary["totals_check"]["passed"] else 0
 
 

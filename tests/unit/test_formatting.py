@@ -1,12 +1,13 @@
-"""Numbers are written exactly, whatever their number of digits."""
+"""Numbers are written exactly, whatever their number of digits; JSON as the standard library indents it."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 
-from billing_dagster.formatting import decimal_text
+from billing_dagster.formatting import decimal_text, json_text
 
 
 @pytest.mark.parametrize(
@@ -22,3 +23,24 @@ from billing_dagster.formatting import decimal_text
 )
 def test_decimal_text_keeps_every_digit(value, text):
     assert decimal_text(Decimal(value)) == text
+
+
+def test_json_text_writes_what_the_standard_library_writes_with_an_indent():
+    invoice = {
+        "customer_id": 'a"b\\c,d',
+        "lines": [{"amount": "-0.30", "group": None, "prorated": False}, {}],
+        "notes": [],
+        "count": 3,
+    }
+    assert json_text(invoice) == json.dumps(invoice, indent=2)
+    assert json_text(invoice) == (
+        '{\n  "customer_id": "a\\"b\\\\c,d",\n  "lines": [\n    {\n      "amount": "-0.30",\n'
+        '      "group": null,\n      "prorated": false\n    },\n    {}\n  ],\n  "notes": [],\n'
+        '  "count": 3\n}'
+    )
+
+
+def test_json_text_writes_text_beyond_ascii_as_it_is_and_keys_as_strings():
+    assert json_text({"name": "Zoë Ærø 東京", 7: True}) == (
+        '{\n  "name": "Zoë Ærø 東京",\n  "7": true\n}'
+    )
