@@ -1,4 +1,5 @@
-"""Numbers are written exactly, whatever their number of digits; JSON as the standard library indents it."""
+"""Numbers are written exactly, whatever their number of digits; JSON is indented as the
+standard library indents it."""
 
 from __future__ import annotations
 
