@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
@@ -101,4 +102,24 @@ def test_a_memory_limit_that_is_not_a_number_is_named(home, monkeypatch):
     assert str(failure.value) == (
         "BILLING_WAREHOUSE_MEMORY_MB='2GB': expected a whole number of MiB, such as 1400 "
         "(0 for no limit)"
+    )
+
+
+def _allocator_conf(pid: int) -> str | None:
+    variables = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    values = [v.split(b"=", 1)[1] for v in variables if v.startswith(b"JE_MALLOC_CONF=")]
+    return values[0].decode() if values else None
+
+
+def test_the_engine_gives_freed_memory_back_within_a_second_unless_told_otherwise(
+    home, monkeypatch
+):
+    monkeypatch.delenv("JE_MALLOC_CONF", raising=False)
+    assert _allocator_conf(embedded.ensure_running(home, idle_timeout_s=0).pid) == (
+        "dirty_decay_ms:1000"
+    )
+    embedded.stop(home)
+    monkeypatch.setenv("JE_MALLOC_CONF", "dirty_decay_ms:3000")
+    assert _allocator_conf(embedded.ensure_running(home, idle_timeout_s=0).pid) == (
+        "dirty_decay_ms:3000"
     )
