@@ -36,7 +36,12 @@ def run(events: Path, catalog: Path, work: Path, timed, profile: bool = False) -
         with timed(step):
             done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=log)
         if done.returncode:
-            raise RuntimeError(f"billing {' '.join(args)} exited {done.returncode}")
+            log.flush()
+            said = (work / "billing.log").read_text(errors="replace").splitlines()[-20:]
+            raise RuntimeError(
+                f"billing {' '.join(args)} exited {done.returncode}; the end of its log:\n"
+                + "\n".join([*said, done.stdout.decode(errors="replace")])
+            )
         return done.stdout.decode()
 
     try:
