@@ -62,16 +62,16 @@ def test_a_state_file_naming_another_program_is_not_a_server(home):
     assert restarted.port == endpoint.port
 
 
-_BLOCKS_AND_SPILL = (
+_SESSION_DEFAULTS = (
     "SELECT getSetting('min_insert_block_size_rows'), "
     "getSetting('max_bytes_before_external_group_by'), getSetting('join_algorithm'), "
     "getSetting('query_plan_optimize_join_order_limit')"
 )
 
 
-def test_a_server_without_a_memory_limit_inserts_in_half_blocks_and_spills_past_400_mib(home):
+def test_defaults_without_a_memory_limit_half_blocks_400_mib_spill_joins_as_written(home):
     client = ClickHouseSettings.embedded(embedded.ensure_running(home, idle_timeout_s=0)).client()
-    assert client.command(_BLOCKS_AND_SPILL) == [
+    assert client.command(_SESSION_DEFAULTS) == [
         "524288",
         str(400 * 2**20),
         "direct,parallel_hash,hash,ie_join",
@@ -82,7 +82,7 @@ def test_a_server_without_a_memory_limit_inserts_in_half_blocks_and_spills_past_
 def test_a_server_under_a_memory_limit_spills_and_refuses_what_cannot_spill(home, monkeypatch):
     monkeypatch.setenv("BILLING_WAREHOUSE_MEMORY_MB", "300")
     client = ClickHouseSettings.embedded(embedded.ensure_running(home, idle_timeout_s=0)).client()
-    assert client.command(_BLOCKS_AND_SPILL) == ["65536", str(300 * 2**20 // 5), "auto", "0"]
+    assert client.command(_SESSION_DEFAULTS) == ["65536", str(300 * 2**20 // 5), "auto", "0"]
     # Ten million groups of a few bytes each: aggregated on disk past 60 MiB.
     assert (
         client.command(
