@@ -29,7 +29,8 @@ STOP_TIMEOUT_S = 30.0
 #: An endpoint started on demand (not by `billing warehouse start`) stops after this idle time.
 ON_DEMAND_IDLE_TIMEOUT_S = 900.0
 #: The engine's memory limit by default (`BILLING_WAREHOUSE_MEMORY_MB`): none. At 1400, the
-#: server stays under 1.5 GiB at 10 M events but cannot bill 30 M (docs/benchmarks.md).
+#: server bills a month of 30 M events under 1 GiB, but loads about 1.5 times slower
+#: (docs/benchmarks.md).
 DEFAULT_MEMORY_LIMIT_MB = 0
 #: The engine's allocator (jemalloc, configured by `JE_MALLOC_CONF`) gives freed pages back
 #: after a second instead of chDB's five: loading 30 M events peaked at 1.8 GiB instead of
