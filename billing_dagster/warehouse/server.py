@@ -112,10 +112,10 @@ INSERT_BLOCK_ROWS = 512 << 10
 AGGREGATION_SPILL_BYTES = 400 << 20
 
 
-#: Joins run in the order the SQL writes them. ClickHouse's reordering of inner joins
-#: estimated a month's daily usage smaller than the subscriptions joined to it and built its
-#: hash table from the usage: reading the rated usage of 30 M events took 1.6 GiB, 0.4 GiB in
-#: the written order, in the same time (docs/benchmarks.md).
+#: Joins run in the order the SQL writes them, the small side on the right. ClickHouse's
+#: reordering of inner joins built its hash table from a month's daily usage instead of the
+#: subscriptions joined to it: reading the rated usage of 30 M events took 1.6 GiB, 0.4 GiB
+#: in the written order, in the same time (docs/benchmarks.md).
 JOINS_AS_WRITTEN = {"query_plan_optimize_join_order_limit": "0"}
 
 
