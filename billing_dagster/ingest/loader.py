@@ -164,6 +164,20 @@ def content_hash_sql(properties: str = "properties", exact_text: str = "''") -> 
     )
 
 
+#: The `content_hash` stored for an event whose hash its columns give (`event_hash_sql`):
+#: every event but those whose numbers need the line's text, which `raw_events` does not
+#: keep. Hashing every line while parsing was a third of the load's parse at 10 M lines, and
+#: only a repeated key is ever compared.
+HASH_OF_COLUMNS = "toFixedString('', 16)"
+
+
+def event_hash_sql() -> str:
+    """The content hash of a staged or stored event, for comparing it with another copy:
+    the one stored with it, or, when that is HASH_OF_COLUMNS, the hash of its columns
+    (equal to what loads before this marker stored)."""
+    return f"if(content_hash = {HASH_OF_COLUMNS}, {content_hash_sql()}, content_hash)"
+
+
 #: The lines of an event file, numbered from 1 as the file counts them; blank lines are not
 #: events. Both selects below read lines in this shape, from the file or from the stage.
 _FILE_LINES = (
@@ -341,7 +355,7 @@ def _sql_parts(database: str, catalog_version: int, seq: int) -> dict:
 
 
 def _content_hash() -> str:
-    return content_hash_sql(exact_text="if(needs_exact_numbers, line, '')")
+    return f"if(needs_exact_numbers, {content_hash_sql(exact_text='line')}, {HASH_OF_COLUMNS})"
 
 
 def staged_lines_sql(
@@ -395,7 +409,8 @@ def fast_lines_sql(database: str, file_path: str, catalog_version: int, seq: int
         unproven=quote_string(UNPROVEN),
         staged_columns=_STAGED_COLUMNS.format(
             raw_line="if(proven, '', line)",
-            content_hash=_content_hash(),
+            # A proven line has no long number: its hash is its columns'.
+            content_hash=HASH_OF_COLUMNS,
             # A proven line has no backslash: a string's text is what its quotes enclose.
             string_text="substring(kv.2, 2, length(kv.2) - 2)",
         ),
@@ -410,7 +425,11 @@ UNEXPLAINED = "not well formed"
 
 # The fast path's UNPROVEN rows have a partition of their own, dropped whole (no mutation)
 # once the exact path has staged their lines. Sorted as `raw_events` is, so the blocks its
-# insert reads come sorted (at 10 M lines that insert took 4.5 s instead of 8.7 s).
+# insert reads come sorted (at 10 M lines that insert took 4.5 s instead of 8.7 s). Never
+# merged: the stage is read a few times and dropped, and merging it rewrote every row once
+# or twice while the file was still being parsed, and held up to half of the warehouse's
+# memory during the insert into `raw_events` at 100 M lines; a part per block is fine to read
+# (about 2,000 for a billion lines, under the limits set here).
 _STAGE_TABLE = """
 CREATE TABLE {db}.{stage} (
     load_seq UInt64, line_no UInt64, reason String, customer_id String, event_id String,
@@ -420,6 +439,8 @@ CREATE TABLE {db}.{stage} (
     content_hash FixedString(16), corrects Nullable(String), unproven Bool DEFAULT false
 ) ENGINE = MergeTree PARTITION BY unproven
 ORDER BY (toDate(timestamp), customer_id, event_name, timestamp, event_id)
+SETTINGS max_bytes_to_merge_at_max_space_in_pool = 1, parts_to_delay_insert = 100000,
+    parts_to_throw_insert = 100000, max_parts_in_total = 100000
 """
 
 #: The stage's columns settled in Python for a few lines, each in a Join table of its own
@@ -744,7 +765,7 @@ class EventLoader:
         # switch to one that does); on a store's first load, nothing to look up.
         existing = (
             f"SELECT r.key_hash AS key_hash, true AS found, "
-            f"argMin(r.content_hash, (r.load_seq, r.line_no)) AS first_hash, "
+            f"argMin({event_hash_sql()}, (r.load_seq, r.line_no)) AS first_hash, "
             f"min((r.load_seq, r.line_no)) AS first_position "
             f"FROM {db}.raw_events AS r "
             f"INNER JOIN (SELECT DISTINCT key_hash FROM {db}.{stage} WHERE {valid}) AS s "
@@ -758,7 +779,7 @@ class EventLoader:
         # only the few repeated keys aggregated (at 10 M lines, 0.8 s against 1.4 s for one
         # aggregation of every key, and 3.4 s reading the stage in key order).
         repeated = (
-            f"SELECT key_hash, argMin(content_hash, line_no) AS first_hash, "
+            f"SELECT key_hash, argMin({event_hash_sql()}, line_no) AS first_hash, "
             f"min(line_no) AS first_line FROM {db}.{stage} WHERE {valid} AND key_hash IN ("
             f"SELECT key_hash FROM {db}.{stage} WHERE {valid} "
             f"GROUP BY key_hash HAVING count() > 1) GROUP BY key_hash"
@@ -785,11 +806,12 @@ class EventLoader:
         )
         self.client.command(
             f"INSERT INTO {db}.event_duplicates SELECT s.customer_id, s.event_id, s.timestamp, "
-            f"s.content_hash != if(e.found, e.first_hash, r.first_hash), "
+            f"s.copy_hash != if(e.found, e.first_hash, r.first_hash), "
             f"s.load_seq, s.line_no, "
             f"if(e.found, e.first_position.1, {seq}), "
             f"if(e.found, e.first_position.2, r.first_line) "
-            f"FROM (SELECT * FROM {db}.{stage} WHERE {valid} AND NOT ({is_first})) AS s "
+            f"FROM (SELECT *, {event_hash_sql()} AS copy_hash FROM {db}.{stage} "
+            f"WHERE {valid} AND NOT ({is_first})) AS s "
             f"LEFT JOIN {db}.{stage}_existing AS e ON s.key_hash = e.key_hash "
             f"LEFT JOIN {db}.{stage}_repeated AS r ON s.key_hash = r.key_hash",
             settings={"join_use_nulls": 0},

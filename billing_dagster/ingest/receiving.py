@@ -31,6 +31,7 @@ from billing_dagster.ingest.check_rounds import CheckRounds
 from billing_dagster.ingest.landing_day import waiting_files
 from billing_dagster.ingest.ledger import loaded_of
 from billing_dagster.ingest.loader import (
+    event_hash_sql,
     exact_properties,
     number_out_of_range,
     number_out_of_range_reason,
@@ -46,7 +47,7 @@ Key = tuple[str, str]  # (customer_id, event_id)
 _CHECK_COLUMNS = (
     "line_no, reason, customer, if(startsWith(raw['event_id'], '\"'), event_id_text, ''), "
     "event_name, timestamp, properties, replaces, "
-    "void, needs_exact_numbers, hex(key_hash), hex(content_hash), "
+    f"void, needs_exact_numbers, hex(key_hash), hex({event_hash_sql()}), "
     "if(replaces IS NULL, '', hex(sipHash128(customer, assumeNotNull(replaces))))"
 )
 
@@ -291,7 +292,7 @@ class EventReceiver:
         rows = (
             self.client()
             .query(
-                f"SELECT hex(key_hash), hex(argMin(content_hash, (load_seq, line_no))) "
+                f"SELECT hex(key_hash), hex(argMin({event_hash_sql()}, (load_seq, line_no))) "
                 f"FROM {database}.raw_events WHERE hex(key_hash) IN {{hashes:Array(String)}} "
                 f"AND load_seq IN (SELECT load_seq FROM {database}.event_loads) GROUP BY key_hash",
                 parameters={"hashes": hashes},
@@ -310,7 +311,7 @@ class EventReceiver:
             f"`{self.warehouse.database}`", self.warehouse.file_path(path), version
         )
         rows = client.query(
-            f"SELECT customer, event_id_text, argMin(hex(content_hash), line_no) "
+            f"SELECT customer, event_id_text, argMin(hex({event_hash_sql()}), line_no) "
             f"FROM ({select}) WHERE reason = '' GROUP BY customer, event_id_text",
             settings={"short_circuit_function_evaluation": "force_enable"},
         ).result_rows

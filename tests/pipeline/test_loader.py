@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from billing_dagster.catalog.model import Metric
-from billing_dagster.ingest.loader import EventLoader
+from billing_dagster.ingest.loader import HASH_OF_COLUMNS, EventLoader, content_hash_sql
 from tests.catalogs import catalog_of, store
 
 DAY = date(2026, 11, 1)
@@ -187,6 +187,38 @@ def test_a_copy_with_other_content_is_a_recorded_conflict(loader, client, databa
     assert client.query(f"SELECT properties FROM `{database}`.raw_events").result_rows == [
         ({"n": "1"},)
     ]
+
+
+def test_copies_compare_with_first_copies_stored_with_their_hash(
+    loader, client, database, tmp_path
+):
+    """Loads store the hash of an event's columns as HASH_OF_COLUMNS and compute it when a
+    copy arrives; earlier versions stored it computed. Copies compare the same either way."""
+    plain = event("a", properties={"n": 1})
+    long = event("b", properties={"n": 1}).replace('"n": 1', '"n": 0.12345678901234567891')
+    load(loader, tmp_path, [plain, long], "one.jsonl")
+    stored = dict(
+        client.query(
+            f"SELECT event_id, content_hash = {HASH_OF_COLUMNS} FROM `{database}`.raw_events"
+        ).result_rows
+    )
+    assert stored == {"a": True, "b": False}  # the long number's hash covers the line
+    copies = [plain, event("a", properties={"n": 2})]
+    copies += [long, long.replace("891", "892")]  # the same double, another number
+    result = load(loader, tmp_path, copies, "two.jsonl")
+    assert (result.accepted, result.duplicates, result.conflicts) == (0, 4, 2)
+    client.command(
+        f"ALTER TABLE `{database}`.raw_events UPDATE content_hash = {content_hash_sql()} "
+        f"WHERE event_id = 'a'",
+        settings={"mutations_sync": 2},
+    )
+    result = load(loader, tmp_path, copies, "three.jsonl")
+    assert (result.accepted, result.duplicates, result.conflicts) == (0, 4, 2)
+    rows = client.query(
+        f"SELECT load_seq, line_no, is_conflict FROM `{database}`.event_duplicates "
+        f"ORDER BY load_seq, line_no"
+    ).result_rows
+    assert [row[2] for row in rows] == [False, True, False, True] * 2
 
 
 def test_property_values_keep_their_exact_text(loader, client, database, tmp_path):
