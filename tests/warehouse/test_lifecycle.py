@@ -69,7 +69,15 @@ _SESSION_DEFAULTS = (
 )
 
 
-def test_defaults_without_a_memory_limit_half_blocks_400_mib_spill_joins_as_written(home):
+_MERGES_PER_THREAD = (
+    "SELECT value FROM system.server_settings "
+    "WHERE name = 'background_merges_mutations_concurrency_ratio'"
+)
+
+
+def test_defaults_without_a_memory_limit_half_blocks_400_mib_spill_joins_as_written_512_mib_merges(
+    home,
+):
     client = ClickHouseSettings.embedded(embedded.ensure_running(home, idle_timeout_s=0)).client()
     assert client.command(_SESSION_DEFAULTS) == [
         "524288",
@@ -77,12 +85,14 @@ def test_defaults_without_a_memory_limit_half_blocks_400_mib_spill_joins_as_writ
         "direct,parallel_hash,hash,ie_join",
         "0",
     ]
+    assert client.command(_MERGES_PER_THREAD) == 1
 
 
 def test_a_server_under_a_memory_limit_spills_and_refuses_what_cannot_spill(home, monkeypatch):
     monkeypatch.setenv("BILLING_WAREHOUSE_MEMORY_MB", "300")
     client = ClickHouseSettings.embedded(embedded.ensure_running(home, idle_timeout_s=0)).client()
     assert client.command(_SESSION_DEFAULTS) == ["65536", str(300 * 2**20 // 5), "auto", "0"]
+    assert client.command(_MERGES_PER_THREAD) == 1
     # Ten million groups of a few bytes each: aggregated on disk past 60 MiB.
     assert (
         client.command(
