@@ -1073,7 +1073,8 @@ def cmd_erase(args, home: Path) -> int:
     days' states, which must all hold erased values."""
     from billing_dagster.erasure.erase import ErasureRefused, check_request, erasure_of_run
     from billing_dagster.erasure.events import event_days
-    from billing_dagster.metering.days import BRIDGE_DAYS, day_ranges
+    from billing_dagster.metering.backfill import metering_runs
+    from billing_dagster.metering.days import BRIDGE_DAYS
 
     settings, client = _connect(args, home)
     try:
@@ -1088,7 +1089,7 @@ def cmd_erase(args, home: Path) -> int:
         days = event_days(client, settings.database, args.customer)
         if days:
             runner.ensure_models_deployed(client, settings.database)
-            for first, last in day_ranges(days, bridge=BRIDGE_DAYS):
+            for first, last in metering_runs(client, settings.database, days, BRIDGE_DAYS):
                 runner.meter_days(first, last)
     audit = erasure_of_run(client, settings.database, run.run_id)
     print(json.dumps(audit | {"days_metered": len(days)}))

@@ -29,7 +29,7 @@ from billing_dagster.invoicing.store import (
     latest_run_load_seq,
     newest_loads,
 )
-from billing_dagster.metering.days import day_ranges
+from billing_dagster.metering.days import day_ranges, split_by_events
 from billing_dagster.metering.ledger import metrics_fingerprint, stale_days
 from billing_dagster.metering.local_days import local_day_slack, periods_of_utc_days
 
@@ -72,8 +72,27 @@ class BackfillCursor:
 
 
 def ranges_to_meter(client: Client, database: str, last: date, bridge: int = 0):
-    """The stale days up to `last`, as metering runs (see `day_ranges`)."""
-    return day_ranges(stale_days(client, database, FIRST_EVENT_DATE, last), bridge)
+    """The stale days up to `last`, as metering runs (see `metering_runs`)."""
+    stale = stale_days(client, database, FIRST_EVENT_DATE, last)
+    return metering_runs(client, database, stale, bridge)
+
+
+def metering_runs(
+    client: Client, database: str, days: list[date], bridge: int = 0
+) -> list[tuple[date, date]]:
+    """`days` as metering runs: ranges of consecutive days (`day_ranges`), each cut where
+    its events pass EVENTS_PER_RUN (`split_by_events`)."""
+    ranges = day_ranges(days, bridge)
+    if not ranges:
+        return []
+    events_on = dict(
+        client.query(
+            f"SELECT event_date, count() FROM `{database}`.raw_events "
+            f"WHERE event_date BETWEEN {{first:Date}} AND {{last:Date}} GROUP BY event_date",
+            parameters={"first": ranges[0][0], "last": ranges[-1][1]},
+        ).result_rows
+    )
+    return split_by_events(ranges, events_on)
 
 
 def periods_to_rebill(
@@ -100,11 +119,11 @@ def plan_backfill(
     runs: list[MeteringRequest | BillingRequest] = []
     if metrics != cursor.metrics:
         # New metric definitions: every day is stale, whether requested before or not.
-        runs += _metering(stale, loads, metrics)
+        runs += _metering(client, database, stale, loads, metrics)
     elif loads > cursor.metered_up_to:
         # Days of the loads not seen yet; earlier loads' days were requested by earlier ticks.
         new = days_changed_after(client, database, cursor.metered_up_to)
-        runs += _metering([day for day in stale if day in new], loads, metrics)
+        runs += _metering(client, database, [d for d in stale if d in new], loads, metrics)
     stale_periods = periods_of_utc_days(stale, local_day_slack(client, database))
     billed = dict(cursor.billed_up_to)
     for period, inputs in _periods_to_bill(client, database).items():
@@ -115,10 +134,12 @@ def plan_backfill(
     return runs, BackfillCursor(metered_up_to, metrics, tuple(sorted(billed.items())))
 
 
-def _metering(days: list[date], loads: int, metrics: str) -> list[MeteringRequest]:
+def _metering(
+    client: Client, database: str, days: list[date], loads: int, metrics: str
+) -> list[MeteringRequest]:
     return [
         MeteringRequest(low, high, f"meter-{low}-{high}-loads-{loads}-metrics-{metrics[:12]}")
-        for low, high in day_ranges(days)
+        for low, high in metering_runs(client, database, days)
     ]
 
 

@@ -8,7 +8,7 @@ from billing_dagster.defs.metering.dbt_run import (
     _keep_invocations,
     _keep_parse_state,
 )
-from billing_dagster.metering.days import day_ranges
+from billing_dagster.metering.days import day_ranges, split_by_events
 from billing_dagster.metering.local_days import local_window, periods_of_utc_days
 from billing_dagster.metering.window import metering_window, window_env
 from tests.conftest import REPO
@@ -61,6 +61,19 @@ def test_changed_days_join_into_ranges_across_small_gaps_when_asked():
         (date(2026, 10, 1), date(2026, 10, 20)),
         (date(2026, 12, 5), date(2026, 12, 5)),
     ]
+
+
+def test_a_range_is_metered_in_runs_of_consecutive_days_holding_at_most_so_many_events():
+    ranges = [(date(2026, 10, 1), date(2026, 10, 5)), (date(2026, 10, 20), date(2026, 10, 20))]
+    events_on = {date(2026, 10, 1): 4, date(2026, 10, 2): 5, date(2026, 10, 4): 12}
+    events_on[date(2026, 10, 5)] = 1
+    assert split_by_events(ranges, events_on, most=10) == [
+        (date(2026, 10, 1), date(2026, 10, 3)),  # 9 events; with the 4th, 21
+        (date(2026, 10, 4), date(2026, 10, 4)),  # more than 10 on one day: a run of its own
+        (date(2026, 10, 5), date(2026, 10, 5)),
+        (date(2026, 10, 20), date(2026, 10, 20)),  # no events known: one run
+    ]
+    assert split_by_events(ranges, events_on, most=22) == ranges
 
 
 def test_a_window_of_utc_days_widens_to_the_local_days_their_events_fall_on():
