@@ -802,7 +802,11 @@ class EventLoader:
             f"SELECT toDate(timestamp), customer_id, event_id, event_name, timestamp, "
             f"{settled['properties']}, source, replaces, void, key_hash, content_hash, load_seq, "
             f"line_no, {settled['corrects']} "
-            f"FROM {db}.{stage} WHERE {valid} AND {is_first}"
+            f"FROM {db}.{stage} WHERE {valid} AND {is_first}",
+            # One block at a time: its sorting and writing take one thread anyway, and a
+            # second reader held a second block (at 100 M events, 818 against 409 MiB of
+            # query memory in the same time).
+            settings={"max_threads": 1},
         )
         self.client.command(
             f"INSERT INTO {db}.event_duplicates SELECT s.customer_id, s.event_id, s.timestamp, "
