@@ -1089,8 +1089,7 @@ def cmd_erase(args, home: Path) -> int:
         days = event_days(client, settings.database, args.customer)
         if days:
             runner.ensure_models_deployed(client, settings.database)
-            for first, last in metering_runs(client, settings.database, days, BRIDGE_DAYS):
-                runner.meter_days(first, last)
+            runner.meter_in_runs(metering_runs(client, settings.database, days, BRIDGE_DAYS))
     audit = erasure_of_run(client, settings.database, run.run_id)
     print(json.dumps(audit | {"days_metered": len(days)}))
     return 0

@@ -18,7 +18,7 @@ from billing_dagster.catalog.tables import CATALOG_TABLES
 from billing_dagster.invoicing.store import billed_periods, finalizations
 from billing_dagster.metering.backfill import periods_to_rebill, ranges_to_meter
 from billing_dagster.metering.days import BRIDGE_DAYS
-from billing_dagster.metering.dbt_project import models_deployed
+from billing_dagster.metering.dbt_project import DAILY_MODEL, models_deployed
 from billing_dagster.metering.local_days import local_day_slack, periods_of_utc_days
 from billing_dagster.metering.window import metering_range_tags
 from billing_dagster.periods import partition_key, period_bounds
@@ -64,8 +64,9 @@ class JobRunner:
         catalog apply does not need."""
         return warm_definitions(self.home)
 
-    def run(self, job_name: str, partition_key: str | None = None, tags=None, ops=None):
-        """`ops`: the op config of a job that takes one (`{"erase": {"config": {...}}}`)."""
+    def run(self, job_name: str, partition_key: str | None = None, tags=None, ops=None, only=None):
+        """`ops`: the op config of a job that takes one (`{"erase": {"config": {...}}}`);
+        `only`: the asset keys to materialize, when not all of the job's."""
         job = self.definitions.resolve_job_def(job_name)
         # Dagster and dbt write progress to stdout; results own stdout, so send it to stderr.
         with contextlib.redirect_stdout(sys.stderr):
@@ -77,6 +78,7 @@ class JobRunner:
                 },
                 instance=self.instance,
                 partition_key=partition_key,
+                asset_selection=only,
                 tags={**REPOSITORY_LABEL, **(tags or {})},
                 raise_on_error=False,
             )
@@ -93,13 +95,22 @@ class JobRunner:
         import_in_background("great_expectations")
         self.run("ingest_job", partition_key=day.isoformat())
 
-    def meter_days(self, first: date, last: date) -> None:
-        self.run("metering_job", tags=metering_range_tags(first, last))
+    def meter_days(self, first: date, last: date, alerts: bool = True) -> None:
+        """Meter [first, last]; without `alerts`, leave the usage alerts to a later run of
+        the same command, so that usage metered in several runs is evaluated once, whole:
+        half re-metered, a period may seem below a threshold it is above (a resolved alert
+        is not triggered again in its period)."""
+        only = None if alerts else [dg.AssetKey(DAILY_MODEL)]
+        self.run("metering_job", tags=metering_range_tags(first, last), only=only)
+
+    def meter_in_runs(self, runs: list[tuple[date, date]]) -> None:
+        """Meter each range of `runs`, the usage alerts after the last."""
+        for number, (low, high) in enumerate(runs, 1):
+            self.meter_days(low, high, alerts=number == len(runs))
 
     def meter_stale_days(self, client, database: str, last: date) -> None:
         """Meter every day up to `last` that loads or a metric change made stale."""
-        for low, high in ranges_to_meter(client, database, last, bridge=BRIDGE_DAYS):
-            self.meter_days(low, high)
+        self.meter_in_runs(ranges_to_meter(client, database, last, bridge=BRIDGE_DAYS))
 
     def bill(self, client, database: str, period: str) -> None:
         """Meter the days that loads changed since they were metered (the period's and those

@@ -29,7 +29,7 @@ from billing_dagster.invoicing.store import (
     latest_run_load_seq,
     newest_loads,
 )
-from billing_dagster.metering.days import day_ranges, split_by_events
+from billing_dagster.metering.days import EVENTS_PER_RUN, day_ranges, split_by_events
 from billing_dagster.metering.ledger import metrics_fingerprint, stale_days
 from billing_dagster.metering.local_days import local_day_slack, periods_of_utc_days
 
@@ -92,7 +92,7 @@ def metering_runs(
             parameters={"first": ranges[0][0], "last": ranges[-1][1]},
         ).result_rows
     )
-    return split_by_events(ranges, events_on)
+    return split_by_events(ranges, events_on, EVENTS_PER_RUN)
 
 
 def periods_to_rebill(

@@ -28,7 +28,7 @@ def day_ranges(days: list[date], bridge: int = 0) -> list[tuple[date, date]]:
 
 
 def split_by_events(
-    ranges: list[tuple[date, date]], events_on: dict[date, int], most: int = EVENTS_PER_RUN
+    ranges: list[tuple[date, date]], events_on: dict[date, int], most: int
 ) -> list[tuple[date, date]]:
     """Each range cut into runs of consecutive days holding at most `most` events (by
     `events_on`, a day's events); a day holding more is a run of its own."""

@@ -12,6 +12,8 @@ import yaml
 from clickhouse_connect.driver.client import Client
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+#: The incremental model of usage per day: what a metering run computes.
+DAILY_MODEL = "fct_metric_usage_daily"
 
 
 @cache

@@ -18,13 +18,12 @@ from billing_dagster.defs.partitions import metering_days
 from billing_dagster.defs.resources import BillingHomeResource, ClickHouseResource
 from billing_dagster.ingest.ledger import committed_loads
 from billing_dagster.locks import USAGE, home_lock
-from billing_dagster.metering.dbt_project import project_digest, record_deployment
+from billing_dagster.metering.dbt_project import DAILY_MODEL, project_digest, record_deployment
 from billing_dagster.metering.ledger import metrics_fingerprint, record_metering
 from billing_dagster.metering.local_days import local_day_slack, local_window
 from billing_dagster.metering.window import metering_window
 
 VIEW_MODELS = "path:models/staging path:models/intermediate"
-DAILY_MODELS = "fct_metric_usage_daily"
 #: Views over the daily table: usage per period, then its rating (docs/invoicing.md).
 PERIOD_MODELS = (
     "fct_subscription_usage fct_rated_usage_tiers fct_rated_usage fct_entitlement_usage "
@@ -37,7 +36,7 @@ FINANCE_MODELS = "path:models/marts/finance"
 @dbt_assets(
     manifest=metering_project.manifest_path,
     project=metering_project,
-    select=DAILY_MODELS,
+    select=DAILY_MODEL,
     partitions_def=metering_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=MeteringTranslator(),
@@ -80,7 +79,7 @@ def _unpartitioned_dbt_assets(name: str, select: str, needs_daily_table: bool = 
     ):
         with home_lock(billing_home.path, USAGE):
             if needs_daily_table:
-                create_empty(dbt, clickhouse, billing_home.path, DAILY_MODELS)
+                create_empty(dbt, clickhouse, billing_home.path, DAILY_MODEL)
             yield from dbt_build(context, dbt, clickhouse, billing_home.path)
 
     return _assets
