@@ -119,11 +119,11 @@ def plan_backfill(
     runs: list[MeteringRequest | BillingRequest] = []
     if metrics != cursor.metrics:
         # New metric definitions: every day is stale, whether requested before or not.
-        runs += _metering(client, database, stale, loads, metrics)
+        runs += _metering(stale, loads, metrics)
     elif loads > cursor.metered_up_to:
         # Days of the loads not seen yet; earlier loads' days were requested by earlier ticks.
         new = days_changed_after(client, database, cursor.metered_up_to)
-        runs += _metering(client, database, [d for d in stale if d in new], loads, metrics)
+        runs += _metering([day for day in stale if day in new], loads, metrics)
     stale_periods = periods_of_utc_days(stale, local_day_slack(client, database))
     billed = dict(cursor.billed_up_to)
     for period, inputs in _periods_to_bill(client, database).items():
@@ -134,12 +134,13 @@ def plan_backfill(
     return runs, BackfillCursor(metered_up_to, metrics, tuple(sorted(billed.items())))
 
 
-def _metering(
-    client: Client, database: str, days: list[date], loads: int, metrics: str
-) -> list[MeteringRequest]:
+def _metering(days: list[date], loads: int, metrics: str) -> list[MeteringRequest]:
+    """One run per range of consecutive days, not cut by events as a command's are: the
+    sensor's runs may run in any order, and a range's usage alerts must be evaluated on
+    all of it (`JobRunner.meter_in_runs`)."""
     return [
         MeteringRequest(low, high, f"meter-{low}-{high}-loads-{loads}-metrics-{metrics[:12]}")
-        for low, high in metering_runs(client, database, days)
+        for low, high in day_ranges(days)
     ]
 
 
