@@ -16,7 +16,7 @@ import dagster as dg
 
 from billing_dagster.catalog.tables import CATALOG_TABLES
 from billing_dagster.invoicing.store import billed_periods, finalizations
-from billing_dagster.metering.backfill import periods_to_rebill, ranges_to_meter
+from billing_dagster.metering.backfill import metering_runs, periods_to_rebill, ranges_to_meter
 from billing_dagster.metering.days import BRIDGE_DAYS
 from billing_dagster.metering.dbt_project import DAILY_MODEL, models_deployed
 from billing_dagster.metering.local_days import local_day_slack, periods_of_utc_days
@@ -133,8 +133,8 @@ class JobRunner:
         """Re-meter every day of [first, last], then re-bill the billed periods they belong
         to (a finalized one through the open period that carries its adjustments).
         Returns the periods billed."""
-        self.meter_days(first, last)
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        self.meter_in_runs(metering_runs(client, database, days))
         touched = periods_of_utc_days(days, local_day_slack(client, database))
         finalized = [f.period for f in finalizations(client, database)]
         periods = sorted(periods_to_rebill(billed_periods(client, database), finalized, touched))
