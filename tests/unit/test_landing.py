@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import errno
-import shutil
+import hashlib
+import resource
 import time
 from datetime import date
 
@@ -29,16 +29,28 @@ def test_files_of_the_same_name_land_apart(tmp_path):
     ]
 
 
-def test_a_copy_that_fails_leaves_no_partial_file(tmp_path, monkeypatch):
+def test_a_file_of_many_chunks_lands_whole_under_the_hash_of_its_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(landing, "_CHUNK", 7)
     source = tmp_path / "events.jsonl"
-    source.write_text('{"n": 1}\n')
+    source.write_bytes(b"".join(b'{"n": %d}\n' % n for n in range(100)))
+    landed = landing.land(tmp_path / "home", source, DAY)
+    assert landed.path.read_bytes() == source.read_bytes()
+    assert landed.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert landed.path.name.endswith(f"-{landed.sha256}.jsonl")
 
-    def disk_full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(shutil, "copyfile", disk_full)
-    with pytest.raises(OSError, match="No space left"):
-        landing.land(tmp_path / "home", source, DAY)
+def test_a_copy_that_fails_leaves_no_partial_file(tmp_path, monkeypatch):
+    """The copy fails at its third chunk: the process may write no file over 16 bytes."""
+    monkeypatch.setattr(landing, "_CHUNK", 8)
+    source = tmp_path / "events.jsonl"
+    source.write_text('{"n": 1}\n{"n": 2}\n{"n": 3}\n')
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16, limits[1]))
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            landing.land(tmp_path / "home", source, DAY)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
     assert list(landing.day_directory(tmp_path / "home", DAY).iterdir()) == []
 
 
