@@ -16,6 +16,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -602,14 +603,15 @@ def cmd_ingest(args, home: Path) -> int:
     settings, client = _connect(args, home)
     _require_catalog(client, settings.database)
     today = datetime.now(UTC).date()
-    landed, seen = [], set()
-    for position, path in enumerate(args.files):
-        file = landing.land(home, path, today, position)
-        if file.sha256 in seen or already_loaded(client, settings.database, file.sha256):
-            print(f"billing: {path}: already loaded, nothing to load", file=sys.stderr)
-        else:
-            landed.append(file)
-        seen.add(file.sha256)
+    runner = _runner(home)
+    with ThreadPoolExecutor(1, thread_name_prefix="landing") as lander:
+        # Files land while the dbt views deploy (a fresh home's first ingest): copying and
+        # hashing let go of the GIL. The views deploy before the load, so that their tests
+        # read only what is stored already: after it, a first deployment would test every
+        # event just loaded.
+        arriving = lander.submit(_land_new_files, home, settings, args.files, today)
+        runner.ensure_models_deployed(client, settings.database)
+        landed = arriving.result()
     days = {today} if landed else set()
     if not args.files:
         waiting = waiting_files(home, client, settings.database)
@@ -617,10 +619,6 @@ def cmd_ingest(args, home: Path) -> int:
         days = set(waiting)
         print(f"billing: {len(landed)} landed files waiting to load", file=sys.stderr)
     summary = dict.fromkeys(LOAD_COUNTS, 0)
-    runner = _runner(home)
-    # Views deployed before the load, when their tests read only what is stored already:
-    # after it, a fresh home's first deployment would test every event just loaded.
-    runner.ensure_models_deployed(client, settings.database)
     for day in sorted(days):
         runner.ingest(day)
     if landed:
@@ -630,6 +628,26 @@ def cmd_ingest(args, home: Path) -> int:
     runner.meter_stale_days(client, settings.database, today + timedelta(days=1))
     print(json.dumps(summary))
     return 0
+
+
+def _land_new_files(home: Path, settings, paths: list[Path], today: date) -> list:
+    """Land `paths` and return the files to load: one loaded before, under any name, or
+    given twice, is named on stderr and left out. Each is looked up as soon as it lands,
+    before a concurrent command may load it, by a client of its own: this runs beside the
+    deployment of the views."""
+    client = settings.client()
+    try:
+        landed, seen = [], set()
+        for position, path in enumerate(paths):
+            file = landing.land(home, path, today, position)
+            if file.sha256 in seen or already_loaded(client, settings.database, file.sha256):
+                print(f"billing: {path}: already loaded, nothing to load", file=sys.stderr)
+            else:
+                landed.append(file)
+            seen.add(file.sha256)
+        return landed
+    finally:
+        client.close()
 
 
 def parse_period(text: str) -> str:

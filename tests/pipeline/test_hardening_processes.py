@@ -110,6 +110,19 @@ def test_ten_ingests_at_once_then_bill_equal_one_ingest_of_all(homes, tmp_path):
     assert together == {"accepted": 4000, "duplicates": 450, "quarantined": 0}
     assert {key: sum(summary[key] for summary in summaries) for key in together} == together
 
+    # Files loaded before, under any name, and a file given twice, land and load nothing.
+    copy = tmp_path / "copy of sender-1.jsonl"
+    copy.write_bytes(files[1].read_bytes())
+    again = billing(sequential, "ingest", str(files[0]), str(copy), str(files[0]))
+    out, err = again.communicate(timeout=1800)
+    assert (again.returncode, json.loads(out)) == (
+        0,
+        {"accepted": 0, "duplicates": 0, "quarantined": 0},
+    )
+    assert [line for line in err.splitlines() if "nothing to load" in line] == [
+        f"billing: {path}: already loaded, nothing to load" for path in (files[0], copy, files[0])
+    ]
+
     for home in homes:
         run(home, "bill", "--period", "2026-10")
     invoices = [run(home, "invoices", "--period", "2026-10", "--format", "json") for home in homes]
