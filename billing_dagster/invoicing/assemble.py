@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from billing_dagster.catalog.model import (
     CURRENCY_MINOR_UNITS,
@@ -65,11 +65,18 @@ def months_since_start(subscription: Subscription, period: str) -> int:
 # -- money ------------------------------------------------------------------------------
 
 
+#: Enough digits for any amount met here (a Decimal256 has 76), given to each operation:
+#: entering a local context cost more than the rounding itself, called for every line.
+_EXACT = Context(prec=80)
+#: The minor unit of each currency: 0.01, or 1 for JPY.
+_MINOR_UNITS = {
+    currency: Decimal(1).scaleb(-places) for currency, places in CURRENCY_MINOR_UNITS.items()
+}
+
+
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Half away from zero, to the currency's minor unit (CONTRACT.md §3)."""
-    exponent = Decimal(1).scaleb(-CURRENCY_MINOR_UNITS[currency])
-    with localcontext(prec=80):
-        rounded = amount.quantize(exponent, rounding=ROUND_HALF_UP)
+    rounded = amount.quantize(_MINOR_UNITS[currency], rounding=ROUND_HALF_UP, context=_EXACT)
     return abs(rounded) if rounded.is_zero() else rounded  # never "-0.00"
 
 
@@ -78,8 +85,7 @@ def money_text(amount: Decimal, currency: str) -> str:
 
 
 def prorated(amount: Decimal, days: int, period_days: int, currency: str) -> Decimal:
-    with localcontext(prec=80):
-        return round_money(amount * days / period_days, currency)
+    return round_money(_EXACT.divide(_EXACT.multiply(amount, days), period_days), currency)
 
 
 # -- one subscription -----------------------------------------------------------------
