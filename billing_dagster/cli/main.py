@@ -630,7 +630,9 @@ def cmd_ingest(args, home: Path) -> int:
     return 0
 
 
-def _land_new_files(home: Path, settings, paths: list[Path], today: date) -> list:
+def _land_new_files(
+    home: Path, settings, paths: list[Path], today: date
+) -> list[landing.LandedFile]:
     """Land `paths` and return the files to load: one loaded before, under any name, or
     given twice, is named on stderr and left out. Each is looked up as soon as it lands,
     before a concurrent command may load it, by a client of its own: this runs beside the
