@@ -28,6 +28,19 @@ _INSTANCE_CONFIG = """\
 # The Dagster instance of this billing home; `make dev` shows its runs.
 telemetry:
   enabled: false
+# Dagster's SQLite event log, its connections kept open (billing_dagster/event_log_storage.py).
+event_log_storage:
+  module: billing_dagster.event_log_storage
+  class: KeptOpenSqliteEventLogStorage
+  config:
+    dagster_home:
+      env: DAGSTER_HOME
+"""
+#: The configuration homes were given before it: replaced, as nobody edited it.
+_EARLIER_INSTANCE_CONFIG = """\
+# The Dagster instance of this billing home; `make dev` shows its runs.
+telemetry:
+  enabled: false
 """
 
 
@@ -44,8 +57,10 @@ def dagster_home(home: Path) -> Path:
     path = home / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
-    if not config.exists():
-        config.write_text(_INSTANCE_CONFIG)
+    if not config.exists() or config.read_text() == _EARLIER_INSTANCE_CONFIG:
+        written = config.with_name(f".dagster.yaml.{os.getpid()}")
+        written.write_text(_INSTANCE_CONFIG)
+        os.replace(written, config)  # a concurrent command reads the old file or the new
     return path
 
 
