@@ -56,6 +56,17 @@ print(sorted(Counter(entry.dagster_event_type.value for entry in entries).items(
 """
 
 
+def _read_with_dagsters_own_storage(run_id: str) -> str:
+    """The run's events by type, as another process with Dagster's own storage reads them."""
+    read = subprocess.run(
+        [sys.executable, "-c", _READ_WITH_DAGSTERS_OWN_STORAGE, str(_shards()), run_id],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return read.stdout.strip()
+
+
 def test_a_home_stores_a_runs_events_where_dagsters_own_storage_reads_them(instance):
     result = JOB.execute_in_process(instance=instance)
 
@@ -63,15 +74,8 @@ def test_a_home_stores_a_runs_events_where_dagsters_own_storage_reads_them(insta
     stored = _event_types(instance.all_logs(result.run_id))
     assert stored["ASSET_MATERIALIZATION"] == 2 and stored["STEP_SUCCESS"] == 2
     assert stored["PIPELINE_SUCCESS"] == 1
-    # Another process, Dagster's storage: every event committed, the same files and layout.
-    shards = Path(os.environ["DAGSTER_HOME"]) / "history" / "runs"
-    read = subprocess.run(
-        [sys.executable, "-c", _READ_WITH_DAGSTERS_OWN_STORAGE, str(shards), result.run_id],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    assert read.stdout.strip() == str(sorted(stored.items()))
+    # Every event committed, in the files and layout of Dagster's own storage.
+    assert _read_with_dagsters_own_storage(result.run_id) == str(sorted(stored.items()))
     assert len(instance.fetch_materializations(downstream.key, limit=10).records) == 1
 
 
@@ -99,6 +103,11 @@ def test_the_ui_watching_a_run_sees_its_events_while_the_process_keeps_its_conne
         instance.end_watch_event_logs(run_id, follow)
 
 
+def _shards() -> Path:
+    """Where Dagster's SQLite event log keeps a run's events: `<run id>.db`."""
+    return Path(os.environ["DAGSTER_HOME"]) / "history" / "runs"
+
+
 def _open_shards(shards: Path) -> list[str]:
     fds = Path("/proc/self/fd")
     targets = (os.readlink(fd) for fd in fds.iterdir() if fd.exists())
@@ -106,13 +115,21 @@ def _open_shards(shards: Path) -> list[str]:
 
 
 def test_a_process_keeps_only_the_most_recent_shards_open(instance):
-    shards = Path(os.environ["DAGSTER_HOME"]) / "history" / "runs"
     run_ids = [JOB.execute_in_process(instance=instance).run_id for _ in range(KEPT_SHARDS + 4)]
 
-    open_now = {Path(name).stem for name in _open_shards(shards)}
+    open_now = {Path(name).stem for name in _open_shards(_shards())}
     assert open_now == {"index", *run_ids[-(KEPT_SHARDS - 1) :]}
     # A run whose shard was closed is read again in full.
     assert _event_types(instance.all_logs(run_ids[0]))["ASSET_MATERIALIZATION"] == 2
+
+
+def test_after_a_wipe_a_runs_next_events_reach_its_new_file(instance):
+    """A wipe deletes the runs' files: the connections kept to them must not outlive it."""
+    result = JOB.execute_in_process(instance=instance)
+    instance.wipe()
+    instance.report_engine_event("after the wipe", result.dagster_run)
+
+    assert _read_with_dagsters_own_storage(result.run_id) == "[('ENGINE_EVENT', 1)]"
 
 
 def test_a_homes_earlier_instance_config_is_replaced_and_an_edited_one_kept(tmp_path):
