@@ -44,6 +44,16 @@ def test_each_load_re_meters_only_its_days(client, database, home, tmp_path, cap
         f"ORDER BY usage_date"
     ).result_rows
     assert rows == [(date(2026, 10, 1), 3), (date(2026, 10, 2), 1)]
+    # Each metering run keeps its log and compiled SQL, not dbt's JSON artifacts.
+    runs = sorted((home / "dbt").glob("metering_daily-*"))
+    assert len(runs) == 3
+    for run in runs:
+        assert sorted(p.name for p in run.iterdir()) == [
+            "compiled",
+            "dbt.log",
+            "graph_summary.json",
+            "run",
+        ]
 
 
 def test_a_range_of_many_events_is_metered_in_runs_and_its_alerts_evaluated_once(
