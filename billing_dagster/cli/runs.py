@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import os
 import sys
-import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -104,10 +102,10 @@ class JobRunner:
         return result
 
     def ingest(self, day: date) -> None:
-        """Load the files landed on `day`. The job's schema check imports Great Expectations,
-        which takes ~7 s: it is imported in a thread while the load waits for the warehouse."""
-        self.definitions.resolve_job_def("ingest_job")  # the job's own imports come first
-        import_in_background("great_expectations")
+        """Load the files landed on `day`. The job's schema check imports Great Expectations
+        when it runs, in this thread (a worker has it imported already): imported in a
+        thread of its own during the load, it raced the run's own first uses of SQLAlchemy,
+        which both import, and failed the run on a module half imported."""
         self.run("ingest_job", partition_key=day.isoformat())
 
     def meter_days(self, first: date, last: date, alerts: bool = True) -> None:
@@ -197,14 +195,6 @@ def _definitions(home: Path, settings: Settings) -> dg.Definitions:
     definitions = build_definitions()
     definitions.resolve_all_job_defs()  # each job bound to its assets and checks
     return definitions
-
-
-def import_in_background(module: str) -> None:
-    """Import `module` in a thread, for a step that needs it later in this process: a load
-    leaves the process idle, waiting for the warehouse, for most of its time."""
-    threading.Thread(
-        target=importlib.import_module, args=(module,), name=f"import {module}", daemon=True
-    ).start()
 
 
 def _first_failure(result) -> str:
